@@ -1,0 +1,244 @@
+/*
+ * gort.h — Go's concurrency engine as a C library.
+ *
+ * One umbrella header. Everything public is named gort_ / GORT_.
+ *
+ * Conventions (see docs/api.md for the full contract):
+ *   - Every call that can fail returns 0 (or a non-negative result) on success
+ *     and a negative GORT_E* code on failure; gort_strerror() names it.
+ *     gort never reports errors through errno.
+ *   - Deadlines are absolute nanoseconds on the gort_now() clock.
+ *     GORT_FOREVER (-1) waits forever, GORT_NOWAIT (0) never blocks.
+ *   - Every blocking call works inside a goroutine (it parks the goroutine)
+ *     and on a foreign thread, i.e. any thread gort does not own (it blocks
+ *     that OS thread).
+ *   - Heap objects are opaque handles; small caller-allocated structs
+ *     (mutex, wait group, ...) have static initializers and reserved space,
+ *     and their layout never changes within a major version.
+ */
+#ifndef GORT_H
+#define GORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- ABI ---------------------------------------------------------------- */
+
+#if defined(GORT_STATIC)
+#define GORT_API
+#elif defined(__GNUC__)
+#define GORT_API __attribute__((visibility("default")))
+#else
+#define GORT_API
+#endif
+
+#define GORT_VERSION_MAJOR 0
+#define GORT_VERSION_MINOR 1
+#define GORT_VERSION_PATCH 0
+#define GORT_VERSION_HEX \
+    ((GORT_VERSION_MAJOR << 16) | (GORT_VERSION_MINOR << 8) | GORT_VERSION_PATCH)
+
+GORT_API unsigned    gort_version(void);        /* GORT_VERSION_HEX of the library */
+GORT_API const char *gort_version_string(void); /* "0.1.0" */
+
+/* ---- errors ------------------------------------------------------------- */
+/* X-macro: name, value, message. Values that have an errno twin use the
+ * (negated) Linux errno value so that I/O errors and gort errors share one
+ * space; gort-specific conditions live at -1000 and below. */
+#define GORT_ERRNO_MAP(X)                                                      \
+    X(EPERM, -1, "operation not permitted in this context")                   \
+    X(EAGAIN, -11, "operation would block")                                    \
+    X(ENOMEM, -12, "out of memory")                                            \
+    X(EBUSY, -16, "resource busy")                                             \
+    X(EINVAL, -22, "invalid argument")                                         \
+    X(ERANGE, -34, "value out of range")                                       \
+    X(EDEADLK, -35, "operation would deadlock")                                \
+    X(ENOSYS, -38, "not supported on this platform")                           \
+    X(ETIMEDOUT, -110, "deadline exceeded")                                    \
+    X(EALREADY, -114, "already initialized")                                   \
+    X(ECANCELED, -125, "operation canceled")                                   \
+    X(ENOTINIT, -1001, "gort is not initialized")                              \
+    X(ECLOSED, -1002, "channel closed")                                        \
+    X(ESHUTDOWN, -1003, "gort is shutting down")
+
+enum {
+#define GORT__ERR_ENUM(name, val, msg) GORT_##name = (val),
+    GORT_ERRNO_MAP(GORT__ERR_ENUM)
+#undef GORT__ERR_ENUM
+    GORT_OK = 0
+};
+
+GORT_API const char *gort_strerror(int err);  /* message; unknown negatives: strerror(-err) */
+GORT_API const char *gort_err_name(int err);  /* "GORT_EINVAL", or "GORT_E?" */
+
+/* ---- time --------------------------------------------------------------- */
+
+#define GORT_FOREVER ((int64_t)-1)
+#define GORT_NOWAIT  ((int64_t)0)
+#define GORT_MICROSECOND ((int64_t)1000)
+#define GORT_MILLISECOND ((int64_t)1000000)
+#define GORT_SECOND      ((int64_t)1000000000)
+
+GORT_API int64_t gort_now(void);              /* monotonic nanoseconds (CLOCK_MONOTONIC) */
+
+/* ---- runtime ------------------------------------------------------------ */
+
+typedef struct gort_config {
+    size_t   struct_size; /* sizeof(gort_config): set by gort_config_init */
+    int      procs;       /* number of Ps; 0 = GORT_PROCS env, else online CPUs */
+    size_t   stack_size;  /* default goroutine stack reservation; 0 = 256 KiB */
+    int      max_threads; /* cap on OS threads (Ms); 0 = 10000, like Go */
+    uint32_t flags;       /* GORT_CONFIG_* */
+    uint64_t reserved[8]; /* zero */
+} gort_config;
+
+GORT_API void gort_config_init(gort_config *cfg); /* defaults */
+
+/* Start the engine. NULL = defaults. GORT_EALREADY if it is running,
+ * GORT_EINVAL for a bad config, GORT_ENOMEM. */
+GORT_API int  gort_init(const gort_config *cfg);
+/* Initialize if needed, run fn(arg) as a goroutine and return when it returns.
+ * If this call initialized the engine it also shuts it down afterwards (the
+ * other goroutines are discarded, as when a Go program's main returns).
+ * Must be called from a foreign thread: GORT_EPERM inside a goroutine. */
+GORT_API int  gort_main(void (*fn)(void *), void *arg);
+/* Stop every engine thread, discard goroutines that have not finished and
+ * free all engine memory; gort_init may be called again afterwards.
+ * Call it from a foreign thread; inside a goroutine it aborts the process
+ * with a message (a goroutine cannot destroy the stack it runs on). */
+GORT_API void gort_shutdown(void);
+GORT_API int  gort_initialized(void);         /* 1 if the engine runs */
+GORT_API int  gort_procs(void);               /* number of Ps, 0 if not running */
+
+/* ---- goroutines --------------------------------------------------------- */
+
+typedef struct gort_go_options {
+    size_t      struct_size; /* sizeof(gort_go_options): set by gort_go_options_init */
+    size_t      stack_size;  /* 0 = engine default; rounded up to pages; min 16 KiB */
+    const char *name;        /* copied (first GORT_NAME_MAX-1 bytes); NULL = none */
+    int         pinned;      /* 1: runs only on an OS thread of its own (never migrates) */
+    uint64_t    reserved[6];
+} gort_go_options;
+#define GORT_NAME_MAX 32
+
+GORT_API void     gort_go_options_init(gort_go_options *opts);
+/* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL), GORT_ENOTINIT, GORT_ENOMEM. */
+GORT_API int      gort_go(void (*fn)(void *), void *arg);
+GORT_API int      gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts);
+GORT_API void     gort_yield(void);             /* foreign thread: sched_yield() */
+GORT_API void     gort_sleep(int64_t ns);       /* relative; <= 0 yields */
+GORT_API uint64_t gort_self(void);              /* goroutine id (>= 1); 0 on a foreign thread */
+GORT_API const char *gort_self_name(void);      /* name given at spawn, "" if none or foreign */
+
+/* Goroutine-local storage. Keys are process-wide (at most GORT_KEYS_MAX);
+ * a destructor runs at goroutine exit for each non-NULL value. On a foreign
+ * thread the values are thread-local (destructors do not run). */
+#define GORT_KEYS_MAX 128
+typedef int gort_key;
+GORT_API int   gort_key_create(gort_key *key, void (*destructor)(void *)); /* 0 or GORT_EAGAIN (no keys left) */
+GORT_API int   gort_key_delete(gort_key key);
+GORT_API int   gort_setspecific(gort_key key, void *value);                /* GORT_EINVAL for a bad key */
+GORT_API void *gort_getspecific(gort_key key);                             /* NULL for a bad key */
+
+/* ---- channels ----------------------------------------------------------- */
+
+typedef struct gort_chan gort_chan;
+#define GORT_CHAN_ELEM_MAX ((size_t)65536) /* largest element, in bytes (like Go's 64 KiB) */
+
+GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap); /* NULL on bad size / ENOMEM */
+GORT_API gort_chan *gort_chan_retain(gort_chan *ch);             /* +1 reference; returns ch */
+GORT_API void    gort_chan_release(gort_chan *ch);                /* -1 reference; freed at 0 */
+GORT_API int     gort_chan_send(gort_chan *ch, const void *elem);   /* GORT_ECLOSED on a closed channel */
+GORT_API int     gort_chan_recv(gort_chan *ch, void *out);          /* GORT_ECLOSED when closed and drained; out zeroed; out may be NULL */
+GORT_API int     gort_chan_try_send(gort_chan *ch, const void *elem); /* GORT_EAGAIN if it would block */
+GORT_API int     gort_chan_try_recv(gort_chan *ch, void *out);
+GORT_API int     gort_chan_send_until(gort_chan *ch, const void *elem, int64_t deadline); /* + GORT_ETIMEDOUT */
+GORT_API int     gort_chan_recv_until(gort_chan *ch, void *out, int64_t deadline);
+GORT_API int     gort_chan_close(gort_chan *ch);                    /* GORT_ECLOSED if already closed */
+GORT_API size_t  gort_chan_len(gort_chan *ch);
+GORT_API size_t  gort_chan_cap(gort_chan *ch);
+GORT_API size_t  gort_chan_elem_size(gort_chan *ch);
+
+/* select: cases with chan == NULL never fire (Go's nil channel) */
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+typedef struct gort_case {
+    gort_chan *chan;
+    int        dir;    /* GORT_SEND or GORT_RECV */
+    void      *elem;   /* send: value to send; recv: where to store (may be NULL) */
+    int        result; /* out: 0, or GORT_ECLOSED for the case that fired */
+} gort_case;
+#define GORT_SELECT_MAX 65536
+/* Index of the case that fired (its result: 0 or GORT_ECLOSED), chosen
+ * uniformly among ready ones; GORT_EAGAIN if none is ready and
+ * deadline == GORT_NOWAIT; GORT_ETIMEDOUT; GORT_EINVAL for bad cases. */
+GORT_API int gort_select(gort_case *cases, size_t n, int64_t deadline);
+
+/* Timer channels (Go's time.After / time.NewTicker): a channel of int64_t
+ * (the gort_now() at which the timer fired). Release with gort_timer_stop. */
+typedef struct gort_timer gort_timer;
+GORT_API gort_chan  *gort_after(int64_t ns);                   /* fires once; caller owns one reference */
+GORT_API gort_timer *gort_ticker_new(int64_t period_ns);       /* NULL if period <= 0 */
+GORT_API gort_chan  *gort_ticker_chan(gort_timer *t);          /* borrowed */
+GORT_API void        gort_ticker_stop(gort_timer *t);          /* stops and frees */
+
+/* ---- sync --------------------------------------------------------------- */
+/* Caller-allocated; zero (the static initializer) is the ready state.
+ * All of them work from goroutines and from foreign threads. Misuse that Go
+ * treats as a fatal error (unlock of an unlocked mutex, negative wait-group
+ * counter) aborts the process with a "gort: fatal error: ..." message. */
+
+typedef struct gort_mutex   { uint64_t opaque_[8]; }  gort_mutex;
+typedef struct gort_rwmutex { uint64_t opaque_[16]; } gort_rwmutex;
+typedef struct gort_wg      { uint64_t opaque_[8]; }  gort_wg;
+typedef struct gort_once    { uint64_t opaque_[8]; }  gort_once;
+typedef struct gort_cond    { uint64_t opaque_[8]; }  gort_cond;
+typedef struct gort_sem     { uint64_t opaque_[8]; }  gort_sem;
+
+#define GORT_MUTEX_INIT   {{0}}
+#define GORT_RWMUTEX_INIT {{0}}
+#define GORT_WG_INIT      {{0}}
+#define GORT_ONCE_INIT    {{0}}
+#define GORT_COND_INIT    {{0}}
+#define GORT_SEM_INIT     {{0}}
+
+GORT_API void gort_mutex_lock(gort_mutex *mu);
+GORT_API int  gort_mutex_trylock(gort_mutex *mu);    /* 0 or GORT_EBUSY */
+GORT_API int  gort_mutex_lock_until(gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT */
+GORT_API void gort_mutex_unlock(gort_mutex *mu);
+
+GORT_API void gort_rwmutex_rlock(gort_rwmutex *rw);
+GORT_API int  gort_rwmutex_tryrlock(gort_rwmutex *rw);  /* 0 or GORT_EBUSY */
+GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_lock(gort_rwmutex *rw);
+GORT_API int  gort_rwmutex_trylock(gort_rwmutex *rw);   /* 0 or GORT_EBUSY */
+GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
+
+GORT_API void gort_wg_add(gort_wg *wg, int64_t delta);
+GORT_API void gort_wg_done(gort_wg *wg);
+GORT_API void gort_wg_wait(gort_wg *wg);
+GORT_API int  gort_wg_wait_until(gort_wg *wg, int64_t deadline); /* 0 or GORT_ETIMEDOUT */
+
+/* Runs fn(arg) exactly once; concurrent callers wait until it has returned. */
+GORT_API void gort_once_do(gort_once *once, void (*fn)(void *), void *arg);
+
+/* Condition variable used with a gort_mutex (Go's sync.Cond). */
+GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *mu);
+GORT_API int  gort_cond_wait_until(gort_cond *c, gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT; mu re-held either way */
+GORT_API void gort_cond_signal(gort_cond *c);
+GORT_API void gort_cond_broadcast(gort_cond *c);
+
+/* Counting semaphore (golang.org/x/sync/semaphore: weighted, FIFO). */
+GORT_API int  gort_sem_init(gort_sem *s, int64_t capacity);          /* GORT_EINVAL if capacity < 0 */
+GORT_API int  gort_sem_acquire(gort_sem *s, int64_t n);              /* GORT_EINVAL if n < 0 or n > capacity */
+GORT_API int  gort_sem_acquire_until(gort_sem *s, int64_t n, int64_t deadline);
+GORT_API int  gort_sem_try_acquire(gort_sem *s, int64_t n);          /* 0 or GORT_EAGAIN */
+GORT_API void gort_sem_release(gort_sem *s, int64_t n);              /* releasing more than held aborts */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GORT_H */

@@ -1,0 +1,168 @@
+/*
+ * engine.h — the scheduler's structures: G (goroutine), M (OS thread),
+ * P (logical processor), the executor of pinned goroutines, and the global
+ * scheduler state. Private to the engine core (sched.c, stack.c, timer.c,
+ * waiter.c, gls.c); other modules go through internal.h.
+ *
+ * Who may touch what is written next to each field. "owner" means the M
+ * that currently holds the P (or runs the G).
+ */
+#ifndef GORT_ENGINE_H
+#define GORT_ENGINE_H
+
+#include "ctx.h"
+#include "internal.h"
+#include "runq.h"
+#include "timer.h"
+
+#include <pthread.h>
+
+/* ---- goroutines ---------------------------------------------------------- */
+
+/* g->park_state: the park/ready handshake (see gort__park in sched.c). */
+enum {
+    GORT__G_RUNNING = 0,  /* running, runnable, or on its way to parking */
+    GORT__G_PARKED = 1,   /* switched out and committed; only gort__ready moves it */
+    GORT__G_NOTIFIED = 2, /* readied before its park completed: park returns at once */
+};
+
+/* g->status: coarse life cycle, for dumps and assertions. */
+enum {
+    GORT__GS_IDLE = 0,    /* on a free list */
+    GORT__GS_RUNNABLE,
+    GORT__GS_RUNNING,
+    GORT__GS_WAITING,
+    GORT__GS_DEAD,        /* finished; memory still owned by the engine */
+};
+
+#define GORT__GLS_INLINE 4 /* keys 0..3 live inside the G; the rest in gls_ext */
+
+typedef struct gort__exec gort__exec;
+typedef struct gort__m gort__m;
+typedef struct gort__p gort__p;
+
+/* A goroutine. It lives at the top of its own stack slot (stack.c), so a
+ * slot is a G plus its stack and recycling one recycles both. */
+struct gort__g {
+    gort__ctx   ctx;          /* saved context while not running */
+    void      (*fn)(void *);  /* entry function and its argument */
+    void       *arg;
+    uint64_t    id;           /* unique, >= 1; set at spawn */
+    _Atomic uint32_t park_state; /* GORT__G_*; see gort__park/gort__ready */
+    uint32_t    status;       /* GORT__GS_*; written by the running M (for dumps) */
+    gort__wait_reason wait_reason; /* why it is parked (valid while WAITING) */
+    gort__g    *schedlink;    /* link in the global run queue or a free list */
+    gort__g    *alllink;      /* sched.allg links (allg_lock): every G that */
+    gort__g    *allprev;      /* ever ran and whose slot is still mapped */
+    uint8_t     listed;       /* 1 while on sched.allg */
+    gort__exec *home;         /* pinned: the executor it must run on; else NULL */
+    gort__m    *m;            /* M running it (valid while running) */
+    /* stack slot: [slot_lo, slot_lo + slot_size); guard page at the bottom
+     * if guarded; the G itself sits at the top. */
+    void       *slot_lo;
+    size_t      slot_size;
+    uint8_t     guarded;      /* 1: a PROT_NONE guard page protects the bottom */
+    uint8_t     default_size; /* 1: slab slot of the default size (cacheable) */
+    uintptr_t   lowest_sp;    /* lowest saved sp seen since spawn (trimming) */
+    unsigned    vg_stack_id;  /* Valgrind's id for the registered stack */
+    void       *gls[GORT__GLS_INLINE]; /* goroutine-local values, keys 0..3 */
+    void      **gls_ext;      /* keys 4.. (malloc'd on first use), or NULL */
+    char        name[GORT_NAME_MAX]; /* NUL-terminated, "" if unnamed */
+};
+
+/* ---- processors ---------------------------------------------------------- */
+
+struct gort__p {
+    gort__runq   runq;       /* local run queue (lock-free; see runq.h) */
+    gort__timers timers;     /* timer heap (own lock) */
+    int          id;         /* index in sched.allp */
+    uint32_t     schedtick;  /* owner: incremented per scheduled G (fairness) */
+    bool         yielded;    /* owner: a G just yielded; look at the global
+                                queue before the local one next time */
+    gort__m     *m;          /* owner M, or NULL when idle (sched.lock) */
+    gort__p     *link;       /* idle-P list link (sched.lock) */
+    gort__g     *gfree;      /* owner: free default-size Gs (with stacks) */
+    int          ngfree;     /* owner: length of gfree */
+    uint64_t     goid_next;  /* owner: next goroutine id of the batch it holds */
+    uint64_t     goid_end;   /* owner: end of that batch (exclusive) */
+};
+
+/* ---- OS threads ---------------------------------------------------------- */
+
+/* What a G asked its M to do when it switched to the scheduler context. */
+enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT };
+
+struct gort__m {
+    gort__ctx   g0;          /* the thread's own stack: the scheduler context */
+    gort__g    *curg;        /* G running on this M, or NULL */
+    gort__p    *p;           /* P held, or NULL */
+    gort__p    *nextp;       /* P handed over by startm before a wake-up (sched.lock) */
+    gort__exec *exec;        /* pinned-goroutine executor this M serves, or NULL */
+    pthread_t   thread;
+    _Atomic uint32_t park;   /* futex word: 1 = has been woken (see mpark/mwake) */
+    bool        spinning;    /* owner: counted in sched.nmspinning */
+    int         op;          /* GORT__OP_* requested by curg, consumed on g0 */
+    void      (*op_fn)(void *); /* OP_PARK: commit function run on g0 */
+    void       *op_arg;
+    gort__m    *idlelink;    /* idle-M list (sched.lock) */
+    gort__m    *alllink;     /* sched.allm (sched.lock) */
+};
+
+/* An executor of pinned goroutines: one OS thread that runs only its own
+ * goroutines, one at a time (the engine's serial executor). */
+struct gort__exec {
+    gort__lock lock;         /* protects head/tail */
+    gort__g   *head, *tail;  /* runnable Gs (linked by schedlink) */
+    _Atomic uint32_t signal; /* futex word: bumped when work arrives */
+    gort__m   *m;            /* the thread that runs it */
+    int        live;         /* goroutines homed here that have not exited (m only) */
+};
+
+/* ---- the scheduler ------------------------------------------------------- */
+
+typedef struct gort__sched {
+    gort__lock lock;           /* protects the fields marked (lock) */
+    gort__p  **allp;           /* the Ps; fixed between init and shutdown */
+    int        nprocs;
+    gort__p   *pidle;          /* (lock) idle Ps */
+    _Atomic int npidle;        /* (lock to write) number of idle Ps */
+    _Atomic int nmspinning;    /* Ms looking for work while holding a P */
+    gort__m   *midle;          /* (lock) idle Ms, parked on their futex */
+    gort__m   *allm;           /* (lock) every M, for shutdown */
+    int        mcount;         /* (lock) threads created */
+    gort__g   *runq_head, *runq_tail; /* (lock) global run queue */
+    _Atomic int runq_size;
+    gort__m   *poller;         /* (lock) idle M sleeping until the earliest timer */
+    _Atomic int64_t poll_until; /* its wake-up time; INT64_MAX if no poller */
+    gort__lock allg_lock;      /* protects allg */
+    gort__g   *allg;           /* every G ever created (dumps, shutdown) */
+    _Atomic uint64_t goid;     /* last goroutine id handed out */
+    _Atomic int64_t  ngoroutines; /* spawned and not yet exited */
+    _Atomic int running;       /* 1 between init and shutdown */
+    _Atomic int stopping;      /* 1 while shutting down: Ms exit */
+    size_t     stack_size;     /* default slot size */
+    int        max_threads;
+} gort__sched;
+
+extern gort__sched gort__S;
+
+gort__m *gort__this_m(void);       /* this thread's M, NULL on a foreign thread */
+gort__p *gort__timer_home(void);   /* P whose heap a new timer joins */
+void     gort__timers_changed(int64_t when); /* a timer due at `when` was added */
+
+/* ---- stacks (stack.c) ---------------------------------------------------- */
+/* A slot holds a G at its top and the G's stack below it. */
+gort__g *gort__slot_alloc(size_t slot_size);  /* NULL: ENOMEM */
+void     gort__slot_free(gort__g *g);         /* custom sizes: unmap; default: back to slab pool */
+/* Default-size slots in bulk (one lock round trip): take up to max into a
+ * schedlink list at *out (returns how many; 0 = ENOMEM), or give back the
+ * list head..tail. */
+int      gort__slot_alloc_batch(gort__g **out, int max);
+void     gort__slot_free_batch(gort__g *head, gort__g *tail);
+void     gort__slot_trim(gort__g *g);         /* release deep stack pages before reuse */
+void     gort__stack_check(gort__g *g);       /* canary check of unguarded stacks */
+void     gort__stacks_init(size_t default_size);
+void     gort__stacks_destroy(void);
+size_t   gort__page_size(void);
+
+#endif

@@ -1,0 +1,1221 @@
+/*
+ * sched.c — the M:N scheduler: goroutines (G) run by OS threads (M) that
+ * hold logical processors (P). The design follows Go's runtime/proc.go.
+ *
+ * Concepts
+ *   - A P is the right to run goroutines. It owns a lock-free local run
+ *     queue (runq.h), a timer heap (timer.h) and a cache of free G slots.
+ *     There are exactly nprocs Ps; an M must hold one to run a goroutine.
+ *   - An M is an OS thread. It runs the scheduler on its own thread stack
+ *     ("g0") and switches to a goroutine's stack to run it. A goroutine gives
+ *     the thread back by switching to g0 with a request in m->op: park
+ *     (wait), yield (requeue) or exit. The request is carried out on g0,
+ *     after the goroutine's registers are saved, so a goroutine is never
+ *     made runnable elsewhere while it is still on its stack.
+ *   - The global run queue (sched.lock) takes overflow from full local
+ *     queues and goroutines made runnable by threads without a P. Every 61st
+ *     schedule a P looks at it first, so it cannot starve.
+ *   - An M that finds its queues empty "spins": it steals half of a random
+ *     victim's queue (4 passes over all Ps; the last pass also takes the
+ *     victim's runnext and fires the victim's due timers). At most half of
+ *     the busy Ps may have a spinning M.
+ *   - An M that finds nothing releases its P and sleeps on a futex. One idle
+ *     M, the "poller", sleeps only until the earliest timer of all Ps; the
+ *     others sleep until startm() hands them a P.
+ *   - Pinned goroutines run on an executor (gort__exec): an OS thread of
+ *     their own that holds no P and runs only them. This is the engine's
+ *     serial executor; a goroutine pinned there never migrates.
+ *
+ * Invariants and the lost-wake-up argument (Go's "spinning" protocol)
+ *   Work is published before anyone is woken: a producer puts a G on a run
+ *   queue, then (seq_cst fence) reads npidle/nmspinning in wakep() and starts
+ *   a spinning M only if there is an idle P and nobody spins. An M that
+ *   stops spinning first decrements nmspinning (seq_cst), then re-checks
+ *   every P's run queue and the global queue. Either the producer sees the
+ *   spinner (which then sees the work), or the spinner's re-check sees the
+ *   work. When a spinning M finds work and was the last spinner, it calls
+ *   wakep() so that further work is picked up in parallel.
+ *
+ * The park/ready handshake
+ *   g->park_state is RUNNING, PARKED or NOTIFIED. gort__park() switches to
+ *   g0, runs the commit function (which typically releases the lock of the
+ *   wait queue where the G is published), then CASes RUNNING -> PARKED.
+ *   gort__ready() CASes PARKED -> RUNNING and enqueues the G, or, if the G
+ *   has not finished parking, RUNNING -> NOTIFIED, which makes the park's
+ *   CAS fail so the G simply continues. So a wake-up racing with the park is
+ *   never lost, and a G is never enqueued twice. Callers guarantee at most
+ *   one ready per park (the waiter protocol in internal.h).
+ *
+ * Locks: sched.lock protects the idle P and M lists, the global run queue,
+ * the poller slot and M creation. It is never held while switching stacks.
+ * Lock order: sched.lock -> (nothing); a timer heap lock is a leaf; a wait
+ * queue's lock may be held while calling gort__ready (which may take
+ * sched.lock).
+ *
+ * Rejected alternatives
+ *   - One global queue with a lock (simple, but every spawn and wake-up
+ *     contends on it; Go moved away from it for the same reason).
+ *   - Switching directly from G to G without g0: saves one switch per
+ *     scheduling decision but makes "release the wait-queue lock only after
+ *     the G's registers are saved" impossible without extra state.
+ *   - A dedicated timer thread: an extra thread hop per timer and poorer
+ *     locality than per-P heaps fired by the scheduler itself.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+gort__sched gort__S;
+
+/* Serialises gort_init / gort_shutdown. */
+static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* This thread's M. Read only through gort__this_m(), an out-of-line call,
+ * so that code running on a goroutine (which may migrate between threads
+ * across any call that parks) never reuses a stale TLS address. */
+static __thread gort__m *tls_m;
+
+GORT__NOINLINE gort__m *gort__this_m(void)
+{
+    return tls_m;
+}
+
+GORT__NOINLINE gort__g *gort__current(void)
+{
+    gort__m *m = tls_m;
+    return m ? m->curg : NULL;
+}
+
+#define GLOBAL_FAIRNESS_TICK 61
+#define STEAL_PASSES 4
+#define GFREE_MAX 64     /* per-P free slots before spilling half */
+#define GOID_BATCH 16
+
+static void wakep(void);
+static void *mstart(void *arg);
+
+/* ---- M parking ----------------------------------------------------------- */
+
+/* Sleep until mwake(m) or deadline. m->park is reset by the caller (under
+ * sched.lock) before it publishes itself, so a wake that comes before the
+ * sleep is not lost. */
+static void mpark(gort__m *m, int64_t deadline)
+{
+    while (atomic_load_explicit(&m->park, memory_order_acquire) == 0) {
+        if (gort__futex_wait(&m->park, 0, deadline) == GORT_ETIMEDOUT)
+            break;
+    }
+}
+
+static void mwake(gort__m *m)
+{
+    atomic_store_explicit(&m->park, 1, memory_order_release);
+    gort__futex_wake(&m->park, 1);
+}
+
+/* ---- P and M lists (sched.lock held) ------------------------------------- */
+
+static void pidleput(gort__p *p)
+{
+    p->m = NULL;
+    p->link = gort__S.pidle;
+    gort__S.pidle = p;
+    atomic_fetch_add(&gort__S.npidle, 1);
+}
+
+static gort__p *pidleget(void)
+{
+    gort__p *p = gort__S.pidle;
+    if (p) {
+        gort__S.pidle = p->link;
+        atomic_fetch_sub(&gort__S.npidle, 1);
+    }
+    return p;
+}
+
+static void acquirep(gort__m *m, gort__p *p)
+{
+    m->p = p;
+    p->m = m;
+}
+
+/* ---- the global run queue (sched.lock held) ------------------------------ */
+
+static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
+{
+    tail->schedlink = NULL;
+    if (gort__S.runq_tail)
+        gort__S.runq_tail->schedlink = head;
+    else
+        gort__S.runq_head = head;
+    gort__S.runq_tail = tail;
+    atomic_fetch_add(&gort__S.runq_size, n);
+}
+
+/* Take a fair share of the global queue into p's local queue; return one G
+ * to run. max = 0: no limit beyond the fair share. */
+static gort__g *globrunq_get(gort__p *p, int max)
+{
+    int size = atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed);
+    if (size == 0)
+        return NULL;
+    int n = size / gort__S.nprocs + 1;
+    if (n > size)
+        n = size;
+    if (max > 0 && n > max)
+        n = max;
+    int room = (int)(GORT__RUNQ_SIZE - gort__runq_len(&p->runq)) + 1; /* +1: the one we return */
+    if (n > room)
+        n = room;
+    if (n > (int)GORT__RUNQ_SIZE / 2)
+        n = GORT__RUNQ_SIZE / 2;
+    if (n < 1)
+        n = 1; /* the one we return needs no room */
+    atomic_fetch_sub(&gort__S.runq_size, n);
+    gort__g *g = gort__S.runq_head;
+    gort__S.runq_head = g->schedlink;
+    for (int i = 1; i < n; i++) {
+        gort__g *g2 = gort__S.runq_head;
+        gort__S.runq_head = g2->schedlink;
+        if (!gort__runq_put(&p->runq, g2)) /* only the owner adds: room was checked */
+            gort__fatal("local run queue overflow while taking from the global queue");
+    }
+    if (!gort__S.runq_head)
+        gort__S.runq_tail = NULL;
+    return g;
+}
+
+/* ---- local run queue ----------------------------------------------------- */
+
+static void runqput(gort__p *p, gort__g *g, bool next)
+{
+    if (next) {
+        g = gort__runq_set_next(&p->runq, g);
+        if (!g)
+            return;
+    }
+    for (;;) {
+        if (gort__runq_put(&p->runq, g))
+            return;
+        /* Full: move half of it plus g to the global queue in one batch. */
+        gort__g *batch[GORT__RUNQ_SIZE / 2 + 1];
+        uint32_t n = gort__runq_take_half(&p->runq, batch);
+        if (n == 0)
+            continue; /* thieves made room */
+        batch[n++] = g;
+        for (uint32_t i = 0; i + 1 < n; i++)
+            batch[i]->schedlink = batch[i + 1];
+        gort__lock_acquire(&gort__S.lock);
+        globrunq_put_batch(batch[0], batch[n - 1], (int)n);
+        gort__lock_release(&gort__S.lock);
+        return;
+    }
+}
+
+/* ---- executors of pinned goroutines -------------------------------------- */
+
+static void exec_push(gort__exec *e, gort__g *g)
+{
+    g->schedlink = NULL;
+    gort__lock_acquire(&e->lock);
+    if (e->tail)
+        e->tail->schedlink = g;
+    else
+        e->head = g;
+    e->tail = g;
+    gort__lock_release(&e->lock);
+    atomic_fetch_add_explicit(&e->signal, 1, memory_order_release);
+    gort__futex_wake(&e->signal, 1);
+}
+
+static gort__g *exec_pop(gort__exec *e)
+{
+    gort__lock_acquire(&e->lock);
+    gort__g *g = e->head;
+    if (g) {
+        e->head = g->schedlink;
+        if (!e->head)
+            e->tail = NULL;
+    }
+    gort__lock_release(&e->lock);
+    return g;
+}
+
+/* ---- making goroutines runnable ------------------------------------------ */
+
+/* g is runnable: put it where it will run. next: it should run soon (the
+ * runnext slot), as for a freshly readied or spawned goroutine. */
+static void make_runnable(gort__g *g, bool next)
+{
+    g->status = GORT__GS_RUNNABLE;
+    if (g->home) {
+        exec_push(g->home, g);
+        return;
+    }
+    gort__m *m = gort__this_m();
+    if (m && m->p) {
+        runqput(m->p, g, next);
+    } else {
+        gort__lock_acquire(&gort__S.lock);
+        g->schedlink = NULL;
+        globrunq_put_batch(g, g, 1);
+        gort__lock_release(&gort__S.lock);
+    }
+    wakep();
+}
+
+void gort__ready(gort__g *g)
+{
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
+        if (s == GORT__G_PARKED) {
+            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_RUNNING,
+                                                      memory_order_acq_rel, memory_order_acquire)) {
+                make_runnable(g, true);
+                return;
+            }
+        } else if (s == GORT__G_RUNNING) {
+            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_NOTIFIED,
+                                                      memory_order_acq_rel, memory_order_acquire))
+                return;
+        } else {
+            gort__fatal("goroutine %llu readied twice", (unsigned long long)g->id);
+        }
+    }
+}
+
+/* ---- Ms: creation, waking ------------------------------------------------ */
+
+/* sched.lock held. Create a thread that starts with P p (may be NULL for an
+ * executor). Returns false if it could not. */
+static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *exec)
+{
+    if (gort__S.mcount >= gort__S.max_threads)
+        gort__fatal("thread exhaustion: more than %d threads (raise gort_config.max_threads)",
+                    gort__S.max_threads);
+    gort__m *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->nextp = p;
+    m->spinning = spinning;
+    m->exec = exec;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    int err = pthread_create(&m->thread, &attr, mstart, m);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        free(m);
+        return NULL;
+    }
+    m->alllink = gort__S.allm;
+    gort__S.allm = m;
+    gort__S.mcount++;
+    return m;
+}
+
+/* Hand P p (or any idle P if NULL) to an idle or new M. */
+static void startm(gort__p *p, bool spinning)
+{
+    gort__lock_acquire(&gort__S.lock);
+    if (atomic_load(&gort__S.stopping))
+        goto fail;
+    if (!p) {
+        p = pidleget();
+        if (!p)
+            goto fail;
+    }
+    gort__m *m = gort__S.midle;
+    if (m) {
+        gort__S.midle = m->idlelink;
+        m->nextp = p;
+        m->spinning = spinning;
+        gort__lock_release(&gort__S.lock);
+        mwake(m);
+        return;
+    }
+    if (newm_locked(p, spinning, NULL)) {
+        gort__lock_release(&gort__S.lock);
+        return;
+    }
+    pidleput(p);
+fail:
+    gort__lock_release(&gort__S.lock);
+    if (spinning)
+        atomic_fetch_sub(&gort__S.nmspinning, 1);
+}
+
+/* Start an M to run goroutines if there is an idle P and nobody spinning. */
+static void wakep(void)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* StoreLoad: publish work, then look */
+    if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
+        return;
+    int zero = 0;
+    if (atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) != 0 ||
+        !atomic_compare_exchange_strong(&gort__S.nmspinning, &zero, 1))
+        return;
+    startm(NULL, true);
+}
+
+static void reset_spinning(gort__m *m)
+{
+    m->spinning = false;
+    if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1)
+        wakep(); /* we were the last spinner: let another look for more work */
+}
+
+/* ---- timers glue --------------------------------------------------------- */
+
+gort__p *gort__timer_home(void)
+{
+    gort__m *m = gort__this_m();
+    if (m && m->p)
+        return m->p;
+    return gort__S.allp[gort__randn((uint32_t)gort__S.nprocs)];
+}
+
+void gort__timers_changed(int64_t when)
+{
+    if (when >= atomic_load_explicit(&gort__S.poll_until, memory_order_acquire))
+        return; /* the poller wakes up in time anyway */
+    gort__lock_acquire(&gort__S.lock);
+    gort__m *poller = gort__S.poller;
+    if (poller && when < atomic_load_explicit(&gort__S.poll_until, memory_order_relaxed)) {
+        atomic_store_explicit(&gort__S.poll_until, when, memory_order_release);
+        gort__lock_release(&gort__S.lock);
+        mwake(poller);
+        return;
+    }
+    gort__lock_release(&gort__S.lock);
+    if (!poller)
+        wakep();
+}
+
+static int64_t earliest_timer(void)
+{
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < gort__S.nprocs; i++) {
+        int64_t w = atomic_load_explicit(&gort__S.allp[i]->timers.first, memory_order_acquire);
+        if (w < next)
+            next = w;
+    }
+    return next;
+}
+
+/* Fire p's due timers; returns its next deadline. Reads the clock only when
+ * something is armed. */
+static int64_t check_timers(gort__p *p, int64_t *now)
+{
+    int64_t first = atomic_load_explicit(&p->timers.first, memory_order_acquire);
+    if (first == INT64_MAX)
+        return first;
+    if (*now == 0)
+        *now = gort_now();
+    if (first > *now)
+        return first;
+    return gort__timers_run(&p->timers, *now);
+}
+
+/* ---- finding work -------------------------------------------------------- */
+
+/* Spin briefly (~3 µs): lets a running victim consume its own runnext (a
+ * channel hand-off takes ~100 ns) instead of splitting a ping-pong pair
+ * across cores. */
+static void short_pause(void)
+{
+    int64_t until = gort_now() + 3 * GORT_MICROSECOND;
+    while (gort_now() < until)
+        gort__procyield(10);
+}
+
+static gort__g *steal_work(gort__m *m, int64_t *now)
+{
+    gort__p *p = m->p;
+    int n = gort__S.nprocs;
+    for (int pass = 0; pass < STEAL_PASSES; pass++) {
+        bool last = pass == STEAL_PASSES - 1;
+        uint32_t start = gort__randn((uint32_t)n);
+        for (int k = 0; k < n; k++) {
+            if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
+                return NULL;
+            gort__p *victim = gort__S.allp[(start + (uint32_t)k) % (uint32_t)n];
+            if (victim == p)
+                continue;
+            if (last) {
+                check_timers(victim, now);
+                bool from_next;
+                gort__g *g = gort__runq_get(&p->runq, &from_next);
+                if (g)
+                    return g; /* a victim's timer readied something onto our queue */
+                if (victim->m && atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed))
+                    short_pause();
+            }
+            gort__g *g = gort__runq_steal(&p->runq, &victim->runq, last);
+            if (g)
+                return g;
+        }
+    }
+    return NULL;
+}
+
+/* Find a runnable goroutine for m (which holds a P on entry and on a
+ * non-NULL return). Blocks when there is nothing to do. NULL: the engine is
+ * stopping (m holds no P then). */
+static gort__g *find_runnable(gort__m *m)
+{
+    gort__g *g;
+    bool from_next;
+top:;
+    gort__p *p = m->p;
+    if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
+        return NULL;
+    int64_t now = 0;
+    check_timers(p, &now);
+    p->schedtick++;
+    /* Fairness: every 61st tick, and right after a yield (Go sends Gosched
+     * through the global queue; we keep the yielder local but still let
+     * global work in ahead of it). */
+    bool yielded = p->yielded;
+    p->yielded = false;
+    if ((yielded || p->schedtick % GLOBAL_FAIRNESS_TICK == 0) &&
+        atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
+        gort__lock_acquire(&gort__S.lock);
+        g = globrunq_get(p, 1);
+        gort__lock_release(&gort__S.lock);
+        if (g)
+            return g;
+    }
+    if ((g = gort__runq_get(&p->runq, &from_next)))
+        return g;
+    if (atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
+        gort__lock_acquire(&gort__S.lock);
+        g = globrunq_get(p, 0);
+        gort__lock_release(&gort__S.lock);
+        if (g)
+            return g;
+    }
+    /* Spin only if fewer than half of the busy Ps have a spinning M. */
+    int busy = gort__S.nprocs - atomic_load(&gort__S.npidle);
+    if (m->spinning || 2 * atomic_load(&gort__S.nmspinning) < busy) {
+        if (!m->spinning) {
+            m->spinning = true;
+            atomic_fetch_add(&gort__S.nmspinning, 1);
+        }
+        if ((g = steal_work(m, &now)))
+            return g;
+    }
+
+    /* Nothing: give up the P. */
+    gort__lock_acquire(&gort__S.lock);
+    if (atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
+        g = globrunq_get(p, 0);
+        gort__lock_release(&gort__S.lock);
+        return g;
+    }
+    m->p = NULL;
+    pidleput(p);
+    gort__lock_release(&gort__S.lock);
+
+    if (m->spinning) {
+        m->spinning = false;
+        atomic_fetch_sub(&gort__S.nmspinning, 1); /* seq_cst: then re-check all queues */
+        bool work = atomic_load(&gort__S.runq_size) > 0;
+        for (int i = 0; !work && i < gort__S.nprocs; i++)
+            work = !gort__runq_empty(&gort__S.allp[i]->runq);
+        if (work) {
+            gort__lock_acquire(&gort__S.lock);
+            p = pidleget();
+            gort__lock_release(&gort__S.lock);
+            if (p) {
+                acquirep(m, p);
+                m->spinning = true;
+                atomic_fetch_add(&gort__S.nmspinning, 1);
+                goto top;
+            }
+        }
+    }
+
+    for (;;) {
+        gort__lock_acquire(&gort__S.lock);
+        if (atomic_load(&gort__S.stopping)) {
+            gort__lock_release(&gort__S.lock);
+            return NULL;
+        }
+        int64_t next = earliest_timer();
+        atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+        if (next != INT64_MAX && !gort__S.poller) {
+            /* Become the poller: sleep until the earliest timer. */
+            gort__S.poller = m;
+            atomic_store_explicit(&gort__S.poll_until, next, memory_order_release);
+            gort__lock_release(&gort__S.lock);
+            mpark(m, next);
+            gort__lock_acquire(&gort__S.lock);
+            gort__S.poller = NULL;
+            atomic_store_explicit(&gort__S.poll_until, INT64_MAX, memory_order_release);
+            p = atomic_load(&gort__S.stopping) ? NULL : pidleget();
+            gort__lock_release(&gort__S.lock);
+            if (p) {
+                acquirep(m, p);
+                goto top;
+            }
+            /* Every P is busy: fire due timers without a P (what they ready
+             * goes to the global queue) and sleep again. */
+            int64_t tnow = gort_now();
+            for (int i = 0; i < gort__S.nprocs; i++)
+                gort__timers_run(&gort__S.allp[i]->timers, tnow);
+            continue;
+        }
+        /* Plain idle M: sleep until startm hands us a P. */
+        m->idlelink = gort__S.midle;
+        gort__S.midle = m;
+        gort__lock_release(&gort__S.lock);
+        mpark(m, GORT_FOREVER);
+        gort__lock_acquire(&gort__S.lock);
+        p = m->nextp;
+        m->nextp = NULL;
+        if (!p) {
+            /* Woken by shutdown (or spuriously): off the idle list if still there. */
+            for (gort__m **pp = &gort__S.midle; *pp; pp = &(*pp)->idlelink)
+                if (*pp == m) {
+                    *pp = m->idlelink;
+                    break;
+                }
+            gort__lock_release(&gort__S.lock);
+            continue;
+        }
+        gort__lock_release(&gort__S.lock);
+        acquirep(m, p);
+        goto top;
+    }
+}
+
+/* ---- running goroutines -------------------------------------------------- */
+
+static void g_free(gort__m *m, gort__g *g);
+
+/* Run g until it switches back to g0 and carry out its request. Returns g
+ * again if it must continue at once (a ready raced with its park). */
+static gort__g *execute(gort__m *m, gort__g *g)
+{
+    m->curg = g;
+    g->m = m;
+    g->status = GORT__GS_RUNNING;
+    m->op = GORT__OP_NONE;
+    gort__ctx_jump(&m->g0, &g->ctx, 0);
+    m->curg = NULL;
+    uintptr_t sp = (uintptr_t)g->ctx.sp;
+    if (!g->lowest_sp || sp < g->lowest_sp)
+        g->lowest_sp = sp;
+    gort__stack_check(g);
+    switch (m->op) {
+    case GORT__OP_YIELD:
+        g->status = GORT__GS_RUNNABLE;
+        if (g->home)
+            exec_push(g->home, g);
+        else {
+            runqput(m->p, g, false);
+            m->p->yielded = true;
+        }
+        return NULL;
+    case GORT__OP_PARK: {
+        g->status = GORT__GS_WAITING;
+        if (m->op_fn)
+            m->op_fn(m->op_arg);
+        uint32_t expect = GORT__G_RUNNING;
+        if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return NULL; /* g may already be running elsewhere: hands off */
+        /* NOTIFIED: the wake-up came first; continue g right away. */
+        atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+        return g;
+    }
+    case GORT__OP_EXIT:
+        g_free(m, g);
+        return NULL;
+    default:
+        gort__fatal("goroutine switched to the scheduler without a request");
+    }
+}
+
+/* The scheduler loop of an M that runs the parallel pool. */
+static void schedule(gort__m *m)
+{
+    for (;;) {
+        gort__g *g = find_runnable(m);
+        if (!g)
+            return;
+        if (m->spinning)
+            reset_spinning(m);
+        while (g)
+            g = execute(m, g);
+    }
+}
+
+/* The loop of an executor thread: run its goroutines one at a time. */
+static void exec_loop(gort__m *m)
+{
+    gort__exec *e = m->exec;
+    for (;;) {
+        uint32_t seen = atomic_load_explicit(&e->signal, memory_order_acquire);
+        gort__g *g = exec_pop(e);
+        if (g) {
+            while (g)
+                g = execute(m, g);
+            continue;
+        }
+        if (e->live == 0 || atomic_load(&gort__S.stopping))
+            return;
+        gort__futex_wait(&e->signal, seen, GORT_FOREVER);
+    }
+}
+
+static void thread_stack_bounds(gort__ctx *ctx)
+{
+    pthread_attr_t attr;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &lo, &size);
+        pthread_attr_destroy(&attr);
+    }
+    ctx->stack_lo = lo;
+    ctx->stack_size = size;
+#ifdef GORT__TSAN
+    ctx->tsan_fiber = __tsan_get_current_fiber();
+    ctx->tsan_owned = 0;
+#endif
+}
+
+static void *mstart(void *arg)
+{
+    gort__m *m = arg;
+    tls_m = m;
+    thread_stack_bounds(&m->g0);
+    if (m->exec) {
+        exec_loop(m);
+    } else {
+        gort__lock_acquire(&gort__S.lock);
+        gort__p *p = m->nextp;
+        m->nextp = NULL;
+        gort__lock_release(&gort__S.lock);
+        acquirep(m, p);
+        schedule(m);
+    }
+    tls_m = NULL;
+    return NULL;
+}
+
+/* ---- goroutine life cycle ------------------------------------------------ */
+
+void gort__gls_destroy(gort__g *g); /* gls.c: run destructors, clear values */
+
+/* Switch from goroutine g to its M's scheduler context with request op. */
+static void g_to_scheduler(gort__g *g, int op)
+{
+    gort__m *m = g->m;
+    m->op = op;
+    gort__ctx_jump(&g->ctx, &m->g0, op == GORT__OP_EXIT);
+}
+
+static _Noreturn void g_entry(void *arg)
+{
+    gort__ctx_started();
+    gort__g *g = arg;
+    g->fn(g->arg);
+    gort__gls_destroy(g);
+    g_to_scheduler(g, GORT__OP_EXIT);
+    gort__fatal("dead goroutine resumed");
+}
+
+static void allg_add(gort__g *g)
+{
+    gort__lock_acquire(&gort__S.allg_lock);
+    g->allprev = NULL;
+    g->alllink = gort__S.allg;
+    if (gort__S.allg)
+        gort__S.allg->allprev = g;
+    gort__S.allg = g;
+    g->listed = 1;
+    gort__lock_release(&gort__S.allg_lock);
+}
+
+static void allg_remove(gort__g *g)
+{
+    gort__lock_acquire(&gort__S.allg_lock);
+    if (g->allprev)
+        g->allprev->alllink = g->alllink;
+    else
+        gort__S.allg = g->alllink;
+    if (g->alllink)
+        g->alllink->allprev = g->allprev;
+    g->listed = 0;
+    gort__lock_release(&gort__S.allg_lock);
+}
+
+/* On g0, after g's last switch. */
+static void g_free(gort__m *m, gort__g *g)
+{
+    g->status = GORT__GS_DEAD;
+    atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    if (g->home) {
+        g->home->live--;
+        g->home = NULL;
+    }
+    if (!g->default_size) {
+        allg_remove(g);
+        gort__slot_free(g);
+        return;
+    }
+    gort__slot_trim(g);
+    gort__p *p = m->p;
+    if (!p) {
+        gort__slot_free(g);
+        return;
+    }
+    g->schedlink = p->gfree;
+    p->gfree = g;
+    if (++p->ngfree > GFREE_MAX) {
+        /* Spill half to the shared pool so other Ps can reuse them. */
+        gort__g *head = p->gfree, *tail = head;
+        for (int i = 1; i < GFREE_MAX / 2; i++)
+            tail = tail->schedlink;
+        p->gfree = tail->schedlink;
+        p->ngfree -= GFREE_MAX / 2;
+        gort__slot_free_batch(head, tail);
+    }
+}
+
+static gort__g *g_alloc(gort__p *p, size_t slot_size)
+{
+    gort__g *g = NULL;
+    if (p && slot_size == gort__S.stack_size) {
+        if (!p->gfree)
+            p->ngfree = gort__slot_alloc_batch(&p->gfree, GFREE_MAX / 2);
+        if (!p->gfree)
+            return NULL;
+        g = p->gfree;
+        p->gfree = g->schedlink;
+        p->ngfree--;
+    } else {
+        g = gort__slot_alloc(slot_size);
+        if (!g)
+            return NULL;
+    }
+    if (!g->listed)
+        allg_add(g);
+    return g;
+}
+
+static uint64_t new_goid(gort__p *p)
+{
+    if (!p)
+        return atomic_fetch_add(&gort__S.goid, 1) + 1;
+    if (p->goid_next == p->goid_end) {
+        p->goid_next = atomic_fetch_add(&gort__S.goid, GOID_BATCH) + 1;
+        p->goid_end = p->goid_next + GOID_BATCH;
+    }
+    return p->goid_next++;
+}
+
+static size_t round_slot(size_t stack_size)
+{
+    size_t page = gort__page_size();
+    return (stack_size + page - 1) & ~(page - 1);
+}
+
+GORT_API void gort_go_options_init(gort_go_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->struct_size = sizeof *opts;
+}
+
+#define GORT__STACK_MIN ((size_t)16 << 10)
+#define GORT__STACK_MAX ((size_t)1 << 30)
+
+static gort__exec *exec_new(gort__g *g);
+
+GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts)
+{
+    if (!fn)
+        return GORT_EINVAL;
+    if (!atomic_load_explicit(&gort__S.running, memory_order_acquire))
+        return GORT_ENOTINIT;
+    if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
+        return GORT_ESHUTDOWN;
+    size_t slot_size = gort__S.stack_size;
+    bool pinned = false;
+    const char *name = NULL;
+    if (opts) {
+        if (opts->stack_size) {
+            if (opts->stack_size > GORT__STACK_MAX)
+                return GORT_EINVAL;
+            slot_size = opts->stack_size < GORT__STACK_MIN ? GORT__STACK_MIN : opts->stack_size;
+            slot_size = round_slot(slot_size);
+        }
+        pinned = opts->pinned != 0;
+        name = opts->name;
+    }
+    gort__m *m = gort__this_m();
+    gort__p *p = m ? m->p : NULL;
+    gort__g *g = g_alloc(p, slot_size);
+    if (!g)
+        return GORT_ENOMEM;
+    g->fn = fn;
+    g->arg = arg;
+    g->id = new_goid(p);
+    g->home = NULL;
+    g->wait_reason = GORT__WAIT_NONE;
+    atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+    if (name) {
+        strncpy(g->name, name, GORT_NAME_MAX - 1);
+        g->name[GORT_NAME_MAX - 1] = 0;
+    } else {
+        g->name[0] = 0;
+    }
+    gort__ctx_make(&g->ctx, g->ctx.stack_lo, g->ctx.stack_size, (void (*)(void *))g_entry, g);
+    atomic_fetch_add_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    if (pinned) {
+        if (!exec_new(g)) {
+            atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+            g->status = GORT__GS_DEAD;
+            if (!g->default_size)
+                allg_remove(g);
+            gort__slot_free(g);
+            return GORT_ENOMEM;
+        }
+        return 0;
+    }
+    make_runnable(g, true);
+    return 0;
+}
+
+GORT_API int gort_go(void (*fn)(void *), void *arg)
+{
+    return gort_go_opts(fn, arg, NULL);
+}
+
+/* A pinned goroutine gets an executor thread of its own. */
+static gort__exec *exec_new(gort__g *g)
+{
+    gort__exec *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->live = 1;
+    g->home = e;
+    g->status = GORT__GS_RUNNABLE;
+    e->head = e->tail = g;
+    g->schedlink = NULL;
+    gort__lock_acquire(&gort__S.lock);
+    gort__m *m = atomic_load(&gort__S.stopping) ? NULL : newm_locked(NULL, false, e);
+    if (m)
+        e->m = m;
+    gort__lock_release(&gort__S.lock);
+    if (!m) {
+        g->home = NULL;
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+GORT_API void gort_yield(void)
+{
+    gort__g *g = gort__current();
+    if (!g) {
+        sched_yield();
+        return;
+    }
+    g_to_scheduler(g, GORT__OP_YIELD);
+}
+
+void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
+{
+    gort__g *g = gort__current();
+    if (!g)
+        gort__fatal("gort__park called outside a goroutine");
+    g->wait_reason = why;
+    gort__m *m = g->m;
+    m->op_fn = commit;
+    m->op_arg = commit_arg;
+    g_to_scheduler(g, GORT__OP_PARK);
+    g->wait_reason = GORT__WAIT_NONE;
+}
+
+static void sleep_fire(gort__timer *t, int64_t now)
+{
+    (void)now;
+    gort__ready(t->arg);
+}
+
+GORT_API void gort_sleep(int64_t ns)
+{
+    gort__g *g = gort__current();
+    if (ns <= 0) {
+        gort_yield();
+        return;
+    }
+    int64_t deadline = gort_now() + ns;
+    if (!g) {
+        struct timespec ts = {(time_t)(deadline / GORT_SECOND), (long)(deadline % GORT_SECOND)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+        }
+        return;
+    }
+    gort__timer t = {.when = deadline, .fn = sleep_fire, .arg = g};
+    if (gort__timer_start(&t) != 0) {
+        /* Cannot allocate timer-heap space: degrade to a yielding wait. */
+        while (gort_now() < deadline)
+            gort_yield();
+        return;
+    }
+    gort__park(NULL, NULL, GORT__WAIT_SLEEP);
+    gort__timer_stop(&t); /* waits until the callback has returned */
+}
+
+_Noreturn void gort__block_forever(gort__wait_reason why)
+{
+    if (gort__current()) {
+        for (;;)
+            gort__park(NULL, NULL, why);
+    }
+    _Atomic uint32_t never = 0;
+    for (;;)
+        gort__futex_wait(&never, 0, GORT_FOREVER);
+}
+
+bool gort__sync_can_spin(int iter)
+{
+    if (iter >= 4 || gort__S.nprocs <= 1)
+        return false;
+    gort__m *m = gort__this_m();
+    if (!m || !m->p)
+        return false;
+    if (atomic_load(&gort__S.npidle) + atomic_load(&gort__S.nmspinning) + 1 >= gort__S.nprocs)
+        return false;
+    return gort__runq_empty(&m->p->runq);
+}
+
+GORT_API uint64_t gort_self(void)
+{
+    gort__g *g = gort__current();
+    return g ? g->id : 0;
+}
+
+GORT_API const char *gort_self_name(void)
+{
+    gort__g *g = gort__current();
+    return g ? g->name : "";
+}
+
+/* ---- init, main, shutdown ------------------------------------------------ */
+
+GORT_API void gort_config_init(gort_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+}
+
+#define GORT__DEFAULT_STACK ((size_t)256 << 10)
+#define GORT__PROCS_MAX 1024
+
+static int env_procs(void)
+{
+    const char *s = getenv("GORT_PROCS");
+    if (!s || !*s)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < 1 || v > GORT__PROCS_MAX)
+        return 0; /* ignored, like an invalid GOMAXPROCS */
+    return (int)v;
+}
+
+GORT_API int gort_init(const gort_config *cfg)
+{
+    gort_config defaults;
+    if (!cfg) {
+        gort_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (cfg->procs < 0 || cfg->procs > GORT__PROCS_MAX || cfg->max_threads < 0 ||
+        (cfg->stack_size && (cfg->stack_size < GORT__STACK_MIN || cfg->stack_size > GORT__STACK_MAX)))
+        return GORT_EINVAL;
+    if (gort__this_m())
+        return GORT_EALREADY;
+    pthread_mutex_lock(&init_mu);
+    if (atomic_load(&gort__S.running)) {
+        pthread_mutex_unlock(&init_mu);
+        return GORT_EALREADY;
+    }
+    int procs = cfg->procs ? cfg->procs : env_procs();
+    if (!procs)
+        procs = gort__ncpu();
+    memset(&gort__S, 0, sizeof gort__S);
+    gort__S.nprocs = procs;
+    gort__S.stack_size = round_slot(cfg->stack_size ? cfg->stack_size : GORT__DEFAULT_STACK);
+    gort__S.max_threads = cfg->max_threads ? cfg->max_threads : 10000;
+    atomic_store(&gort__S.poll_until, INT64_MAX);
+    gort__S.allp = calloc((size_t)procs, sizeof *gort__S.allp);
+    if (!gort__S.allp)
+        goto nomem;
+    for (int i = 0; i < procs; i++) {
+        gort__p *p = aligned_alloc(GORT__CACHELINE, (sizeof *p + GORT__CACHELINE - 1) &
+                                                        ~(size_t)(GORT__CACHELINE - 1));
+        if (!p)
+            goto nomem;
+        memset(p, 0, sizeof *p);
+        p->id = i;
+        atomic_store(&p->timers.first, INT64_MAX);
+        gort__S.allp[i] = p;
+    }
+    for (int i = procs - 1; i >= 0; i--)
+        pidleput(gort__S.allp[i]);
+    gort__stacks_init(gort__S.stack_size);
+    atomic_store_explicit(&gort__S.running, 1, memory_order_release);
+    pthread_mutex_unlock(&init_mu);
+    return 0;
+nomem:
+    if (gort__S.allp)
+        for (int i = 0; i < procs; i++)
+            free(gort__S.allp[i]);
+    free(gort__S.allp);
+    gort__S.allp = NULL;
+    pthread_mutex_unlock(&init_mu);
+    return GORT_ENOMEM;
+}
+
+GORT_API int gort_initialized(void)
+{
+    return atomic_load_explicit(&gort__S.running, memory_order_acquire);
+}
+
+GORT_API int gort_procs(void)
+{
+    return gort_initialized() ? gort__S.nprocs : 0;
+}
+
+/* gort_main's goroutine: run the user's function, then wake the caller. */
+typedef struct main_call {
+    void (*fn)(void *);
+    void *arg;
+    _Atomic uint32_t done;
+} main_call;
+
+static void main_trampoline(void *arg)
+{
+    main_call *mc = arg;
+    mc->fn(mc->arg);
+    atomic_store_explicit(&mc->done, 1, memory_order_release);
+    gort__futex_wake(&mc->done, 1);
+}
+
+GORT_API int gort_main(void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return GORT_EINVAL;
+    if (gort__this_m())
+        return GORT_EPERM;
+    bool inited_here = false;
+    if (!gort_initialized()) {
+        int err = gort_init(NULL);
+        if (err && err != GORT_EALREADY)
+            return err;
+        inited_here = err == 0;
+    }
+    main_call mc = {.fn = fn, .arg = arg};
+    int err = gort_go(main_trampoline, &mc);
+    if (err == 0) {
+        while (atomic_load_explicit(&mc.done, memory_order_acquire) == 0)
+            gort__futex_wait(&mc.done, 0, GORT_FOREVER);
+    }
+    if (inited_here)
+        gort_shutdown();
+    return err;
+}
+
+GORT_API void gort_shutdown(void)
+{
+    if (gort__this_m())
+        gort__fatal("gort_shutdown called from a goroutine or engine thread "
+                    "(call it from the thread that called gort_init)");
+    pthread_mutex_lock(&init_mu);
+    if (!atomic_load(&gort__S.running)) {
+        pthread_mutex_unlock(&init_mu);
+        return;
+    }
+    /* 1. Stop: no new Ms; wake every sleeping one; each exits at its next
+     *    trip through the scheduler. */
+    gort__lock_acquire(&gort__S.lock);
+    atomic_store(&gort__S.stopping, 1);
+    for (gort__m *m = gort__S.allm; m; m = m->alllink) {
+        if (m->exec) {
+            atomic_fetch_add(&m->exec->signal, 1);
+            gort__futex_wake(&m->exec->signal, 1);
+        } else {
+            mwake(m);
+        }
+    }
+    gort__m *allm = gort__S.allm;
+    gort__S.allm = NULL;
+    gort__lock_release(&gort__S.lock);
+    for (gort__m *m = allm; m; m = m->alllink)
+        pthread_join(m->thread, NULL);
+    for (gort__m *m = allm, *next; m; m = next) {
+        next = m->alllink;
+        free(m->exec);
+        free(m);
+    }
+    /* 2. Free what abandoned goroutines held. Their stacks go with the slabs;
+     *    custom-size slots are unmapped one by one. */
+    for (gort__g *g = gort__S.allg, *next; g; g = next) {
+        next = g->alllink;
+        free(g->gls_ext);
+        g->gls_ext = NULL;
+        if (!g->default_size)
+            gort__slot_free(g);
+    }
+    gort__S.allg = NULL;
+    for (int i = 0; i < gort__S.nprocs; i++) {
+        gort__timers_destroy(&gort__S.allp[i]->timers);
+        free(gort__S.allp[i]);
+    }
+    free(gort__S.allp);
+    gort__stacks_destroy();
+    memset(&gort__S, 0, sizeof gort__S);
+    pthread_mutex_unlock(&init_mu);
+}
+
+const char *gort__wait_reason_name(gort__wait_reason r)
+{
+    static const char *const names[GORT__WAIT_COUNT_] = {
+        [GORT__WAIT_NONE] = "",
+        [GORT__WAIT_CHAN_RECV] = "chan receive",
+        [GORT__WAIT_CHAN_SEND] = "chan send",
+        [GORT__WAIT_SELECT] = "select",
+        [GORT__WAIT_SELECT_NO_CASES] = "select (no cases)",
+        [GORT__WAIT_CHAN_NIL] = "chan receive (nil chan)",
+        [GORT__WAIT_SLEEP] = "sleep",
+        [GORT__WAIT_MUTEX] = "sync.Mutex.Lock",
+        [GORT__WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+        [GORT__WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+        [GORT__WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+        [GORT__WAIT_COND] = "sync.Cond.Wait",
+        [GORT__WAIT_SEMAPHORE] = "semacquire",
+        [GORT__WAIT_ONCE] = "sync.Once.Do",
+        [GORT__WAIT_IO] = "IO wait",
+        [GORT__WAIT_SYSCALL] = "syscall",
+        [GORT__WAIT_PROMISE] = "promise await",
+    };
+    return (unsigned)r < GORT__WAIT_COUNT_ && names[r] ? names[r] : "?";
+}
