@@ -121,7 +121,8 @@ typedef struct gort_go_options {
     size_t      stack_size;  /* 0 = engine default; rounded up to pages; min 16 KiB */
     const char *name;        /* copied (first GORT_NAME_MAX-1 bytes); NULL = none */
     int         pinned;      /* 1: runs only on an OS thread of its own (never migrates) */
-    uint64_t    reserved[6];
+    int         nopreempt;   /* 1: never preempted asynchronously (see gort_preempt_disable) */
+    uint64_t    reserved[5];
 } gort_go_options;
 #define GORT_NAME_MAX 32
 
@@ -144,22 +145,85 @@ GORT_API int   gort_key_delete(gort_key key);
 GORT_API int   gort_setspecific(gort_key key, void *value);                /* GORT_EINVAL for a bad key */
 GORT_API void *gort_getspecific(gort_key key);                             /* NULL for a bad key */
 
+/* ---- blocking calls, preemption, debugging ------------------------------ */
+
+/* Bracket a call that may block in the kernel (or run long in foreign
+ * code). While a goroutine is inside, its P is handed to another thread
+ * after ~20 us so that other goroutines keep running (Go's syscall handoff).
+ * Call no gort function between enter and exit. On a foreign thread both
+ * are no-ops. GORT_EINVAL: enter while inside, or exit without enter. */
+GORT_API int gort_syscall_enter(void);
+GORT_API int gort_syscall_exit(void);
+/* gort_syscall_enter(); fn(arg); gort_syscall_exit(). */
+GORT_API int gort_blocking(void (*fn)(void *), void *arg);
+
+/* Preemption. A goroutine that runs for more than 10 ms is asked to yield:
+ * at its next gort call (cooperative) and, on x86-64 Linux, with a signal
+ * (SIGURG) that switches it out at the interrupted instruction when that is
+ * safe: never inside gort itself, the C library, the dynamic loader or any
+ * shared library other than the main program, never while it holds an
+ * internal lock or has preemption disabled. Such a goroutine may resume on
+ * another OS thread: code that relies on thread identity (thread-locals such
+ * as errno across calls, pthread mutexes, thread-affine handles) must run
+ * with preemption disabled or pinned. GORT_ASYNCPREEMPT=0 in the environment
+ * turns the signal off for the process (Go: GODEBUG=asyncpreemptoff=1).
+ * disable/enable nest; they affect only the calling goroutine. */
+GORT_API void gort_preempt_disable(void);
+GORT_API void gort_preempt_enable(void);
+GORT_API int  gort_preempt_async_enabled(void); /* 1 if signal-based preemption is active */
+
+/* Goroutine dump (like Go's SIGQUIT traceback): every live goroutine's id,
+ * state, wait reason, how long it has waited, name and creation site, to fd.
+ * SIGQUIT prints the same dump and exits with status 2, unless the program
+ * installed its own SIGQUIT handler before gort_init or set GORT_SIGQUIT=0. */
+GORT_API int gort_dump(int fd);
+GORT_API int64_t gort_num_goroutine(void); /* live goroutines */
+
 /* ---- channels ----------------------------------------------------------- */
+/* Go's channels: FIFO queues of fixed-size values (elem_size bytes, copied
+ * in and out; 0 is allowed, like chan struct{}), buffered (cap > 0) or
+ * unbuffered (cap == 0: a send completes only when a receiver has taken the
+ * value). Every call works from goroutines (they park) and from foreign
+ * threads (they block), in any mix, on the same channel.
+ *
+ * Results: 0; GORT_ECLOSED (send on a closed channel; receive on a closed
+ * channel once its buffer is drained — the destination is then zeroed);
+ * GORT_EAGAIN (try_*, or *_until with GORT_NOWAIT: it would block);
+ * GORT_ETIMEDOUT (*_until: the deadline passed while waiting; a deadline
+ * already past still lets a ready operation complete); GORT_EINVAL (send of
+ * elem == NULL when elem_size > 0; close(NULL)).
+ *
+ * NULL channel (Go's nil channel): send/recv block forever, *_until wait
+ * until the deadline and return GORT_ETIMEDOUT, try_* return GORT_EAGAIN,
+ * close returns GORT_EINVAL, len/cap/elem_size return 0. A receive into
+ * out == NULL discards the value.
+ *
+ * References: gort_chan_make returns one reference; gort_chan_retain adds
+ * one, gort_chan_release drops one and frees the channel at zero. Hold a
+ * reference for the whole duration of every call you make on a channel.
+ * A blocked operation (send, receive, or any case of a blocked select)
+ * holds its own reference while it waits, so releasing the last *user*
+ * reference never frees memory that someone waits on: the channel stays
+ * alive until the last blocked operation ends — by its deadline, or, in a
+ * select, by another case firing. Operations blocked without a deadline on
+ * a channel nobody else can reach stay blocked, as Go's goroutines leak on
+ * an unreachable channel. Releasing more references than were taken is a
+ * fatal error when detected ("gort: fatal error: ..."). */
 
 typedef struct gort_chan gort_chan;
 #define GORT_CHAN_ELEM_MAX ((size_t)65536) /* largest element, in bytes (like Go's 64 KiB) */
 
-GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap); /* NULL on bad size / ENOMEM */
-GORT_API gort_chan *gort_chan_retain(gort_chan *ch);             /* +1 reference; returns ch */
-GORT_API void    gort_chan_release(gort_chan *ch);                /* -1 reference; freed at 0 */
+GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap); /* NULL: elem_size > GORT_CHAN_ELEM_MAX, cap * elem_size too large, ENOMEM */
+GORT_API gort_chan *gort_chan_retain(gort_chan *ch);             /* +1 reference; returns ch (NULL: no-op) */
+GORT_API void    gort_chan_release(gort_chan *ch);                /* -1 reference; freed at 0 (NULL: no-op) */
 GORT_API int     gort_chan_send(gort_chan *ch, const void *elem);   /* GORT_ECLOSED on a closed channel */
 GORT_API int     gort_chan_recv(gort_chan *ch, void *out);          /* GORT_ECLOSED when closed and drained; out zeroed; out may be NULL */
 GORT_API int     gort_chan_try_send(gort_chan *ch, const void *elem); /* GORT_EAGAIN if it would block */
 GORT_API int     gort_chan_try_recv(gort_chan *ch, void *out);
 GORT_API int     gort_chan_send_until(gort_chan *ch, const void *elem, int64_t deadline); /* + GORT_ETIMEDOUT */
 GORT_API int     gort_chan_recv_until(gort_chan *ch, void *out, int64_t deadline);
-GORT_API int     gort_chan_close(gort_chan *ch);                    /* GORT_ECLOSED if already closed */
-GORT_API size_t  gort_chan_len(gort_chan *ch);
+GORT_API int     gort_chan_close(gort_chan *ch);                    /* GORT_ECLOSED if already closed; wakes every blocked receiver (GORT_ECLOSED, zeroed) and sender (GORT_ECLOSED) */
+GORT_API size_t  gort_chan_len(gort_chan *ch);                      /* buffered values (a snapshot) */
 GORT_API size_t  gort_chan_cap(gort_chan *ch);
 GORT_API size_t  gort_chan_elem_size(gort_chan *ch);
 
@@ -174,16 +238,35 @@ typedef struct gort_case {
 #define GORT_SELECT_MAX 65536
 /* Index of the case that fired (its result: 0 or GORT_ECLOSED), chosen
  * uniformly among ready ones; GORT_EAGAIN if none is ready and
- * deadline == GORT_NOWAIT; GORT_ETIMEDOUT; GORT_EINVAL for bad cases. */
+ * deadline == GORT_NOWAIT (Go's default case); GORT_ETIMEDOUT; GORT_EINVAL
+ * for bad cases (n > GORT_SELECT_MAX, cases == NULL with n > 0, dir not
+ * GORT_SEND/GORT_RECV, a send case with elem == NULL and elem_size > 0);
+ * GORT_ENOMEM (only for selects with many cases: small ones never
+ * allocate). A send case on a closed channel fires with GORT_ECLOSED (Go
+ * panics); a receive case on a closed, drained channel fires with
+ * GORT_ECLOSED and *elem zeroed. A channel may appear in several cases.
+ * With no case on a non-NULL channel (n == 0 included): GORT_NOWAIT ->
+ * GORT_EAGAIN, a deadline -> sleep until it, GORT_ETIMEDOUT, GORT_FOREVER ->
+ * block forever (Go's empty select). Every result field is reset to 0. */
 GORT_API int gort_select(gort_case *cases, size_t n, int64_t deadline);
 
 /* Timer channels (Go's time.After / time.NewTicker): a channel of int64_t
- * (the gort_now() at which the timer fired). Release with gort_timer_stop. */
+ * with capacity 1 that receives the gort_now() at which the timer fired.
+ * They need a running engine (NULL otherwise).
+ * gort_after: the caller owns the only reference; releasing it before the
+ * timer fires cancels the timer (nothing leaks). ns <= 0: the value is
+ * already there on return.
+ * Tickers fire every period_ns; a tick that finds the previous one still
+ * unread is dropped (Go's behaviour for slow receivers).
+ * gort_ticker_stop stops the ticker and drops its reference to the channel;
+ * like Go's Stop it does not close the channel: a receiver blocked on it
+ * stays blocked (use a deadline or a select), and a caller that keeps using
+ * the channel after stop must have retained it. */
 typedef struct gort_timer gort_timer;
 GORT_API gort_chan  *gort_after(int64_t ns);                   /* fires once; caller owns one reference */
 GORT_API gort_timer *gort_ticker_new(int64_t period_ns);       /* NULL if period <= 0 */
-GORT_API gort_chan  *gort_ticker_chan(gort_timer *t);          /* borrowed */
-GORT_API void        gort_ticker_stop(gort_timer *t);          /* stops and frees */
+GORT_API gort_chan  *gort_ticker_chan(gort_timer *t);          /* borrowed (NULL for NULL) */
+GORT_API void        gort_ticker_stop(gort_timer *t);          /* stops and frees (NULL: no-op) */
 
 /* ---- sync --------------------------------------------------------------- */
 /* Caller-allocated; zero (the static initializer) is the ready state.

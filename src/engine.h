@@ -68,18 +68,28 @@ struct gort__g {
     void       *gls[GORT__GLS_INLINE]; /* goroutine-local values, keys 0..3 */
     void      **gls_ext;      /* keys 4.. (malloc'd on first use), or NULL */
     char        name[GORT_NAME_MAX]; /* NUL-terminated, "" if unnamed */
+    _Atomic uint32_t preempt; /* sysmon asks it to yield (cleared when it does) */
+    int         nopreempt;    /* > 0: never preempted asynchronously (the G only) */
+    uint8_t     in_syscall;   /* between gort_syscall_enter and _exit */
+    int64_t     wait_since;   /* gort_now() when it last parked (dumps) */
+    uintptr_t   creator_pc;   /* return address of the gort_go call (dumps) */
 };
 
 /* ---- processors ---------------------------------------------------------- */
+
+/* p->status */
+enum { GORT__P_IDLE = 0, GORT__P_RUNNING = 1, GORT__P_SYSCALL = 2 };
 
 struct gort__p {
     gort__runq   runq;       /* local run queue (lock-free; see runq.h) */
     gort__timers timers;     /* timer heap (own lock) */
     int          id;         /* index in sched.allp */
-    uint32_t     schedtick;  /* owner: incremented per scheduled G (fairness) */
+    _Atomic uint32_t status; /* GORT__P_*: owner or sched.lock; SYSCALL->IDLE by sysmon (CAS) */
+    _Atomic uint32_t schedtick;   /* owner: +1 per scheduling round (sysmon reads) */
+    _Atomic uint32_t syscalltick; /* owner: +1 per syscall entered (sysmon reads) */
     bool         yielded;    /* owner: a G just yielded; look at the global
                                 queue before the local one next time */
-    gort__m     *m;          /* owner M, or NULL when idle (sched.lock) */
+    _Atomic(gort__m *) m;    /* owner M, or NULL when idle (sched.lock); sysmon reads */
     gort__p     *link;       /* idle-P list link (sched.lock) */
     gort__g     *gfree;      /* owner: free default-size Gs (with stacks) */
     int          ngfree;     /* owner: length of gfree */
@@ -90,11 +100,11 @@ struct gort__p {
 /* ---- OS threads ---------------------------------------------------------- */
 
 /* What a G asked its M to do when it switched to the scheduler context. */
-enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT };
+enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT, GORT__OP_LOST_P };
 
 struct gort__m {
     gort__ctx   g0;          /* the thread's own stack: the scheduler context */
-    gort__g    *curg;        /* G running on this M, or NULL */
+    _Atomic(gort__g *) curg; /* G running on this M, or NULL (sysmon and signals read) */
     gort__p    *p;           /* P held, or NULL */
     gort__p    *nextp;       /* P handed over by startm before a wake-up (sched.lock) */
     gort__exec *exec;        /* pinned-goroutine executor this M serves, or NULL */
@@ -142,9 +152,40 @@ typedef struct gort__sched {
     _Atomic int stopping;      /* 1 while shutting down: Ms exit */
     size_t     stack_size;     /* default slot size */
     int        max_threads;
+    _Atomic int nsyscall;      /* goroutines between syscall enter and exit */
+    _Atomic int exec_busy;     /* executors currently running a goroutine */
+    _Atomic int threads;       /* engine threads alive (Ms + sysmon) */
+    _Atomic int foreign_blocked; /* foreign threads blocked in gort waits */
+    _Atomic int in_netpoll;    /* 1 while the poller blocks in gort__netpoll_poll */
+    pthread_t  sysmon;         /* the monitor thread (see sysmon.c) */
+    bool       sysmon_started;
+    _Atomic uint32_t sysmon_wake; /* futex word: bumped to wake sysmon early */
+    _Atomic int sysmon_exit;   /* 1: sysmon returns (set last by gort_shutdown) */
+    _Atomic int64_t last_poll; /* gort_now() of the last network poll */
+    _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
+    _Atomic int deadlock;      /* 1: checkdead found every goroutine asleep */
 } gort__sched;
 
 extern gort__sched gort__S;
+
+/* Relaxed atomic load/store for fields that other threads only sample. */
+#define GORT__RLOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define GORT__RSTORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+/* sched.c services used by sysmon.c, preempt.c and dump.c */
+void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
+void gort__preempt_point(void);       /* cooperative preemption check (a safe point) */
+void gort__checkdead(void);           /* report a deadlock to gort_main if everything sleeps */
+/* sysmon.c */
+int  gort__sysmon_start(void);
+void gort__sysmon_stop(void);
+void gort__sysmon_wake(void);
+/* preempt.c */
+int  gort__preempt_init(void);        /* install the signal handler (once per process) */
+void gort__preempt_request(gort__m *m, gort__g *g); /* flag g and signal m's thread */
+/* dump.c */
+void gort__dump_fd(int fd, bool lock); /* goroutine dump; lock=false in signal handlers */
+void gort__dump_init(void);            /* install the SIGQUIT dump (once per process) */
 
 gort__m *gort__this_m(void);       /* this thread's M, NULL on a foreign thread */
 gort__p *gort__timer_home(void);   /* P whose heap a new timer joins */

@@ -29,7 +29,7 @@ static bool key_used[GORT_KEYS_MAX];                  /* keys_lock */
 static void (*_Atomic key_dtor[GORT_KEYS_MAX])(void *); /* written under keys_lock */
 static __thread void *foreign_values[GORT_KEYS_MAX];
 
-GORT_API int gort_key_create(gort_key *key, void (*destructor)(void *))
+GORT__CORE GORT_API int gort_key_create(gort_key *key, void (*destructor)(void *))
 {
     if (!key)
         return GORT_EINVAL;
@@ -47,7 +47,7 @@ GORT_API int gort_key_create(gort_key *key, void (*destructor)(void *))
     return GORT_EAGAIN;
 }
 
-GORT_API int gort_key_delete(gort_key key)
+GORT__CORE GORT_API int gort_key_delete(gort_key key)
 {
     if (key < 0 || key >= GORT_KEYS_MAX)
         return GORT_EINVAL;
@@ -60,7 +60,7 @@ GORT_API int gort_key_delete(gort_key key)
 }
 
 /* Where key's value lives for the caller; NULL (with *err set) if it cannot. */
-static void **slot_of(gort_key key, bool create, int *err)
+GORT__CORE static void **slot_of(gort_key key, bool create, int *err)
 {
     if (key < 0 || key >= GORT_KEYS_MAX) {
         *err = GORT_EINVAL;
@@ -85,7 +85,7 @@ static void **slot_of(gort_key key, bool create, int *err)
     return &g->gls_ext[key - GORT__GLS_INLINE];
 }
 
-GORT_API int gort_setspecific(gort_key key, void *value)
+GORT__CORE GORT_API int gort_setspecific(gort_key key, void *value)
 {
     int err = 0;
     void **slot = slot_of(key, value != NULL, &err);
@@ -95,14 +95,14 @@ GORT_API int gort_setspecific(gort_key key, void *value)
     return 0;
 }
 
-GORT_API void *gort_getspecific(gort_key key)
+GORT__CORE GORT_API void *gort_getspecific(gort_key key)
 {
     int err = 0;
     void **slot = slot_of(key, false, &err);
     return slot ? *slot : NULL;
 }
 
-void gort__gls_destroy(gort__g *g)
+GORT__CORE void gort__gls_destroy(gort__g *g)
 {
     for (int pass = 0; pass < GORT__GLS_PASSES; pass++) {
         bool any = false;

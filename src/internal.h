@@ -33,6 +33,16 @@
 #define GORT__LIKELY(x) __builtin_expect(!!(x), 1)
 #define GORT__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GORT__CACHELINE 64
+/* Engine-core code lives in one named section so that the asynchronous
+ * preemption signal handler can tell "inside the scheduler" from anywhere
+ * else by address, in static and shared builds alike (the linker defines
+ * __start_gort_core / __stop_gort_core). Code there is never preempted. */
+#define GORT__CORE __attribute__((section("gort_core")))
+
+/* Internal locks held by this thread (os_linux.c). While non-zero the
+ * thread's goroutine is not preempted asynchronously, so a goroutine never
+ * migrates while it holds an internal lock. */
+extern __thread int gort__tls_locks;
 
 /* Abort the process with "gort: fatal error: <msg>" (Go's throw). */
 _Noreturn void gort__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

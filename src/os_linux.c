@@ -30,14 +30,14 @@
 #include <time.h>
 #include <unistd.h>
 
-GORT_API int64_t gort_now(void)
+GORT__CORE GORT_API int64_t gort_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * GORT_SECOND + ts.tv_nsec;
 }
 
-int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
+GORT__CORE int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
     struct timespec ts, *tsp = NULL;
     if (deadline != GORT_FOREVER) {
@@ -56,12 +56,12 @@ int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
     return 0;
 }
 
-void gort__futex_wake(_Atomic uint32_t *addr, int n)
+GORT__CORE void gort__futex_wake(_Atomic uint32_t *addr, int n)
 {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
 }
 
-int gort__ncpu(void)
+GORT__CORE int gort__ncpu(void)
 {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0) {
@@ -73,7 +73,7 @@ int gort__ncpu(void)
     return n > 0 ? (int)n : 1;
 }
 
-void gort__procyield(int n)
+GORT__CORE void gort__procyield(int n)
 {
     for (int i = 0; i < n; i++) {
 #if defined(__x86_64__)
@@ -88,9 +88,12 @@ void gort__procyield(int n)
 
 /* ---- the low-level lock -------------------------------------------------- */
 
-void gort__lock_acquire(gort__lock *l)
+__thread int gort__tls_locks;
+
+GORT__CORE void gort__lock_acquire(gort__lock *l)
 {
     uint32_t c = 0;
+    gort__tls_locks++;
     if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(&l->word, &c, 1, memory_order_acquire,
                                                              memory_order_relaxed)))
         return;
@@ -112,17 +115,21 @@ void gort__lock_acquire(gort__lock *l)
     }
 }
 
-bool gort__lock_try(gort__lock *l)
+GORT__CORE bool gort__lock_try(gort__lock *l)
 {
     uint32_t c = 0;
-    return atomic_compare_exchange_strong_explicit(&l->word, &c, 1, memory_order_acquire,
-                                                   memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&l->word, &c, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    gort__tls_locks++;
+    return true;
 }
 
-void gort__lock_release(gort__lock *l)
+GORT__CORE void gort__lock_release(gort__lock *l)
 {
     if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2)
         gort__futex_wake(&l->word, 1);
+    gort__tls_locks--;
 }
 
 /* ---- randomness ---------------------------------------------------------- */
@@ -132,7 +139,7 @@ void gort__lock_release(gort__lock *l)
  * sequence, which is fine for randomness). */
 static __thread uint64_t rand_state;
 
-uint32_t gort__rand32(void)
+GORT__CORE uint32_t gort__rand32(void)
 {
     if (GORT__UNLIKELY(rand_state == 0))
         rand_state = (uint64_t)gort_now() ^ ((uint64_t)(uintptr_t)&rand_state << 16) ^
@@ -142,7 +149,7 @@ uint32_t gort__rand32(void)
     return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
 }
 
-uint32_t gort__randn(uint32_t n)
+GORT__CORE uint32_t gort__randn(uint32_t n)
 {
     /* Lemire's multiply-shift reduction: unbiased enough for scheduling. */
     return (uint32_t)(((uint64_t)gort__rand32() * n) >> 32);
@@ -150,7 +157,7 @@ uint32_t gort__randn(uint32_t n)
 
 /* ---- fatal errors -------------------------------------------------------- */
 
-_Noreturn void gort__fatal(const char *fmt, ...)
+GORT__CORE _Noreturn void gort__fatal(const char *fmt, ...)
 {
     char buf[512];
     va_list ap;

@@ -6,7 +6,7 @@
 #define ACQUIRE memory_order_acquire
 #define RELEASE memory_order_release
 
-bool gort__runq_put(gort__runq *q, gort__g *g)
+GORT__CORE bool gort__runq_put(gort__runq *q, gort__g *g)
 {
     uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
     uint32_t tail = atomic_load_explicit(&q->tail, RELAXED); /* we are its only writer */
@@ -17,7 +17,7 @@ bool gort__runq_put(gort__runq *q, gort__g *g)
     return true;
 }
 
-uint32_t gort__runq_take_half(gort__runq *q, gort__g **out)
+GORT__CORE uint32_t gort__runq_take_half(gort__runq *q, gort__g **out)
 {
     uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
     uint32_t tail = atomic_load_explicit(&q->tail, RELAXED);
@@ -31,12 +31,12 @@ uint32_t gort__runq_take_half(gort__runq *q, gort__g **out)
     return n;
 }
 
-gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
+GORT__CORE gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
 {
     return atomic_exchange_explicit(&q->runnext, g, memory_order_acq_rel);
 }
 
-gort__g *gort__runq_get(gort__runq *q, bool *from_next)
+GORT__CORE gort__g *gort__runq_get(gort__runq *q, bool *from_next)
 {
     gort__g *next = atomic_load_explicit(&q->runnext, RELAXED);
     if (next && atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
@@ -58,7 +58,7 @@ gort__g *gort__runq_get(gort__runq *q, bool *from_next)
 
 /* Copy up to half of src's goroutines into dst's ring starting at slot
  * dst_tail, without publishing them; returns how many were claimed. */
-static uint32_t runq_grab(gort__runq *dst, uint32_t dst_tail, gort__runq *src, bool steal_next)
+GORT__CORE static uint32_t runq_grab(gort__runq *dst, uint32_t dst_tail, gort__runq *src, bool steal_next)
 {
     for (;;) {
         uint32_t head = atomic_load_explicit(&src->head, ACQUIRE);
@@ -87,7 +87,7 @@ static uint32_t runq_grab(gort__runq *dst, uint32_t dst_tail, gort__runq *src, b
     }
 }
 
-gort__g *gort__runq_steal(gort__runq *dst, gort__runq *src, bool steal_next)
+GORT__CORE gort__g *gort__runq_steal(gort__runq *dst, gort__runq *src, bool steal_next)
 {
     uint32_t tail = atomic_load_explicit(&dst->tail, RELAXED);
     uint32_t n = runq_grab(dst, tail, src, steal_next);
@@ -100,7 +100,7 @@ gort__g *gort__runq_steal(gort__runq *dst, gort__runq *src, bool steal_next)
     return g;
 }
 
-bool gort__runq_empty(gort__runq *q)
+GORT__CORE bool gort__runq_empty(gort__runq *q)
 {
     /* The owner moves runnext into the ring (tail++) before replacing it, so
      * a snapshot is consistent only if tail did not move while we read
@@ -114,7 +114,7 @@ bool gort__runq_empty(gort__runq *q)
     }
 }
 
-uint32_t gort__runq_len(gort__runq *q)
+GORT__CORE uint32_t gort__runq_len(gort__runq *q)
 {
     uint32_t head = atomic_load_explicit(&q->head, ACQUIRE);
     uint32_t tail = atomic_load_explicit(&q->tail, ACQUIRE);

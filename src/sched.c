@@ -62,6 +62,7 @@
  *     locality than per-P heaps fired by the scheduler itself.
  */
 #include "engine.h"
+#include "netpoll.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -70,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 gort__sched gort__S;
 
@@ -81,15 +83,15 @@ static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
  * across any call that parks) never reuses a stale TLS address. */
 static __thread gort__m *tls_m;
 
-GORT__NOINLINE gort__m *gort__this_m(void)
+GORT__CORE GORT__NOINLINE gort__m *gort__this_m(void)
 {
     return tls_m;
 }
 
-GORT__NOINLINE gort__g *gort__current(void)
+GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
 {
     gort__m *m = tls_m;
-    return m ? m->curg : NULL;
+    return m ? GORT__RLOAD(m->curg) : NULL;
 }
 
 #define GLOBAL_FAIRNESS_TICK 61
@@ -105,7 +107,7 @@ static void *mstart(void *arg);
 /* Sleep until mwake(m) or deadline. m->park is reset by the caller (under
  * sched.lock) before it publishes itself, so a wake that comes before the
  * sleep is not lost. */
-static void mpark(gort__m *m, int64_t deadline)
+GORT__CORE static void mpark(gort__m *m, int64_t deadline)
 {
     while (atomic_load_explicit(&m->park, memory_order_acquire) == 0) {
         if (gort__futex_wait(&m->park, 0, deadline) == GORT_ETIMEDOUT)
@@ -113,7 +115,7 @@ static void mpark(gort__m *m, int64_t deadline)
     }
 }
 
-static void mwake(gort__m *m)
+GORT__CORE static void mwake(gort__m *m)
 {
     atomic_store_explicit(&m->park, 1, memory_order_release);
     gort__futex_wake(&m->park, 1);
@@ -121,15 +123,16 @@ static void mwake(gort__m *m)
 
 /* ---- P and M lists (sched.lock held) ------------------------------------- */
 
-static void pidleput(gort__p *p)
+GORT__CORE static void pidleput(gort__p *p)
 {
-    p->m = NULL;
+    GORT__RSTORE(p->m, NULL);
+    GORT__RSTORE(p->status, GORT__P_IDLE);
     p->link = gort__S.pidle;
     gort__S.pidle = p;
     atomic_fetch_add(&gort__S.npidle, 1);
 }
 
-static gort__p *pidleget(void)
+GORT__CORE static gort__p *pidleget(void)
 {
     gort__p *p = gort__S.pidle;
     if (p) {
@@ -139,15 +142,16 @@ static gort__p *pidleget(void)
     return p;
 }
 
-static void acquirep(gort__m *m, gort__p *p)
+GORT__CORE static void acquirep(gort__m *m, gort__p *p)
 {
     m->p = p;
-    p->m = m;
+    GORT__RSTORE(p->m, m);
+    GORT__RSTORE(p->status, GORT__P_RUNNING);
 }
 
 /* ---- the global run queue (sched.lock held) ------------------------------ */
 
-static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
+GORT__CORE static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
 {
     tail->schedlink = NULL;
     if (gort__S.runq_tail)
@@ -160,7 +164,7 @@ static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
 
 /* Take a fair share of the global queue into p's local queue; return one G
  * to run. max = 0: no limit beyond the fair share. */
-static gort__g *globrunq_get(gort__p *p, int max)
+GORT__CORE static gort__g *globrunq_get(gort__p *p, int max)
 {
     int size = atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed);
     if (size == 0)
@@ -193,7 +197,7 @@ static gort__g *globrunq_get(gort__p *p, int max)
 
 /* ---- local run queue ----------------------------------------------------- */
 
-static void runqput(gort__p *p, gort__g *g, bool next)
+GORT__CORE static void runqput(gort__p *p, gort__g *g, bool next)
 {
     if (next) {
         g = gort__runq_set_next(&p->runq, g);
@@ -220,7 +224,7 @@ static void runqput(gort__p *p, gort__g *g, bool next)
 
 /* ---- executors of pinned goroutines -------------------------------------- */
 
-static void exec_push(gort__exec *e, gort__g *g)
+GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
 {
     g->schedlink = NULL;
     gort__lock_acquire(&e->lock);
@@ -234,7 +238,7 @@ static void exec_push(gort__exec *e, gort__g *g)
     gort__futex_wake(&e->signal, 1);
 }
 
-static gort__g *exec_pop(gort__exec *e)
+GORT__CORE static gort__g *exec_pop(gort__exec *e)
 {
     gort__lock_acquire(&e->lock);
     gort__g *g = e->head;
@@ -251,7 +255,7 @@ static gort__g *exec_pop(gort__exec *e)
 
 /* g is runnable: put it where it will run. next: it should run soon (the
  * runnext slot), as for a freshly readied or spawned goroutine. */
-static void make_runnable(gort__g *g, bool next)
+GORT__CORE static void make_runnable(gort__g *g, bool next)
 {
     g->status = GORT__GS_RUNNABLE;
     if (g->home) {
@@ -270,7 +274,7 @@ static void make_runnable(gort__g *g, bool next)
     wakep();
 }
 
-void gort__ready(gort__g *g)
+GORT__CORE void gort__ready(gort__g *g)
 {
     for (;;) {
         uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
@@ -294,7 +298,7 @@ void gort__ready(gort__g *g)
 
 /* sched.lock held. Create a thread that starts with P p (may be NULL for an
  * executor). Returns false if it could not. */
-static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *exec)
+GORT__CORE static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *exec)
 {
     if (gort__S.mcount >= gort__S.max_threads)
         gort__fatal("thread exhaustion: more than %d threads (raise gort_config.max_threads)",
@@ -321,7 +325,7 @@ static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *exec)
 }
 
 /* Hand P p (or any idle P if NULL) to an idle or new M. */
-static void startm(gort__p *p, bool spinning)
+GORT__CORE static void startm(gort__p *p, bool spinning)
 {
     gort__lock_acquire(&gort__S.lock);
     if (atomic_load(&gort__S.stopping))
@@ -352,7 +356,7 @@ fail:
 }
 
 /* Start an M to run goroutines if there is an idle P and nobody spinning. */
-static void wakep(void)
+GORT__CORE static void wakep(void)
 {
     atomic_thread_fence(memory_order_seq_cst); /* StoreLoad: publish work, then look */
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
@@ -364,7 +368,7 @@ static void wakep(void)
     startm(NULL, true);
 }
 
-static void reset_spinning(gort__m *m)
+GORT__CORE static void reset_spinning(gort__m *m)
 {
     m->spinning = false;
     if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1)
@@ -373,7 +377,7 @@ static void reset_spinning(gort__m *m)
 
 /* ---- timers glue --------------------------------------------------------- */
 
-gort__p *gort__timer_home(void)
+GORT__CORE gort__p *gort__timer_home(void)
 {
     gort__m *m = gort__this_m();
     if (m && m->p)
@@ -381,7 +385,7 @@ gort__p *gort__timer_home(void)
     return gort__S.allp[gort__randn((uint32_t)gort__S.nprocs)];
 }
 
-void gort__timers_changed(int64_t when)
+GORT__CORE void gort__timers_changed(int64_t when)
 {
     if (when >= atomic_load_explicit(&gort__S.poll_until, memory_order_acquire))
         return; /* the poller wakes up in time anyway */
@@ -391,6 +395,8 @@ void gort__timers_changed(int64_t when)
         atomic_store_explicit(&gort__S.poll_until, when, memory_order_release);
         gort__lock_release(&gort__S.lock);
         mwake(poller);
+        if (atomic_load(&gort__S.in_netpoll))
+            gort__netpoll_break();
         return;
     }
     gort__lock_release(&gort__S.lock);
@@ -398,7 +404,7 @@ void gort__timers_changed(int64_t when)
         wakep();
 }
 
-static int64_t earliest_timer(void)
+GORT__CORE static int64_t earliest_timer(void)
 {
     int64_t next = INT64_MAX;
     for (int i = 0; i < gort__S.nprocs; i++) {
@@ -411,7 +417,7 @@ static int64_t earliest_timer(void)
 
 /* Fire p's due timers; returns its next deadline. Reads the clock only when
  * something is armed. */
-static int64_t check_timers(gort__p *p, int64_t *now)
+GORT__CORE static int64_t check_timers(gort__p *p, int64_t *now)
 {
     int64_t first = atomic_load_explicit(&p->timers.first, memory_order_acquire);
     if (first == INT64_MAX)
@@ -428,14 +434,14 @@ static int64_t check_timers(gort__p *p, int64_t *now)
 /* Spin briefly (~3 µs): lets a running victim consume its own runnext (a
  * channel hand-off takes ~100 ns) instead of splitting a ping-pong pair
  * across cores. */
-static void short_pause(void)
+GORT__CORE static void short_pause(void)
 {
     int64_t until = gort_now() + 3 * GORT_MICROSECOND;
     while (gort_now() < until)
         gort__procyield(10);
 }
 
-static gort__g *steal_work(gort__m *m, int64_t *now)
+GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
 {
     gort__p *p = m->p;
     int n = gort__S.nprocs;
@@ -454,7 +460,8 @@ static gort__g *steal_work(gort__m *m, int64_t *now)
                 gort__g *g = gort__runq_get(&p->runq, &from_next);
                 if (g)
                     return g; /* a victim's timer readied something onto our queue */
-                if (victim->m && atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed))
+                if (GORT__RLOAD(victim->m) &&
+                    atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed))
                     short_pause();
             }
             gort__g *g = gort__runq_steal(&p->runq, &victim->runq, last);
@@ -468,23 +475,27 @@ static gort__g *steal_work(gort__m *m, int64_t *now)
 /* Find a runnable goroutine for m (which holds a P on entry and on a
  * non-NULL return). Blocks when there is nothing to do. NULL: the engine is
  * stopping (m holds no P then). */
-static gort__g *find_runnable(gort__m *m)
+GORT__CORE static gort__g *find_runnable(gort__m *m)
 {
     gort__g *g;
     bool from_next;
-top:;
     gort__p *p = m->p;
+    if (!p)
+        goto idle; /* came back from a syscall whose P was handed off */
+top:
+    p = m->p;
     if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
         return NULL;
     int64_t now = 0;
     check_timers(p, &now);
-    p->schedtick++;
+    uint32_t tick = GORT__RLOAD(p->schedtick) + 1;
+    GORT__RSTORE(p->schedtick, tick);
     /* Fairness: every 61st tick, and right after a yield (Go sends Gosched
      * through the global queue; we keep the yielder local but still let
      * global work in ahead of it). */
     bool yielded = p->yielded;
     p->yielded = false;
-    if ((yielded || p->schedtick % GLOBAL_FAIRNESS_TICK == 0) &&
+    if ((yielded || tick % GLOBAL_FAIRNESS_TICK == 0) &&
         atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
         gort__lock_acquire(&gort__S.lock);
         g = globrunq_get(p, 1);
@@ -499,6 +510,12 @@ top:;
         g = globrunq_get(p, 0);
         gort__lock_release(&gort__S.lock);
         if (g)
+            return g;
+    }
+    /* Non-blocking network poll: what it readies lands on our run queue. */
+    if (gort__netpoll_pending() && gort__netpoll_poll(GORT_NOWAIT) > 0) {
+        atomic_store_explicit(&gort__S.last_poll, now ? now : gort_now(), memory_order_relaxed);
+        if ((g = gort__runq_get(&p->runq, &from_next)))
             return g;
     }
     /* Spin only if fewer than half of the busy Ps have a spinning M. */
@@ -523,6 +540,7 @@ top:;
     pidleput(p);
     gort__lock_release(&gort__S.lock);
 
+idle:
     if (m->spinning) {
         m->spinning = false;
         atomic_fetch_sub(&gort__S.nmspinning, 1); /* seq_cst: then re-check all queues */
@@ -549,13 +567,23 @@ top:;
             return NULL;
         }
         int64_t next = earliest_timer();
+        bool io = gort__netpoll_pending();
         atomic_store_explicit(&m->park, 0, memory_order_relaxed);
-        if (next != INT64_MAX && !gort__S.poller) {
-            /* Become the poller: sleep until the earliest timer. */
+        if ((next != INT64_MAX || io) && !gort__S.poller) {
+            /* Become the poller: sleep until the earliest timer, in the
+             * network poller if goroutines wait for I/O. */
             gort__S.poller = m;
             atomic_store_explicit(&gort__S.poll_until, next, memory_order_release);
+            if (io)
+                atomic_store(&gort__S.in_netpoll, 1);
             gort__lock_release(&gort__S.lock);
-            mpark(m, next);
+            if (io) {
+                gort__netpoll_poll(next == INT64_MAX ? GORT_FOREVER : next);
+                atomic_store(&gort__S.in_netpoll, 0);
+                atomic_store_explicit(&gort__S.last_poll, gort_now(), memory_order_relaxed);
+            } else {
+                mpark(m, next);
+            }
             gort__lock_acquire(&gort__S.lock);
             gort__S.poller = NULL;
             atomic_store_explicit(&gort__S.poll_until, INT64_MAX, memory_order_release);
@@ -576,6 +604,8 @@ top:;
         m->idlelink = gort__S.midle;
         gort__S.midle = m;
         gort__lock_release(&gort__S.lock);
+        if (next == INT64_MAX && !io)
+            gort__checkdead();
         mpark(m, GORT_FOREVER);
         gort__lock_acquire(&gort__S.lock);
         p = m->nextp;
@@ -602,14 +632,15 @@ static void g_free(gort__m *m, gort__g *g);
 
 /* Run g until it switches back to g0 and carry out its request. Returns g
  * again if it must continue at once (a ready raced with its park). */
-static gort__g *execute(gort__m *m, gort__g *g)
+GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
 {
-    m->curg = g;
     g->m = m;
     g->status = GORT__GS_RUNNING;
+    GORT__RSTORE(g->preempt, 0);
     m->op = GORT__OP_NONE;
+    GORT__RSTORE(m->curg, g);
     gort__ctx_jump(&m->g0, &g->ctx, 0);
-    m->curg = NULL;
+    GORT__RSTORE(m->curg, NULL);
     uintptr_t sp = (uintptr_t)g->ctx.sp;
     if (!g->lowest_sp || sp < g->lowest_sp)
         g->lowest_sp = sp;
@@ -639,13 +670,16 @@ static gort__g *execute(gort__m *m, gort__g *g)
     case GORT__OP_EXIT:
         g_free(m, g);
         return NULL;
+    case GORT__OP_LOST_P:
+        make_runnable(g, false); /* m holds no P: the global queue */
+        return NULL;
     default:
         gort__fatal("goroutine switched to the scheduler without a request");
     }
 }
 
 /* The scheduler loop of an M that runs the parallel pool. */
-static void schedule(gort__m *m)
+GORT__CORE static void schedule(gort__m *m)
 {
     for (;;) {
         gort__g *g = find_runnable(m);
@@ -659,15 +693,17 @@ static void schedule(gort__m *m)
 }
 
 /* The loop of an executor thread: run its goroutines one at a time. */
-static void exec_loop(gort__m *m)
+GORT__CORE static void exec_loop(gort__m *m)
 {
     gort__exec *e = m->exec;
     for (;;) {
         uint32_t seen = atomic_load_explicit(&e->signal, memory_order_acquire);
         gort__g *g = exec_pop(e);
         if (g) {
+            atomic_fetch_add(&gort__S.exec_busy, 1);
             while (g)
                 g = execute(m, g);
+            atomic_fetch_sub(&gort__S.exec_busy, 1);
             continue;
         }
         if (e->live == 0 || atomic_load(&gort__S.stopping))
@@ -676,7 +712,7 @@ static void exec_loop(gort__m *m)
     }
 }
 
-static void thread_stack_bounds(gort__ctx *ctx)
+GORT__CORE static void thread_stack_bounds(gort__ctx *ctx)
 {
     pthread_attr_t attr;
     void *lo = NULL;
@@ -693,10 +729,11 @@ static void thread_stack_bounds(gort__ctx *ctx)
 #endif
 }
 
-static void *mstart(void *arg)
+GORT__CORE static void *mstart(void *arg)
 {
     gort__m *m = arg;
     tls_m = m;
+    atomic_fetch_add(&gort__S.threads, 1);
     thread_stack_bounds(&m->g0);
     if (m->exec) {
         exec_loop(m);
@@ -709,6 +746,7 @@ static void *mstart(void *arg)
         schedule(m);
     }
     tls_m = NULL;
+    atomic_fetch_sub(&gort__S.threads, 1);
     return NULL;
 }
 
@@ -717,14 +755,14 @@ static void *mstart(void *arg)
 void gort__gls_destroy(gort__g *g); /* gls.c: run destructors, clear values */
 
 /* Switch from goroutine g to its M's scheduler context with request op. */
-static void g_to_scheduler(gort__g *g, int op)
+GORT__CORE static void g_to_scheduler(gort__g *g, int op)
 {
     gort__m *m = g->m;
     m->op = op;
     gort__ctx_jump(&g->ctx, &m->g0, op == GORT__OP_EXIT);
 }
 
-static _Noreturn void g_entry(void *arg)
+GORT__CORE static _Noreturn void g_entry(void *arg)
 {
     gort__ctx_started();
     gort__g *g = arg;
@@ -734,7 +772,7 @@ static _Noreturn void g_entry(void *arg)
     gort__fatal("dead goroutine resumed");
 }
 
-static void allg_add(gort__g *g)
+GORT__CORE static void allg_add(gort__g *g)
 {
     gort__lock_acquire(&gort__S.allg_lock);
     g->allprev = NULL;
@@ -746,7 +784,7 @@ static void allg_add(gort__g *g)
     gort__lock_release(&gort__S.allg_lock);
 }
 
-static void allg_remove(gort__g *g)
+GORT__CORE static void allg_remove(gort__g *g)
 {
     gort__lock_acquire(&gort__S.allg_lock);
     if (g->allprev)
@@ -760,7 +798,7 @@ static void allg_remove(gort__g *g)
 }
 
 /* On g0, after g's last switch. */
-static void g_free(gort__m *m, gort__g *g)
+GORT__CORE static void g_free(gort__m *m, gort__g *g)
 {
     g->status = GORT__GS_DEAD;
     atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
@@ -792,7 +830,7 @@ static void g_free(gort__m *m, gort__g *g)
     }
 }
 
-static gort__g *g_alloc(gort__p *p, size_t slot_size)
+GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
 {
     gort__g *g = NULL;
     if (p && slot_size == gort__S.stack_size) {
@@ -813,7 +851,7 @@ static gort__g *g_alloc(gort__p *p, size_t slot_size)
     return g;
 }
 
-static uint64_t new_goid(gort__p *p)
+GORT__CORE static uint64_t new_goid(gort__p *p)
 {
     if (!p)
         return atomic_fetch_add(&gort__S.goid, 1) + 1;
@@ -824,13 +862,13 @@ static uint64_t new_goid(gort__p *p)
     return p->goid_next++;
 }
 
-static size_t round_slot(size_t stack_size)
+GORT__CORE static size_t round_slot(size_t stack_size)
 {
     size_t page = gort__page_size();
     return (stack_size + page - 1) & ~(page - 1);
 }
 
-GORT_API void gort_go_options_init(gort_go_options *opts)
+GORT__CORE GORT_API void gort_go_options_init(gort_go_options *opts)
 {
     if (!opts)
         return;
@@ -843,7 +881,7 @@ GORT_API void gort_go_options_init(gort_go_options *opts)
 
 static gort__exec *exec_new(gort__g *g);
 
-GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts)
+GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts)
 {
     if (!fn)
         return GORT_EINVAL;
@@ -871,6 +909,9 @@ GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *
         return GORT_ENOMEM;
     g->fn = fn;
     g->arg = arg;
+    g->creator_pc = (uintptr_t)__builtin_return_address(0);
+    g->nopreempt = opts && opts->nopreempt ? 1 : 0;
+    g->in_syscall = 0;
     g->id = new_goid(p);
     g->home = NULL;
     g->wait_reason = GORT__WAIT_NONE;
@@ -895,16 +936,17 @@ GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *
         return 0;
     }
     make_runnable(g, true);
+    gort__preempt_point();
     return 0;
 }
 
-GORT_API int gort_go(void (*fn)(void *), void *arg)
+GORT__CORE GORT_API int gort_go(void (*fn)(void *), void *arg)
 {
     return gort_go_opts(fn, arg, NULL);
 }
 
 /* A pinned goroutine gets an executor thread of its own. */
-static gort__exec *exec_new(gort__g *g)
+GORT__CORE static gort__exec *exec_new(gort__g *g)
 {
     gort__exec *e = calloc(1, sizeof *e);
     if (!e)
@@ -927,7 +969,7 @@ static gort__exec *exec_new(gort__g *g)
     return e;
 }
 
-GORT_API void gort_yield(void)
+GORT__CORE GORT_API void gort_yield(void)
 {
     gort__g *g = gort__current();
     if (!g) {
@@ -937,12 +979,169 @@ GORT_API void gort_yield(void)
     g_to_scheduler(g, GORT__OP_YIELD);
 }
 
-void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
+/* ---- blocking system calls ----------------------------------------------- */
+
+/* Hand a P retaken from a syscall to an M if it has work, else idle it. */
+GORT__CORE void gort__handoffp(gort__p *p)
+{
+    if (!gort__runq_empty(&p->runq) || atomic_load(&gort__S.runq_size) > 0 ||
+        atomic_load(&p->timers.first) != INT64_MAX) {
+        startm(p, false);
+        return;
+    }
+    int zero = 0;
+    if (atomic_load(&gort__S.nmspinning) + atomic_load(&gort__S.npidle) == 0 &&
+        atomic_compare_exchange_strong(&gort__S.nmspinning, &zero, 1)) {
+        startm(p, true);
+        return;
+    }
+    gort__lock_acquire(&gort__S.lock);
+    pidleput(p);
+    gort__lock_release(&gort__S.lock);
+}
+
+GORT__CORE GORT_API int gort_syscall_enter(void)
+{
+    gort__g *g = gort__current();
+    if (!g)
+        return 0; /* a foreign thread blocks only itself */
+    if (g->in_syscall)
+        return GORT_EINVAL;
+    gort__preempt_point();
+    g->in_syscall = 1;
+    g->wait_reason = GORT__WAIT_SYSCALL;
+    g->wait_since = gort_now();
+    atomic_fetch_add(&gort__S.nsyscall, 1);
+    gort__p *p = g->m->p;
+    if (p) {
+        GORT__RSTORE(p->syscalltick, GORT__RLOAD(p->syscalltick) + 1);
+        atomic_store_explicit(&p->status, GORT__P_SYSCALL, memory_order_release);
+    }
+    return 0;
+}
+
+GORT__CORE GORT_API int gort_syscall_exit(void)
+{
+    gort__g *g = gort__current();
+    if (!g)
+        return 0;
+    if (!g->in_syscall)
+        return GORT_EINVAL;
+    g->in_syscall = 0;
+    g->wait_reason = GORT__WAIT_NONE;
+    atomic_fetch_sub(&gort__S.nsyscall, 1);
+    gort__m *m = g->m;
+    gort__p *p = m->p;
+    if (!p)
+        return 0; /* pinned: its executor holds no P */
+    uint32_t expect = GORT__P_SYSCALL;
+    if (atomic_compare_exchange_strong_explicit(&p->status, &expect, GORT__P_RUNNING,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return 0; /* fast path: nobody took our P */
+    /* sysmon handed our P to another M. Take an idle P, or queue ourselves
+     * and let this thread go idle. */
+    m->p = NULL;
+    gort__lock_acquire(&gort__S.lock);
+    p = atomic_load(&gort__S.stopping) ? NULL : pidleget();
+    gort__lock_release(&gort__S.lock);
+    if (p) {
+        acquirep(m, p);
+        return 0;
+    }
+    g_to_scheduler(g, GORT__OP_LOST_P);
+    return 0;
+}
+
+GORT__CORE GORT_API int gort_blocking(void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return GORT_EINVAL;
+    int err = gort_syscall_enter();
+    if (err)
+        return err;
+    fn(arg);
+    return gort_syscall_exit();
+}
+
+/* ---- preemption ----------------------------------------------------------- */
+
+GORT__CORE void gort__preempt_point(void)
+{
+    gort__g *g = gort__current();
+    if (g && GORT__RLOAD(g->preempt) && g->nopreempt == 0 && !g->in_syscall &&
+        gort__tls_locks == 0)
+        gort_yield();
+}
+
+GORT__CORE GORT_API void gort_preempt_disable(void)
+{
+    gort__g *g = gort__current();
+    if (g)
+        g->nopreempt++;
+}
+
+GORT__CORE GORT_API void gort_preempt_enable(void)
+{
+    gort__g *g = gort__current();
+    if (g && g->nopreempt > 0 && --g->nopreempt == 0)
+        gort__preempt_point();
+}
+
+/* ---- deadlock detection --------------------------------------------------- */
+
+/* Threads in this process, from /proc/self/status ("Threads:"). */
+GORT__CORE static int process_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    int n = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    return n;
+}
+
+/* Called by an M that is about to sleep with no timer and no I/O pending.
+ * Go's checkdead, adapted to foreign threads: the engine is deadlocked when
+ * every P is idle, nothing is queued, no goroutine is in a syscall or on a
+ * busy executor, no timer or I/O wait is armed, and every thread of the
+ * process is either an engine thread or a foreign thread blocked forever in
+ * a gort wait (so nobody is left who could wake anyone). Only gort_main
+ * acts on it (it reports and returns GORT_EDEADLK); otherwise a program
+ * that waits forever simply waits. */
+GORT__CORE void gort__checkdead(void)
+{
+    _Atomic uint32_t *main_wait = atomic_load(&gort__S.main_wait);
+    if (!main_wait || atomic_load(&gort__S.stopping))
+        return;
+    if (atomic_load(&gort__S.npidle) != gort__S.nprocs || atomic_load(&gort__S.nmspinning) ||
+        atomic_load(&gort__S.runq_size) || atomic_load(&gort__S.nsyscall) ||
+        atomic_load(&gort__S.exec_busy) || earliest_timer() != INT64_MAX ||
+        gort__netpoll_pending() || atomic_load(&gort__S.ngoroutines) == 0)
+        return;
+    int threads = process_threads();
+    if (threads < 0 ||
+        threads != atomic_load(&gort__S.threads) + atomic_load(&gort__S.foreign_blocked))
+        return;
+    /* Re-check after reading /proc: something may have happened meanwhile. */
+    if (atomic_load(&gort__S.npidle) != gort__S.nprocs || atomic_load(&gort__S.runq_size) ||
+        atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy))
+        return;
+    atomic_store(&gort__S.deadlock, 1);
+    atomic_store_explicit(main_wait, 2, memory_order_release);
+    gort__futex_wake(main_wait, 1);
+}
+
+GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
 {
     gort__g *g = gort__current();
     if (!g)
         gort__fatal("gort__park called outside a goroutine");
     g->wait_reason = why;
+    g->wait_since = gort_now();
     gort__m *m = g->m;
     m->op_fn = commit;
     m->op_arg = commit_arg;
@@ -950,13 +1149,13 @@ void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
     g->wait_reason = GORT__WAIT_NONE;
 }
 
-static void sleep_fire(gort__timer *t, int64_t now)
+GORT__CORE static void sleep_fire(gort__timer *t, int64_t now)
 {
     (void)now;
     gort__ready(t->arg);
 }
 
-GORT_API void gort_sleep(int64_t ns)
+GORT__CORE GORT_API void gort_sleep(int64_t ns)
 {
     gort__g *g = gort__current();
     if (ns <= 0) {
@@ -981,18 +1180,19 @@ GORT_API void gort_sleep(int64_t ns)
     gort__timer_stop(&t); /* waits until the callback has returned */
 }
 
-_Noreturn void gort__block_forever(gort__wait_reason why)
+GORT__CORE _Noreturn void gort__block_forever(gort__wait_reason why)
 {
     if (gort__current()) {
         for (;;)
             gort__park(NULL, NULL, why);
     }
     _Atomic uint32_t never = 0;
+    atomic_fetch_add(&gort__S.foreign_blocked, 1);
     for (;;)
         gort__futex_wait(&never, 0, GORT_FOREVER);
 }
 
-bool gort__sync_can_spin(int iter)
+GORT__CORE bool gort__sync_can_spin(int iter)
 {
     if (iter >= 4 || gort__S.nprocs <= 1)
         return false;
@@ -1004,13 +1204,13 @@ bool gort__sync_can_spin(int iter)
     return gort__runq_empty(&m->p->runq);
 }
 
-GORT_API uint64_t gort_self(void)
+GORT__CORE GORT_API uint64_t gort_self(void)
 {
     gort__g *g = gort__current();
     return g ? g->id : 0;
 }
 
-GORT_API const char *gort_self_name(void)
+GORT__CORE GORT_API const char *gort_self_name(void)
 {
     gort__g *g = gort__current();
     return g ? g->name : "";
@@ -1018,7 +1218,7 @@ GORT_API const char *gort_self_name(void)
 
 /* ---- init, main, shutdown ------------------------------------------------ */
 
-GORT_API void gort_config_init(gort_config *cfg)
+GORT__CORE GORT_API void gort_config_init(gort_config *cfg)
 {
     if (!cfg)
         return;
@@ -1029,7 +1229,7 @@ GORT_API void gort_config_init(gort_config *cfg)
 #define GORT__DEFAULT_STACK ((size_t)256 << 10)
 #define GORT__PROCS_MAX 1024
 
-static int env_procs(void)
+GORT__CORE static int env_procs(void)
 {
     const char *s = getenv("GORT_PROCS");
     if (!s || !*s)
@@ -1041,7 +1241,7 @@ static int env_procs(void)
     return (int)v;
 }
 
-GORT_API int gort_init(const gort_config *cfg)
+GORT__CORE GORT_API int gort_init(const gort_config *cfg)
 {
     gort_config defaults;
     if (!cfg) {
@@ -1082,7 +1282,18 @@ GORT_API int gort_init(const gort_config *cfg)
     for (int i = procs - 1; i >= 0; i--)
         pidleput(gort__S.allp[i]);
     gort__stacks_init(gort__S.stack_size);
+    gort__preempt_init();
+    gort__dump_init();
     atomic_store_explicit(&gort__S.running, 1, memory_order_release);
+    if (gort__sysmon_start() != 0) {
+        atomic_store(&gort__S.running, 0);
+        for (int i = 0; i < procs; i++)
+            free(gort__S.allp[i]);
+        free(gort__S.allp);
+        gort__S.allp = NULL;
+        pthread_mutex_unlock(&init_mu);
+        return GORT_ENOMEM;
+    }
     pthread_mutex_unlock(&init_mu);
     return 0;
 nomem:
@@ -1095,12 +1306,12 @@ nomem:
     return GORT_ENOMEM;
 }
 
-GORT_API int gort_initialized(void)
+GORT__CORE GORT_API int gort_initialized(void)
 {
     return atomic_load_explicit(&gort__S.running, memory_order_acquire);
 }
 
-GORT_API int gort_procs(void)
+GORT__CORE GORT_API int gort_procs(void)
 {
     return gort_initialized() ? gort__S.nprocs : 0;
 }
@@ -1112,7 +1323,7 @@ typedef struct main_call {
     _Atomic uint32_t done;
 } main_call;
 
-static void main_trampoline(void *arg)
+GORT__CORE static void main_trampoline(void *arg)
 {
     main_call *mc = arg;
     mc->fn(mc->arg);
@@ -1120,7 +1331,7 @@ static void main_trampoline(void *arg)
     gort__futex_wake(&mc->done, 1);
 }
 
-GORT_API int gort_main(void (*fn)(void *), void *arg)
+GORT__CORE GORT_API int gort_main(void (*fn)(void *), void *arg)
 {
     if (!fn)
         return GORT_EINVAL;
@@ -1134,17 +1345,28 @@ GORT_API int gort_main(void (*fn)(void *), void *arg)
         inited_here = err == 0;
     }
     main_call mc = {.fn = fn, .arg = arg};
+    atomic_store(&gort__S.main_wait, &mc.done);
+    atomic_fetch_add(&gort__S.foreign_blocked, 1);
     int err = gort_go(main_trampoline, &mc);
     if (err == 0) {
         while (atomic_load_explicit(&mc.done, memory_order_acquire) == 0)
             gort__futex_wait(&mc.done, 0, GORT_FOREVER);
+        if (atomic_load_explicit(&mc.done, memory_order_acquire) == 2) {
+            static const char msg[] = "gort: fatal error: all goroutines are asleep - deadlock!\n\n";
+            ssize_t ignored = write(2, msg, sizeof msg - 1);
+            (void)ignored;
+            gort__dump_fd(2, true);
+            err = GORT_EDEADLK;
+        }
     }
+    atomic_fetch_sub(&gort__S.foreign_blocked, 1);
+    atomic_store(&gort__S.main_wait, NULL);
     if (inited_here)
         gort_shutdown();
     return err;
 }
 
-GORT_API void gort_shutdown(void)
+GORT__CORE GORT_API void gort_shutdown(void)
 {
     if (gort__this_m())
         gort__fatal("gort_shutdown called from a goroutine or engine thread "
@@ -1169,15 +1391,24 @@ GORT_API void gort_shutdown(void)
     gort__m *allm = gort__S.allm;
     gort__S.allm = NULL;
     gort__lock_release(&gort__S.lock);
+    if (atomic_load(&gort__S.in_netpoll))
+        gort__netpoll_break();
+    /* sysmon keeps running meanwhile: it preempts goroutines that compute
+     * without ever reaching the scheduler, so their threads can exit. */
     for (gort__m *m = allm; m; m = m->alllink)
         pthread_join(m->thread, NULL);
+    gort__sysmon_stop();
     for (gort__m *m = allm, *next; m; m = next) {
         next = m->alllink;
         free(m->exec);
         free(m);
     }
-    /* 2. Free what abandoned goroutines held. Their stacks go with the slabs;
-     *    custom-size slots are unmapped one by one. */
+    /* 2. Disarm timers (many live on goroutine stacks, so before those go),
+     *    then free what abandoned goroutines held. Their stacks go with the
+     *    slabs; custom-size slots are unmapped one by one. */
+    for (int i = 0; i < gort__S.nprocs; i++)
+        gort__timers_destroy(&gort__S.allp[i]->timers);
+    gort__netpoll_shutdown();
     for (gort__g *g = gort__S.allg, *next; g; g = next) {
         next = g->alllink;
         free(g->gls_ext);
@@ -1186,17 +1417,15 @@ GORT_API void gort_shutdown(void)
             gort__slot_free(g);
     }
     gort__S.allg = NULL;
-    for (int i = 0; i < gort__S.nprocs; i++) {
-        gort__timers_destroy(&gort__S.allp[i]->timers);
+    for (int i = 0; i < gort__S.nprocs; i++)
         free(gort__S.allp[i]);
-    }
     free(gort__S.allp);
     gort__stacks_destroy();
     memset(&gort__S, 0, sizeof gort__S);
     pthread_mutex_unlock(&init_mu);
 }
 
-const char *gort__wait_reason_name(gort__wait_reason r)
+GORT__CORE const char *gort__wait_reason_name(gort__wait_reason r)
 {
     static const char *const names[GORT__WAIT_COUNT_] = {
         [GORT__WAIT_NONE] = "",

@@ -76,14 +76,14 @@ static struct {
     size_t     page;
 } pool;
 
-size_t gort__page_size(void)
+GORT__CORE size_t gort__page_size(void)
 {
     if (!pool.page)
         pool.page = (size_t)sysconf(_SC_PAGESIZE);
     return pool.page;
 }
 
-static long guard_budget(void)
+GORT__CORE static long guard_budget(void)
 {
     const char *env = getenv("GORT_STACK_GUARDS");
     if (env && *env)
@@ -98,7 +98,7 @@ static long guard_budget(void)
     return max_maps / 4;
 }
 
-void gort__stacks_init(size_t default_size)
+GORT__CORE void gort__stacks_init(size_t default_size)
 {
     gort__page_size();
     pool.slot_size = default_size;
@@ -107,13 +107,13 @@ void gort__stacks_init(size_t default_size)
     pool.guards_left = guard_budget();
 }
 
-static size_t g_header_size(void)
+GORT__CORE static size_t g_header_size(void)
 {
     return (sizeof(gort__g) + 63) & ~(size_t)63;
 }
 
 /* Lay out a fresh slot: G at the top, guard or canary at the bottom. */
-static gort__g *slot_init(void *lo, size_t size, bool guard, bool default_size)
+GORT__CORE static gort__g *slot_init(void *lo, size_t size, bool guard, bool default_size)
 {
     size_t page = gort__page_size();
     if (guard && mprotect(lo, page, PROT_NONE) != 0)
@@ -135,7 +135,7 @@ static gort__g *slot_init(void *lo, size_t size, bool guard, bool default_size)
     return g;
 }
 
-static void slot_release_tools(gort__g *g)
+GORT__CORE static void slot_release_tools(gort__g *g)
 {
     VALGRIND_STACK_DEREGISTER(g->vg_stack_id);
 #ifdef GORT__TSAN
@@ -146,7 +146,7 @@ static void slot_release_tools(gort__g *g)
 }
 
 /* pool.lock held: map a slab and put its slots in the free pool. */
-static bool slab_new(void)
+GORT__CORE static bool slab_new(void)
 {
     size_t per = GORT__SLAB_BYTES / pool.slot_size;
     if (per == 0)
@@ -177,7 +177,7 @@ static bool slab_new(void)
     return true;
 }
 
-gort__g *gort__slot_alloc(size_t slot_size)
+GORT__CORE gort__g *gort__slot_alloc(size_t slot_size)
 {
     if (slot_size == pool.slot_size) {
         gort__lock_acquire(&pool.lock);
@@ -198,7 +198,7 @@ gort__g *gort__slot_alloc(size_t slot_size)
     return slot_init(lo, slot_size, true, false);
 }
 
-int gort__slot_alloc_batch(gort__g **out, int max)
+GORT__CORE int gort__slot_alloc_batch(gort__g **out, int max)
 {
     gort__lock_acquire(&pool.lock);
     if (!pool.free && !slab_new()) {
@@ -218,7 +218,7 @@ int gort__slot_alloc_batch(gort__g **out, int max)
     return n;
 }
 
-void gort__slot_free_batch(gort__g *head, gort__g *tail)
+GORT__CORE void gort__slot_free_batch(gort__g *head, gort__g *tail)
 {
     gort__lock_acquire(&pool.lock);
     tail->schedlink = pool.free;
@@ -226,7 +226,7 @@ void gort__slot_free_batch(gort__g *head, gort__g *tail)
     gort__lock_release(&pool.lock);
 }
 
-void gort__slot_free(gort__g *g)
+GORT__CORE void gort__slot_free(gort__g *g)
 {
     if (g->default_size) {
         gort__lock_acquire(&pool.lock);
@@ -239,7 +239,7 @@ void gort__slot_free(gort__g *g)
     munmap(g->slot_lo, g->slot_size);
 }
 
-void gort__slot_trim(gort__g *g)
+GORT__CORE void gort__slot_trim(gort__g *g)
 {
     uintptr_t top = (uintptr_t)g;
     uintptr_t page = gort__page_size();
@@ -253,7 +253,7 @@ void gort__slot_trim(gort__g *g)
     g->lowest_sp = 0;
 }
 
-void gort__stack_check(gort__g *g)
+GORT__CORE void gort__stack_check(gort__g *g)
 {
     /* Only stacks observed deep enough to be near their end: reading the
      * canary of a shallow stack would fault in a page for nothing. */
@@ -267,7 +267,7 @@ void gort__stack_check(gort__g *g)
                         (unsigned long long)g->id, g->slot_size);
 }
 
-void gort__stacks_destroy(void)
+GORT__CORE void gort__stacks_destroy(void)
 {
     /* Every G ever created is on sched.allg; custom-size ones that are still
      * alive are unmapped by sched.c. Here: the slabs and their slots. */

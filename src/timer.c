@@ -36,13 +36,13 @@ enum { T_IDLE = 0, T_HEAP = 1, T_RUNNING = 2, T_STOPPING = 3 };
 
 #define HEAP_ARITY 4
 
-static void heap_set(gort__timers *ts, uint32_t i, gort__timer *t)
+GORT__CORE static void heap_set(gort__timers *ts, uint32_t i, gort__timer *t)
 {
     ts->heap[i] = t;
     t->index_ = (int32_t)i;
 }
 
-static void sift_up(gort__timers *ts, uint32_t i)
+GORT__CORE static void sift_up(gort__timers *ts, uint32_t i)
 {
     gort__timer *t = ts->heap[i];
     while (i > 0) {
@@ -55,7 +55,7 @@ static void sift_up(gort__timers *ts, uint32_t i)
     heap_set(ts, i, t);
 }
 
-static void sift_down(gort__timers *ts, uint32_t i)
+GORT__CORE static void sift_down(gort__timers *ts, uint32_t i)
 {
     gort__timer *t = ts->heap[i];
     for (;;) {
@@ -75,13 +75,13 @@ static void sift_down(gort__timers *ts, uint32_t i)
     heap_set(ts, i, t);
 }
 
-static void update_first(gort__timers *ts)
+GORT__CORE static void update_first(gort__timers *ts)
 {
     atomic_store_explicit(&ts->first, ts->len ? ts->heap[0]->when : INT64_MAX,
                           memory_order_release);
 }
 
-int gort__theap_push(gort__timers *ts, gort__timer *t)
+GORT__CORE int gort__theap_push(gort__timers *ts, gort__timer *t)
 {
     if (ts->len == ts->cap) {
         uint32_t cap = ts->cap ? ts->cap * 2 : 64;
@@ -99,7 +99,7 @@ int gort__theap_push(gort__timers *ts, gort__timer *t)
     return 0;
 }
 
-void gort__theap_remove(gort__timers *ts, uint32_t i)
+GORT__CORE void gort__theap_remove(gort__timers *ts, uint32_t i)
 {
     gort__timer *t = ts->heap[i];
     t->index_ = -1;
@@ -114,12 +114,12 @@ void gort__theap_remove(gort__timers *ts, uint32_t i)
     update_first(ts);
 }
 
-gort__timer *gort__theap_top(gort__timers *ts)
+GORT__CORE gort__timer *gort__theap_top(gort__timers *ts)
 {
     return ts->len ? ts->heap[0] : NULL;
 }
 
-int gort__timer_start(gort__timer *t)
+GORT__CORE int gort__timer_start(gort__timer *t)
 {
     if (!atomic_load_explicit(&gort__S.running, memory_order_acquire))
         return GORT_ENOTINIT;
@@ -137,7 +137,7 @@ int gort__timer_start(gort__timer *t)
     return err;
 }
 
-bool gort__timer_stop(gort__timer *t)
+GORT__CORE bool gort__timer_stop(gort__timer *t)
 {
     for (int spins = 0;; spins++) {
         uint32_t s = atomic_load_explicit(&t->status_, memory_order_acquire);
@@ -169,7 +169,7 @@ bool gort__timer_stop(gort__timer *t)
     }
 }
 
-int64_t gort__timers_run(gort__timers *ts, int64_t now)
+GORT__CORE int64_t gort__timers_run(gort__timers *ts, int64_t now)
 {
     if (atomic_load_explicit(&ts->first, memory_order_acquire) > now)
         return atomic_load_explicit(&ts->first, memory_order_relaxed);
@@ -203,7 +203,7 @@ int64_t gort__timers_run(gort__timers *ts, int64_t now)
     return first;
 }
 
-void gort__timers_destroy(gort__timers *ts)
+GORT__CORE void gort__timers_destroy(gort__timers *ts)
 {
     for (uint32_t i = 0; i < ts->len; i++) {
         gort__timer *t = ts->heap[i];

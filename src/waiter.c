@@ -21,7 +21,7 @@
  */
 #include "engine.h"
 
-void gort__waiter_init(gort__waiter *w, int64_t deadline)
+GORT__CORE void gort__waiter_init(gort__waiter *w, int64_t deadline)
 {
     w->g = gort__current();
     atomic_store_explicit(&w->state, GORT__WAITER_WAITING, memory_order_relaxed);
@@ -30,7 +30,7 @@ void gort__waiter_init(gort__waiter *w, int64_t deadline)
     w->deadline = deadline;
 }
 
-void gort__waiter_wake(gort__waiter *w)
+GORT__CORE void gort__waiter_wake(gort__waiter *w)
 {
     gort__g *g = w->g;
     if (g) {
@@ -43,14 +43,14 @@ void gort__waiter_wake(gort__waiter *w)
     gort__futex_wake(&w->woken, 1);
 }
 
-static bool timeout_claim(gort__waiter *w)
+GORT__CORE static bool timeout_claim(gort__waiter *w)
 {
     uint32_t expect = GORT__WAITER_WAITING;
     return atomic_compare_exchange_strong_explicit(&w->state, &expect, GORT__WAITER_TIMEDOUT,
                                                    memory_order_acq_rel, memory_order_acquire);
 }
 
-static void waiter_timeout_fire(gort__timer *t, int64_t now)
+GORT__CORE static void waiter_timeout_fire(gort__timer *t, int64_t now)
 {
     (void)now;
     gort__waiter *w = t->arg;
@@ -58,12 +58,14 @@ static void waiter_timeout_fire(gort__timer *t, int64_t now)
         gort__ready(w->g);
 }
 
-static void no_unlock(void *arg)
+GORT__CORE static int foreign_sleep(gort__waiter *w, int64_t deadline);
+
+GORT__CORE static void no_unlock(void *arg)
 {
     (void)arg;
 }
 
-int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort__wait_reason why)
+GORT__CORE int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort__wait_reason why)
 {
     if (!unlock)
         unlock = no_unlock;
@@ -90,6 +92,18 @@ int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort_
                    : 0;
     }
     unlock(arg);
+    /* A thread blocked forever in gort cannot wake anybody (deadlock check). */
+    bool counted = deadline == GORT_FOREVER;
+    if (counted)
+        atomic_fetch_add(&gort__S.foreign_blocked, 1);
+    int r = foreign_sleep(w, deadline);
+    if (counted)
+        atomic_fetch_sub(&gort__S.foreign_blocked, 1);
+    return r;
+}
+
+GORT__CORE static int foreign_sleep(gort__waiter *w, int64_t deadline)
+{
     for (;;) {
         if (atomic_load_explicit(&w->woken, memory_order_acquire))
             return 0;
@@ -102,12 +116,12 @@ int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort_
     }
 }
 
-static void unlock_lock(void *l)
+GORT__CORE static void unlock_lock(void *l)
 {
     gort__lock_release(l);
 }
 
-int gort__waiter_sleep_lock(gort__waiter *w, gort__lock *l, gort__wait_reason why)
+GORT__CORE int gort__waiter_sleep_lock(gort__waiter *w, gort__lock *l, gort__wait_reason why)
 {
     return gort__waiter_sleep(w, unlock_lock, l, why);
 }

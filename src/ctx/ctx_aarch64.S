@@ -12,7 +12,8 @@
  * A fresh context (gort__ctx_make in ctx.h) has x19 = entry function,
  * x20 = arg, x29 = 0 and x30 = gort__ctx_entry.
  */
-    .text
+    /* gort_core: the engine's own code, never preempted (see internal.h). */
+    .section gort_core,"ax",%progbits
 
 /* void gort__ctx_switch(void **save_sp, void *load_sp) */
     .globl  gort__ctx_switch
