@@ -122,7 +122,7 @@ typedef struct gort_go_options {
     const char *name;        /* copied (first GORT_NAME_MAX-1 bytes); NULL = none */
     int         pinned;      /* 1: runs only on an OS thread of its own (never migrates) */
     int         nopreempt;   /* 1: never preempted asynchronously (see gort_preempt_disable) */
-    uint64_t    reserved[5];
+    uint64_t    reserved[6];
 } gort_go_options;
 #define GORT_NAME_MAX 32
 
@@ -290,7 +290,8 @@ typedef struct gort_sem     { uint64_t opaque_[8]; }  gort_sem;
 
 GORT_API void gort_mutex_lock(gort_mutex *mu);
 GORT_API int  gort_mutex_trylock(gort_mutex *mu);    /* 0 or GORT_EBUSY */
-GORT_API int  gort_mutex_lock_until(gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT */
+GORT_API int  gort_mutex_lock_until(gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT;
+                                                  GORT_NOWAIT acts like trylock (fails in starvation mode) */
 GORT_API void gort_mutex_unlock(gort_mutex *mu);
 
 GORT_API void gort_rwmutex_rlock(gort_rwmutex *rw);
@@ -310,16 +311,128 @@ GORT_API void gort_once_do(gort_once *once, void (*fn)(void *), void *arg);
 
 /* Condition variable used with a gort_mutex (Go's sync.Cond). */
 GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *mu);
-GORT_API int  gort_cond_wait_until(gort_cond *c, gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT; mu re-held either way */
+GORT_API int  gort_cond_wait_until(gort_cond *c, gort_mutex *mu, int64_t deadline); /* 0 or GORT_ETIMEDOUT; mu re-held either way
+                                                  (GORT_NOWAIT: GORT_ETIMEDOUT without releasing mu) */
 GORT_API void gort_cond_signal(gort_cond *c);
 GORT_API void gort_cond_broadcast(gort_cond *c);
 
-/* Counting semaphore (golang.org/x/sync/semaphore: weighted, FIFO). */
+/* Counting semaphore (golang.org/x/sync/semaphore: weighted, FIFO).
+ * GORT_SEM_INIT is a semaphore of capacity 0: call gort_sem_init first. */
 GORT_API int  gort_sem_init(gort_sem *s, int64_t capacity);          /* GORT_EINVAL if capacity < 0 */
 GORT_API int  gort_sem_acquire(gort_sem *s, int64_t n);              /* GORT_EINVAL if n < 0 or n > capacity */
 GORT_API int  gort_sem_acquire_until(gort_sem *s, int64_t n, int64_t deadline);
-GORT_API int  gort_sem_try_acquire(gort_sem *s, int64_t n);          /* 0 or GORT_EAGAIN */
+GORT_API int  gort_sem_try_acquire(gort_sem *s, int64_t n);          /* 0, GORT_EAGAIN, or GORT_EINVAL (bad n) */
 GORT_API void gort_sem_release(gort_sem *s, int64_t n);              /* releasing more than held aborts */
+
+/* ---- I/O ---------------------------------------------------------------- */
+/* Blocking-style I/O that parks the goroutine instead of the thread (Go's
+ * netpoller): the call tries the operation, and while the fd is not ready
+ * the goroutine waits in the engine's network poller (epoll on Linux) and
+ * its thread runs other goroutines. On a foreign thread the same calls just
+ * block the thread (poll(2) with the deadline).
+ *
+ * Results: >= 0 (bytes, a new fd, a ready mask or 0) or a negative code,
+ * never errno: -errno of the failing system call (e.g. -ECONNRESET, -EPIPE,
+ * -EBADF; GORT_EAGAIN == -EAGAIN), GORT_ETIMEDOUT when the deadline passed
+ * while waiting, GORT_EAGAIN for a deadline of GORT_NOWAIT when the call
+ * would block, GORT_ECLOSED when the fd was closed (gort_fd_close) or
+ * unregistered while the call waited on it, GORT_EINVAL for bad arguments.
+ * Deadlines are absolute gort_now() nanoseconds: GORT_FOREVER waits
+ * forever; GORT_NOWAIT, any other negative value and any time in the past
+ * mean "already expired": an operation that can complete at once still
+ * does, otherwise the call fails without waiting. The functions without
+ * _until wait forever.
+ *
+ * fds: use non-blocking fds (gort_set_nonblock, or gort_fd_register, which
+ * also registers them). On a blocking fd, read/write/accept block the whole
+ * thread; recv/send always pass MSG_DONTWAIT, so they park correctly on any
+ * socket. fds that gort creates (gort_accept, gort_tcp_listen,
+ * gort_tcp_dial) are non-blocking, close-on-exec and registered.
+ * An fd is registered with the poller on first use if it is not already;
+ * close registered fds with gort_fd_close (or gort_fd_unregister first):
+ * if a registered fd is closed with close(2) and its number is reused by an
+ * fd gort did not create, call gort_fd_register on the new one.
+ *
+ * Readiness from gort_fd_wait is a hint, as in Go: the operation that
+ * follows may still find nothing to do (GORT_EAGAIN from a non-blocking
+ * call): wait again. The wrappers below loop on that by themselves.
+ *
+ * Signals: gort_write on a socket whose peer has gone raises SIGPIPE like
+ * write(2); gort_send passes MSG_NOSIGNAL and returns -EPIPE instead.
+ * Name resolution in gort_tcp_listen/gort_tcp_dial (getaddrinfo) blocks the
+ * thread; inside a goroutine it runs as a blocking call (gort_blocking), so
+ * other goroutines keep running. */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+enum { GORT_POLLIN = 0x001, GORT_POLLOUT = 0x004 }; /* the poll(2) values */
+
+/* Wait until fd is ready for reading and/or writing (events: a non-empty
+ * combination of GORT_POLLIN | GORT_POLLOUT; anything else: GORT_EINVAL).
+ * Level semantics: returns at once if fd is ready now. Returns the ready
+ * subset of events (> 0; an error or hang-up on fd counts as ready for
+ * both), GORT_ETIMEDOUT, GORT_EAGAIN (GORT_NOWAIT, not ready), GORT_ECLOSED
+ * (gort_fd_close/unregister on fd while waiting), -EBADF (fd < 0 or not
+ * open). A regular file is always ready. */
+GORT_API int gort_fd_wait(int fd, int events, int64_t deadline);
+/* Put fd in non-blocking mode (O_NONBLOCK). 0 or -errno (-EBADF). */
+GORT_API int gort_set_nonblock(int fd);
+/* gort_set_nonblock + register fd with the poller (creating the poller on
+ * first use; it lives until gort_shutdown). Registering an fd again is
+ * harmless and refreshes its registration. 0 or -errno (-EBADF...). */
+GORT_API int gort_fd_register(int fd);
+/* Forget fd in the poller without closing it: every goroutine or thread
+ * waiting on it wakes with GORT_ECLOSED. 0, or -EBADF for fd < 0. */
+GORT_API int gort_fd_unregister(int fd);
+/* Close fd: first every goroutine or foreign thread waiting on it in a gort
+ * call wakes with GORT_ECLOSED (a call that starts waiting while the close
+ * is under way also gets GORT_ECLOSED, and one that starts after it gets
+ * -EBADF), then close(2). Returns 0 or -errno of close(2) (-EBADF). */
+GORT_API int gort_fd_close(int fd);
+
+GORT_API ssize_t gort_read(int fd, void *buf, size_t len);
+GORT_API ssize_t gort_read_until(int fd, void *buf, size_t len, int64_t deadline);
+/* Partial writes return the count written, like write(2). */
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t len);
+GORT_API ssize_t gort_write_until(int fd, const void *buf, size_t len, int64_t deadline);
+/* Write all len bytes (looping over partial writes and waits). Returns len,
+ * or a negative code; then an unknown prefix may have been written. */
+GORT_API ssize_t gort_write_all(int fd, const void *buf, size_t len);
+GORT_API ssize_t gort_write_all_until(int fd, const void *buf, size_t len, int64_t deadline);
+/* recv(2)/send(2); flags are passed on (plus MSG_DONTWAIT, and MSG_NOSIGNAL
+ * for send). 0 from recv: the peer closed its end. */
+GORT_API ssize_t gort_recv(int fd, void *buf, size_t len, int flags);
+GORT_API ssize_t gort_recv_until(int fd, void *buf, size_t len, int flags, int64_t deadline);
+GORT_API ssize_t gort_send(int fd, const void *buf, size_t len, int flags);
+GORT_API ssize_t gort_send_until(int fd, const void *buf, size_t len, int flags, int64_t deadline);
+/* accept4(2) on a listening socket: the new fd (non-blocking, close-on-exec,
+ * registered) or a negative code. addr/addrlen may be NULL. ECONNABORTED
+ * and EINTR are retried. */
+GORT_API int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+GORT_API int gort_accept_until(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
+/* connect(2) on a non-blocking socket, waiting for the connection to be
+ * established: 0, -ECONNREFUSED etc., GORT_ETIMEDOUT (the socket is then
+ * in an unspecified state: close it). */
+GORT_API int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+GORT_API int gort_connect_until(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                                int64_t deadline);
+
+/* TCP helpers (IPv4 and IPv6 through getaddrinfo; host is a name or a
+ * numeric address, "127.0.0.1", "::1", "localhost").
+ * gort_tcp_listen: host NULL or "" = every local address (IPv6 dual-stack
+ * "::" when available, else 0.0.0.0); port 0 = an ephemeral port (see
+ * gort_tcp_port); backlog <= 0 = SOMAXCONN. SO_REUSEADDR is set. Returns
+ * the listening fd (non-blocking, close-on-exec, registered).
+ * gort_tcp_dial: tries each address of host in turn until one connects
+ * (TCP_NODELAY is set, as Go does); the deadline covers the whole dial.
+ * Returns the connected fd (non-blocking, close-on-exec, registered).
+ * Errors: GORT_EINVAL (port outside 0..65535; dial: port 0), -ENOENT (host
+ * not found), GORT_ENOMEM, GORT_ETIMEDOUT, or the -errno of the last
+ * address tried (-ECONNREFUSED, -EADDRINUSE...). */
+GORT_API int gort_tcp_listen(const char *host, int port, int backlog);
+GORT_API int gort_tcp_dial(const char *host, int port, int64_t deadline);
+/* Local port of a bound socket (getsockname), or a negative code. */
+GORT_API int gort_tcp_port(int fd);
 
 #ifdef __cplusplus
 }

@@ -140,6 +140,8 @@ typedef struct gort__sched {
     gort__m   *midle;          /* (lock) idle Ms, parked on their futex */
     gort__m   *allm;           /* (lock) every M, for shutdown */
     int        mcount;         /* (lock) threads created */
+    int        mcount_pool;    /* (lock) of those, Ms of the parallel pool (not executors) */
+    int        nmidle;         /* (lock) pool Ms on the idle list */
     gort__g   *runq_head, *runq_tail; /* (lock) global run queue */
     _Atomic int runq_size;
     gort__m   *poller;         /* (lock) idle M sleeping until the earliest timer */
@@ -174,7 +176,6 @@ extern gort__sched gort__S;
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
-void gort__preempt_point(void);       /* cooperative preemption check (a safe point) */
 void gort__checkdead(void);           /* report a deadlock to gort_main if everything sleeps */
 /* sysmon.c */
 int  gort__sysmon_start(void);

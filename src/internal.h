@@ -167,6 +167,8 @@ typedef struct gort__waiter {
     void            *token;  /* set by the claim winner before waking: which
                                 queue entry won (e.g. a select case), or data */
     int64_t          deadline; /* GORT_FOREVER or absolute ns */
+    uint8_t          counted;  /* foreign sleeper counted in the deadlock check;
+                                  the waker uncounts it before waking */
     gort__timer      timer;  /* goroutine + deadline: the timeout contender */
 } gort__waiter;
 
@@ -192,6 +194,9 @@ void gort__waiter_wake(gort__waiter *w);
  * dequeue them fail to claim and skip them). deadline GORT_NOWAIT behaves
  * as an already-passed deadline. */
 int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort__wait_reason why);
+/* (unlock runs on the scheduler stack for a goroutine, where
+ * gort__current() is NULL; it may take low-level locks and wake others —
+ * gort_cond_wait releases the user's mutex there.) */
 /* The common case: unlock is gort__lock_release(l). */
 int gort__waiter_sleep_lock(gort__waiter *w, gort__lock *l, gort__wait_reason why);
 
@@ -216,6 +221,11 @@ int  gort__sema_acquire_until(gort__sema *s, bool lifo, int64_t deadline, gort__
 /* handoff: give the unit directly to the first sleeper and, in a goroutine,
  * yield to it (Go's starvation-mode handoff). */
 void gort__sema_release(gort__sema *s, bool handoff);
+
+/* A cooperative preemption point: if sysmon asked the running goroutine to
+ * yield (it ran for 10 ms), yield now. Call it at API entry, holding no
+ * lock. No-op on foreign threads and on the scheduler stack. */
+void gort__preempt_point(void);
 
 /* Whether a sync primitive may spin-wait (Go's sync_runtime_canSpin): more
  * than one P, another P is running, our run queue is empty, iter < 4. */

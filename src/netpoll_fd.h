@@ -19,6 +19,8 @@
 
 #include "internal.h"
 
+#include <poll.h>
+
 /* Register fd with the kernel poller (lazily creating the poller). A fd the
  * kernel refuses to poll (EPERM: regular files, directories) is recorded as
  * "always ready" and counts as success. Registering an fd that is already
@@ -48,5 +50,29 @@ int gort__netpoll_unregister(int fd, bool do_close);
  * or unregistered with gort_fd_close / gort_fd_unregister while waiting,
  * or is being closed), -EBADF, or another -errno from the registration. */
 int gort__netpoll_wait(int fd, int events, int64_t deadline, bool level);
+
+/* White-box views for tests: waiters parked in the poller (goroutines), and
+ * foreign threads blocked in a gort I/O wait that gort_fd_close can wake. */
+int64_t gort__netpoll_nwait(void);
+int     gort__io_foreign_waiters(void);
+
+/* GORT_POLL* mask -> poll(2) events. */
+static inline short gort__poll_events(int events)
+{
+    return (short)(((events & GORT_POLLIN) ? (POLLIN | POLLRDHUP) : 0) |
+                   ((events & GORT_POLLOUT) ? POLLOUT : 0));
+}
+
+/* poll(2) revents -> GORT_POLL* mask. An error or hang-up counts as ready
+ * for both directions: the next I/O call reports what happened. */
+static inline int gort__poll_revents_mask(short revents)
+{
+    int m = 0;
+    if (revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+        m |= GORT_POLLIN;
+    if (revents & (POLLOUT | POLLHUP | POLLERR))
+        m |= GORT_POLLOUT;
+    return m;
+}
 
 #endif

@@ -31,7 +31,9 @@
  * register the interrupted code might be using (Go reserves one; C cannot),
  * so there preemption is cooperative only. ThreadSanitizer defers signal
  * handlers to its own safe points, which breaks context rewriting, so TSan
- * builds use cooperative preemption too. GORT_ASYNCPREEMPT=0 disables it.
+ * builds use cooperative preemption too; so do runs under Valgrind, whose
+ * memcheck rejects the fake call frame written below the stack pointer.
+ * GORT_ASYNCPREEMPT=0 disables it.
  *
  * Why SIGURG: like Go — programs rarely use it, and its default action is
  * to ignore it, so a stray one is harmless. A handler installed by the
@@ -41,6 +43,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +68,13 @@ uint64_t gort__xsave_size = 1024;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int async_on;               /* set once in preempt_setup, then read-only */
+
+GORT__CORE void gort__preempt_yield(void)
+{
+    gort_yield();
+}
+
+#ifdef GORT__ASYNC_PREEMPT
 static struct sigaction chained;   /* the program's earlier SIGURG handler */
 
 #define MAX_RANGES 8
@@ -69,12 +86,6 @@ static int n_user_text;
 extern char __start_gort_core[], __stop_gort_core[];
 void gort__async_preempt(void);
 
-GORT__CORE void gort__preempt_yield(void)
-{
-    gort_yield();
-}
-
-#ifdef GORT__ASYNC_PREEMPT
 GORT__CORE static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
@@ -142,7 +153,7 @@ extern void *malloc(size_t);
 GORT__CORE static void preempt_setup(void)
 {
     const char *env = getenv("GORT_ASYNCPREEMPT");
-    if (env && strcmp(env, "0") == 0)
+    if ((env && strcmp(env, "0") == 0) || RUNNING_ON_VALGRIND)
         return;
     unsigned a, b, c, d;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_OSXSAVE)) {

@@ -145,7 +145,7 @@ GORT__CORE static gort__p *pidleget(void)
 GORT__CORE static void acquirep(gort__m *m, gort__p *p)
 {
     m->p = p;
-    GORT__RSTORE(p->m, m);
+    atomic_store_explicit(&p->m, m, memory_order_release); /* sysmon reads m's fields */
     GORT__RSTORE(p->status, GORT__P_RUNNING);
 }
 
@@ -321,6 +321,8 @@ GORT__CORE static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *ex
     m->alllink = gort__S.allm;
     gort__S.allm = m;
     gort__S.mcount++;
+    if (!exec)
+        gort__S.mcount_pool++;
     return m;
 }
 
@@ -338,6 +340,7 @@ GORT__CORE static void startm(gort__p *p, bool spinning)
     gort__m *m = gort__S.midle;
     if (m) {
         gort__S.midle = m->idlelink;
+        gort__S.nmidle--;
         m->nextp = p;
         m->spinning = spinning;
         gort__lock_release(&gort__S.lock);
@@ -603,9 +606,10 @@ idle:
         /* Plain idle M: sleep until startm hands us a P. */
         m->idlelink = gort__S.midle;
         gort__S.midle = m;
-        gort__lock_release(&gort__S.lock);
+        gort__S.nmidle++;
         if (next == INT64_MAX && !io)
             gort__checkdead();
+        gort__lock_release(&gort__S.lock);
         mpark(m, GORT_FOREVER);
         gort__lock_acquire(&gort__S.lock);
         p = m->nextp;
@@ -615,6 +619,7 @@ idle:
             for (gort__m **pp = &gort__S.midle; *pp; pp = &(*pp)->idlelink)
                 if (*pp == m) {
                     *pp = m->idlelink;
+                    gort__S.nmidle--;
                     break;
                 }
             gort__lock_release(&gort__S.lock);
@@ -1104,34 +1109,39 @@ GORT__CORE static int process_threads(void)
     return n;
 }
 
-/* Called by an M that is about to sleep with no timer and no I/O pending.
- * Go's checkdead, adapted to foreign threads: the engine is deadlocked when
- * every P is idle, nothing is queued, no goroutine is in a syscall or on a
- * busy executor, no timer or I/O wait is armed, and every thread of the
- * process is either an engine thread or a foreign thread blocked forever in
- * a gort wait (so nobody is left who could wake anyone). Only gort_main
- * acts on it (it reports and returns GORT_EDEADLK); otherwise a program
- * that waits forever simply waits. */
+/* Called, with sched.lock held, by a pool M that has just put itself on
+ * the idle list with no timer and no I/O pending. Go's checkdead, adapted
+ * to foreign threads: the engine is deadlocked when every pool M is idle
+ * (so none is firing a timer or about to queue work), every P is idle,
+ * nothing is queued, no goroutine is in a syscall or on a busy executor, no
+ * timer or I/O wait is armed, and every thread of the process is either an
+ * engine thread or a foreign thread blocked forever in a gort wait (so
+ * nobody is left who could wake anyone). Only gort_main acts on it: it
+ * reports and returns GORT_EDEADLK; a program that does not use gort_main
+ * simply waits, as it asked to. */
 GORT__CORE void gort__checkdead(void)
 {
     _Atomic uint32_t *main_wait = atomic_load(&gort__S.main_wait);
     if (!main_wait || atomic_load(&gort__S.stopping))
         return;
-    if (atomic_load(&gort__S.npidle) != gort__S.nprocs || atomic_load(&gort__S.nmspinning) ||
-        atomic_load(&gort__S.runq_size) || atomic_load(&gort__S.nsyscall) ||
-        atomic_load(&gort__S.exec_busy) || earliest_timer() != INT64_MAX ||
-        gort__netpoll_pending() || atomic_load(&gort__S.ngoroutines) == 0)
+    if (gort__S.nmidle != gort__S.mcount_pool || atomic_load(&gort__S.npidle) != gort__S.nprocs ||
+        atomic_load(&gort__S.nmspinning) || atomic_load(&gort__S.runq_size) ||
+        atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy) ||
+        earliest_timer() != INT64_MAX || gort__netpoll_pending() ||
+        atomic_load(&gort__S.ngoroutines) == 0)
         return;
+    for (int i = 0; i < gort__S.nprocs; i++)
+        if (!gort__runq_empty(&gort__S.allp[i]->runq))
+            return;
     int threads = process_threads();
     if (threads < 0 ||
         threads != atomic_load(&gort__S.threads) + atomic_load(&gort__S.foreign_blocked))
         return;
-    /* Re-check after reading /proc: something may have happened meanwhile. */
-    if (atomic_load(&gort__S.npidle) != gort__S.nprocs || atomic_load(&gort__S.runq_size) ||
-        atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy))
+    /* Only a still-waiting gort_main is told (its word goes 0 -> 2). */
+    uint32_t waiting = 0;
+    if (!atomic_compare_exchange_strong(main_wait, &waiting, 2))
         return;
     atomic_store(&gort__S.deadlock, 1);
-    atomic_store_explicit(main_wait, 2, memory_order_release);
     gort__futex_wake(main_wait, 1);
 }
 
@@ -1327,7 +1337,9 @@ GORT__CORE static void main_trampoline(void *arg)
 {
     main_call *mc = arg;
     mc->fn(mc->arg);
-    atomic_store_explicit(&mc->done, 1, memory_order_release);
+    uint32_t waiting = 0; /* 0 -> 1, unless a deadlock was declared (2) */
+    atomic_compare_exchange_strong_explicit(&mc->done, &waiting, 1, memory_order_release,
+                                            memory_order_relaxed);
     gort__futex_wake(&mc->done, 1);
 }
 
@@ -1345,9 +1357,11 @@ GORT__CORE GORT_API int gort_main(void (*fn)(void *), void *arg)
         inited_here = err == 0;
     }
     main_call mc = {.fn = fn, .arg = arg};
+    int err = gort_go(main_trampoline, &mc);
+    /* Only now (the goroutine is queued, so the engine is not idle) may the
+     * deadlock check see us as a thread blocked forever. */
     atomic_store(&gort__S.main_wait, &mc.done);
     atomic_fetch_add(&gort__S.foreign_blocked, 1);
-    int err = gort_go(main_trampoline, &mc);
     if (err == 0) {
         while (atomic_load_explicit(&mc.done, memory_order_acquire) == 0)
             gort__futex_wait(&mc.done, 0, GORT_FOREVER);

@@ -60,7 +60,7 @@ GORT__CORE static bool retake(p_seen *seen, int64_t now)
                 ps->schedtick = t;
                 ps->schedwhen = now;
             } else if (now - ps->schedwhen >= FORCE_PREEMPT_NS) {
-                gort__m *m = GORT__RLOAD(p->m);
+                gort__m *m = atomic_load_explicit(&p->m, memory_order_acquire);
                 gort__g *g = m ? GORT__RLOAD(m->curg) : NULL;
                 if (g && now - ps->preemptwhen >= GORT_MILLISECOND) {
                     ps->preemptwhen = now;

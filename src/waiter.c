@@ -28,6 +28,7 @@ GORT__CORE void gort__waiter_init(gort__waiter *w, int64_t deadline)
     atomic_store_explicit(&w->woken, 0, memory_order_relaxed);
     w->token = NULL;
     w->deadline = deadline;
+    w->counted = 0;
 }
 
 GORT__CORE void gort__waiter_wake(gort__waiter *w)
@@ -37,6 +38,8 @@ GORT__CORE void gort__waiter_wake(gort__waiter *w)
         gort__ready(g);
         return;
     }
+    if (w->counted) /* it can act again: no longer "blocked forever" */
+        atomic_fetch_sub(&gort__S.foreign_blocked, 1);
     atomic_store_explicit(&w->woken, 1, memory_order_release);
     /* The sleeper may return (and its frame vanish) right after the store;
      * a wake on a stale address is harmless for a private futex. */
@@ -91,15 +94,14 @@ GORT__CORE int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void 
                    ? GORT_ETIMEDOUT
                    : 0;
     }
-    unlock(arg);
     /* A thread blocked forever in gort cannot wake anybody (deadlock check). */
-    bool counted = deadline == GORT_FOREVER;
-    if (counted)
+    if (deadline == GORT_FOREVER) {
+        /* Counted before the unlock: a waker can only find us after it. */
+        w->counted = 1;
         atomic_fetch_add(&gort__S.foreign_blocked, 1);
-    int r = foreign_sleep(w, deadline);
-    if (counted)
-        atomic_fetch_sub(&gort__S.foreign_blocked, 1);
-    return r;
+    }
+    unlock(arg);
+    return foreign_sleep(w, deadline);
 }
 
 GORT__CORE static int foreign_sleep(gort__waiter *w, int64_t deadline)

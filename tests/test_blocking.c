@@ -200,6 +200,7 @@ TEST(async_preemption_can_be_disabled_by_env)
 /* ---- timers next to busy goroutines (Go's TestTimerFairness) ------------ */
 
 static _Atomic int fair_stop;
+static gort_wg spammers = GORT_WG_INIT;
 static void chan_spammer(void *arg)
 {
     gort_chan *ch = arg;
@@ -208,6 +209,7 @@ static void chan_spammer(void *arg)
         gort_chan_try_send(ch, &v);
         gort_chan_try_recv(ch, &v);
     }
+    gort_wg_done(&spammers);
 }
 
 static void timer_fairness_main(void *arg)
@@ -215,6 +217,7 @@ static void timer_fairness_main(void *arg)
     (void)arg;
     gort_chan *ch = gort_chan_make(sizeof(int), 1);
     CHECK(ch != NULL);
+    gort_wg_add(&spammers, 2);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(gort_go(chan_spammer, ch), 0);
     gort_chan *t = gort_after(10 * GORT_MILLISECOND);
@@ -223,6 +226,7 @@ static void timer_fairness_main(void *arg)
     int r = gort_select(cases, 1, gort_now() + 5 * GORT_SECOND * slack());
     CHECK_MSG(r == 0, "timer did not fire next to busy goroutines (%s)", gort_strerror(r));
     atomic_store(&fair_stop, 1);
+    gort_wg_wait(&spammers);
     gort_chan_release(t);
     gort_chan_release(ch);
 }
@@ -274,6 +278,11 @@ static void deadlocked_main(void *arg)
 
 TEST(deadlock_is_reported)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer keeps background threads of its own, so "every thread
+     * is an engine thread or blocked in gort" never holds (docs/design.md). */
+    SKIP("deadlock detection cannot count threads under ThreadSanitizer");
+#endif
     char out[8192];
     int rc = run_main_in_child(deadlocked_main, out, sizeof out);
     CHECK_EQ(rc, GORT_EDEADLK);
@@ -342,7 +351,8 @@ static void dump_main(void *arg)
     gort_sleep(20 * GORT_MILLISECOND); /* let both park */
     CHECK(gort_num_goroutine() >= 3);
     CHECK_EQ(gort_dump(fd), 0);
-    gort_chan_close(ch);
+    gort_chan_close(ch); /* the receiver returns GORT_ECLOSED and exits */
+    gort_chan_release(ch);
 }
 
 TEST(goroutine_dump)

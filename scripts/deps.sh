@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# deps.sh — make sure the tools that gort's build and `make test` need are
+# installed (Debian/Ubuntu package names). Quick and silent-ish when
+# everything is present; as root it installs what is missing with apt-get,
+# otherwise it names the packages to install and fails.
+#
+#   cmake gcc make pkg-config            build + install_consumers test
+#   gcc sanitizer runtimes               ASan/UBSan/TSan stages
+#   valgrind (+ <valgrind/valgrind.h>)   Valgrind stage, stack annotations
+#   qemu-aarch64, aarch64-linux-gnu-gcc,
+#   libc6-dev-arm64-cross                aarch64 cross stage
+#   python3, go                          benchmarks (bench/run.py, bench/go)
+set -euo pipefail
+
+missing=()      # Debian packages to install
+why=()          # what was missing, for the message
+
+want() { # want <package> <description>
+    missing+=("$1")
+    why+=("$2")
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have cmake || want cmake "cmake"
+have gcc || want gcc "gcc"
+have make || want make "make"
+have pkg-config || want pkg-config "pkg-config"
+have nm || want binutils "nm (binutils)"
+have setarch || want util-linux "setarch"
+have valgrind || want valgrind "valgrind"
+[ -f /usr/include/valgrind/valgrind.h ] || want valgrind "valgrind headers (<valgrind/valgrind.h>)"
+have qemu-aarch64 || want qemu-user "qemu-aarch64 (qemu-user)"
+have aarch64-linux-gnu-gcc || want gcc-aarch64-linux-gnu "aarch64-linux-gnu-gcc"
+{ [ -f /usr/aarch64-linux-gnu/include/stdio.h ] && [ -f /usr/aarch64-linux-gnu/lib/libc.a ]; } \
+    || want libc6-dev-arm64-cross "aarch64 glibc headers + static libc (libc6-dev-arm64-cross)"
+have python3 || want python3 "python3"
+if ! have go && [ ! -x /usr/local/go/bin/go ]; then
+    want golang-go "go"
+fi
+# Sanitizer runtimes ship with gcc's libgcc-N-dev on Debian.
+if have gcc; then
+    gccmajor=$(gcc -dumpversion | cut -d. -f1)
+    for rt in libasan.so libubsan.so libtsan.so; do
+        case "$(gcc -print-file-name=$rt)" in
+            /*) ;;
+            *) want "libgcc-${gccmajor}-dev" "$rt (gcc sanitizer runtime)" ;;
+        esac
+    done
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all tools present"
+    exit 0
+fi
+
+# Unique package list, in order.
+pkgs=()
+for p in "${missing[@]}"; do
+    case " ${pkgs[*]-} " in *" $p "*) ;; *) pkgs+=("$p") ;; esac
+done
+
+echo "deps: missing:"
+for w in "${why[@]}"; do echo "  - $w"; done
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: not root; install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${pkgs[*]}" >&2
+    exit 1
+fi
+if ! have apt-get; then
+    echo "deps: no apt-get on this system; install the equivalents of: ${pkgs[*]}" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "deps: apt-get install ${pkgs[*]}"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+echo "deps: installed ${pkgs[*]}"

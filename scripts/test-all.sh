@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# test-all.sh — the stages of `make test`, each from a fresh build directory.
+#
+#   scripts/test-all.sh                 all stages, in this order
+#   scripts/test-all.sh asan tsan       only these
+#
+#   release   normal build (-Werror) + full ctest (unit, abi, install_consumers)
+#   asan      ASan+UBSan build + ctest              GORT_TEST_SCALE=10
+#   tsan      TSan build + ctest                    GORT_TEST_SCALE=10
+#   valgrind  memcheck over every test executable of the release build
+#                                                   GORT_TEST_SCALE=100
+#   aarch64   cross build (static) + ctest under qemu-aarch64
+#                                                   GORT_TEST_SCALE=20
+#
+# Every stage runs even if an earlier one failed; the summary at the end
+# lists each stage's result and time, and the exit status is 1 if any stage
+# failed. Build trees live under $GORT_TEST_BUILD_ROOT (default build/test).
+# Sanitizer stages build with GORT_WERROR=OFF: the release and aarch64 stages
+# already enforce -Werror on the same code, and gcc's sanitizer
+# instrumentation adds false-positive warnings (-Wmaybe-uninitialized,
+# -Wtsan for fences) that must not fail CI.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+broot=${GORT_TEST_BUILD_ROOT:-build/test}
+jobs=${JOBS:-2}
+ctest_args=(--output-on-failure -j"$jobs")
+
+all_stages=(release asan tsan valgrind aarch64)
+if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
+
+total_passed=0
+total_failed=0
+summary=()
+t_all=$(date +%s)
+
+banner() {
+    echo
+    echo "=========================================================================="
+    echo "== $*"
+    echo "=========================================================================="
+}
+
+# count_ctest LOG: add the "x tests failed out of y" numbers to the totals.
+count_ctest() {
+    local line failed total
+    line=$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+    if [ -n "$line" ]; then
+        failed=$(echo "$line" | awk '{print $1}')
+        total=$(echo "$line" | awk '{print $NF}')
+        total_passed=$((total_passed + total - failed))
+        total_failed=$((total_failed + failed))
+    fi
+}
+
+configure_build() { # configure_build DIR cmake-args...
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    cmake -S "$root" -B "$dir" "$@" || return 1
+    cmake --build "$dir" -j"$jobs" || return 1
+}
+
+run_ctest() { # run_ctest DIR [env/prefix command...] -- [ctest args]
+    local dir=$1
+    shift
+    local prefix=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do prefix+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    local log="$dir/ctest-stage.log"
+    (cd "$dir" && "${prefix[@]}" ctest "${ctest_args[@]}" "$@") 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    count_ctest "$log"
+    if ! grep -Eq '[0-9]+ tests? failed out of [0-9]+' "$log"; then
+        # ctest did not get to run (or found nothing): count it as a failure.
+        total_failed=$((total_failed + 1))
+        [ "$rc" -eq 0 ] && rc=1
+    fi
+    return "$rc"
+}
+
+# --- stages -------------------------------------------------------------------
+
+stage_release() {
+    configure_build "$broot/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_WERROR=ON \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    run_ctest "$broot/release" env --
+}
+
+stage_asan() {
+    configure_build "$broot/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=address \
+        -DGORT_WERROR=OFF -DGORT_BUILD_BENCH=OFF \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    run_ctest "$broot/asan" env GORT_TEST_SCALE=10 \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}" \
+        UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" --
+}
+
+# Some kernels map memory where gcc's TSan runtime does not expect it
+# (high mmap_rnd_bits): then TSan binaries only run with ASLR off.
+tsan_prefix=()
+probe_tsan() {
+    local d rc
+    d=$(mktemp -d)
+    printf '#include <pthread.h>\nstatic void *f(void *a) { return a; }\nint main(void) { pthread_t t; pthread_create(&t, 0, f, 0); return pthread_join(t, 0); }\n' >"$d/t.c"
+    if ! gcc -fsanitize=thread -pthread "$d/t.c" -o "$d/t" 2>"$d/err"; then
+        cat "$d/err"
+        echo "tsan: cannot build a TSan program"
+        rm -rf "$d"
+        return 1
+    fi
+    if "$d/t" >/dev/null 2>&1; then
+        echo "tsan: runs with ASLR on"
+        rc=0
+    elif setarch "$(uname -m)" -R "$d/t" >/dev/null 2>&1; then
+        echo "tsan: needs ASLR off on this kernel: running ctest under 'setarch $(uname -m) -R'"
+        tsan_prefix=(setarch "$(uname -m)" -R)
+        rc=0
+    else
+        echo "tsan: a trivial TSan program fails even with ASLR off:"
+        "$d/t" || true
+        rc=1
+    fi
+    rm -rf "$d"
+    return $rc
+}
+
+stage_tsan() {
+    probe_tsan || { total_failed=$((total_failed + 1)); return 1; }
+    configure_build "$broot/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=thread \
+        -DGORT_WERROR=OFF -DGORT_BUILD_BENCH=OFF \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    run_ctest "$broot/tsan" "${tsan_prefix[@]}" env GORT_TEST_SCALE=10 \
+        TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}" --
+}
+
+stage_valgrind() {
+    if [ ! -f "$broot/release/CMakeCache.txt" ]; then
+        configure_build "$broot/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            || { total_failed=$((total_failed + 1)); return 1; }
+    else
+        cmake --build "$broot/release" -j"$jobs" || { total_failed=$((total_failed + 1)); return 1; }
+    fi
+    local log="$broot/release/valgrind-stage.log" rc line
+    GORT_TEST_SCALE=100 VG_JOBS="$jobs" bash scripts/valgrind-tests.sh "$broot/release" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^valgrind: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    if [ -n "$line" ]; then
+        total_passed=$((total_passed + $(echo "$line" | awk '{print $2}')))
+        total_failed=$((total_failed + $(echo "$line" | awk '{print $4}')))
+    else
+        total_failed=$((total_failed + 1))
+        [ "$rc" -eq 0 ] && rc=1
+    fi
+    return "$rc"
+}
+
+stage_aarch64() {
+    local sysroot=/usr/aarch64-linux-gnu
+    for tool in aarch64-linux-gnu-gcc qemu-aarch64; do
+        command -v "$tool" >/dev/null || {
+            echo "aarch64: $tool not found (run 'make deps')"
+            total_failed=$((total_failed + 1))
+            return 1
+        }
+    done
+    configure_build "$broot/aarch64" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_WERROR=ON -DGORT_BUILD_BENCH=OFF \
+        "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;-L;$sysroot" \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    # install_consumers is not registered in cross builds; the abi tests run
+    # (test_abi skips its shared-library case: executables are static here).
+    run_ctest "$broot/aarch64" env GORT_TEST_SCALE=20 QEMU_LD_PREFIX="$sysroot" -- -LE install
+}
+
+describe() {
+    case "$1" in
+        release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
+        asan) echo "ASan+UBSan build + ctest (GORT_TEST_SCALE=10)" ;;
+        tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;
+        valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
+        aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
+    esac
+}
+
+echo "gort make test: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cpus, stages: ${stages[*]}"
+echo "tools: $(cmake --version | head -1); $(gcc --version | head -1)"
+command -v valgrind >/dev/null && echo "       $(valgrind --version)"
+command -v qemu-aarch64 >/dev/null && echo "       $(qemu-aarch64 --version | head -1)"
+command -v aarch64-linux-gnu-gcc >/dev/null && echo "       $(aarch64-linux-gnu-gcc --version | head -1)"
+
+n=${#stages[@]}
+i=0
+any_failed=0
+for s in "${stages[@]}"; do
+    i=$((i + 1))
+    if ! declare -F "stage_$s" >/dev/null; then
+        echo "unknown stage '$s' (stages: ${all_stages[*]})" >&2
+        exit 2
+    fi
+    banner "stage $i/$n: $s — $(describe "$s")"
+    t0=$(date +%s)
+    "stage_$s"
+    rc=$?
+    dt=$(( $(date +%s) - t0 ))
+    if [ "$rc" -eq 0 ]; then res=PASS; else res=FAIL; any_failed=1; fi
+    echo "== stage $s: $res in ${dt} s"
+    summary+=("$(printf '%-9s %s %5d s' "$s" "$res" "$dt")")
+done
+
+banner "summary ($(( $(date +%s) - t_all )) s)"
+for line in "${summary[@]}"; do echo "  $line"; done
+echo "total: $total_passed passed, $total_failed failed"
+exit "$any_failed"
