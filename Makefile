@@ -19,8 +19,13 @@ JOBS ?= 2
 CMAKE ?= cmake
 PYTHON ?= python3
 CMAKE_ARGS ?=
+# Extra arguments for bench/run.py, e.g. BENCH_ARGS="--runs 3 --filter chan"
+BENCH_ARGS ?=
 # Examples run by `make demo`, in order; ones not written yet are skipped.
 DEMO_EXAMPLES ?= worker_pool prime_sieve select_timeout echo_server http_hello
+# Arguments per example (servers run a self-test client against themselves).
+DEMO_ARGS_echo_server ?= --self-test
+DEMO_ARGS_http_hello ?= --self-test
 # Seconds each demo may run before it is stopped (and counted as a failure).
 DEMO_TIMEOUT ?= 120
 
@@ -48,19 +53,24 @@ test: deps
 $(addprefix test-,$(STAGES)): test-%:
 	@JOBS=$(JOBS) bash scripts/test-all.sh $*
 
+# One recipe line per example: $(1) = example name.
+define run_demo
+	@bin=$(BUILD_DIR)/examples/$(1); \
+	if [ -x "$$bin" ]; then \
+	    echo "== demo: $(1) $(DEMO_ARGS_$(1))"; \
+	    timeout --kill-after=5 $(DEMO_TIMEOUT) "$$bin" $(DEMO_ARGS_$(1)) \
+	        || { rc=$$?; echo "== demo: $(1) failed (exit $$rc)"; exit $$rc; }; \
+	else \
+	    echo "== demo: $(1) (not built yet: no examples/$(1).c), skipped"; \
+	fi
+
+endef
+
 demo: build
-	@for ex in $(DEMO_EXAMPLES); do \
-	    bin=$(BUILD_DIR)/examples/$$ex; \
-	    if [ -x "$$bin" ]; then \
-	        echo "== demo: $$ex"; \
-	        timeout --kill-after=5 $(DEMO_TIMEOUT) "$$bin" || { rc=$$?; echo "== demo: $$ex failed (exit $$rc)"; exit $$rc; }; \
-	    else \
-	        echo "== demo: $$ex (not built yet: no examples/$$ex.c), skipped"; \
-	    fi; \
-	done
+	$(foreach ex,$(DEMO_EXAMPLES),$(call run_demo,$(ex)))
 
 bench: build
-	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR)
+	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 clean:
 	rm -rf build

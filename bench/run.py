@@ -507,7 +507,7 @@ def main():
     if not benches:
         return run_io.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
                           go=None if args.no_go else find_go(args.go), no_go=args.no_go,
-                          timeout=args.timeout)
+                          timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
 
     all_procs = args.procs or os.cpu_count() or 1
     go = None if args.no_go else find_go(args.go)
@@ -564,7 +564,7 @@ def main():
     if io_benches:
         print()
         run_io.run(args.build_dir, args.runs, pats, all_procs, go=go, no_go=args.no_go,
-                   timeout=args.timeout)
+                   timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
     return 0
 
 

@@ -300,8 +300,11 @@ def build_table(benches, results):
     return "\n".join(lines), rows
 
 
-def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path=None):
-    """Run the matching I/O benchmarks; print the table; returns 0."""
+def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path=None,
+        wait_quiet=0):
+    """Run the matching I/O benchmarks; print the table; returns 0.
+    wait_quiet > 0: before each run, wait up to that many seconds for the
+    load average to fall below half the CPUs (run.py's --wait-quiet)."""
     benches = select(pats)
     if not benches:
         return 0
@@ -329,6 +332,8 @@ def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path
             order = [s for s in SIDES[i % 3:] + SIDES[:i % 3]
                      if not res[s].get("error") and s not in gave_up]
             for s in order:
+                if wait_quiet > 0 and hasattr(run_base, "wait_quiet"):
+                    run_base.wait_quiet(wait_quiet, 0.5 * (os.cpu_count() or 1))
                 rec = run_once(b, s, cmds[s][0], loadgen, procs, t)
                 rec["run"] = i
                 res[s]["runs"].append(rec)
@@ -378,6 +383,8 @@ def main():
     ap.add_argument("--go", default=None)
     ap.add_argument("--no-go", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                    help="before each run, wait up to S s for a quiet machine")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
     if args.list:
@@ -392,7 +399,8 @@ def main():
         return 2
     go = None if args.no_go else run_base.find_go(args.go)
     return run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1, go=go,
-               no_go=args.no_go, timeout=args.timeout, json_path=args.json)
+               no_go=args.no_go, timeout=args.timeout, json_path=args.json,
+               wait_quiet=args.wait_quiet)
 
 
 if __name__ == "__main__":

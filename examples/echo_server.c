@@ -44,7 +44,7 @@ static void serve_conn(void *arg)
 }
 
 typedef struct server {
-    int     lfd;
+    int     lfd;  /* listening socket; closing it stops the accept loop */
     gort_wg done; /* the accept loop has returned */
 } server;
 
@@ -122,7 +122,9 @@ out:
 }
 
 typedef struct self_test {
-    int n, port, rc;
+    int n;    /* clients */
+    int port; /* 0: any free port */
+    int rc;   /* out: exit status */
 } self_test;
 
 static void self_test_main(void *arg)

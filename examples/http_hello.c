@@ -119,8 +119,8 @@ done:
 }
 
 typedef struct server {
-    int     lfd;
-    gort_wg done;
+    int     lfd;  /* listening socket; closing it stops the accept loop */
+    gort_wg done; /* the accept loop has returned */
 } server;
 
 static void accept_loop(void *arg)
@@ -231,7 +231,9 @@ out:
 }
 
 typedef struct self_test {
-    int n, port, rc;
+    int n;    /* clients */
+    int port; /* 0: any free port */
+    int rc;   /* out: exit status */
 } self_test;
 
 static void self_test_main(void *arg)

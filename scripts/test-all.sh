@@ -171,7 +171,7 @@ stage_aarch64() {
         || { total_failed=$((total_failed + 1)); return 1; }
     # install_consumers is not registered in cross builds; the abi tests run
     # (test_abi skips its shared-library case: executables are static here).
-    run_ctest "$broot/aarch64" env GORT_TEST_SCALE=20 QEMU_LD_PREFIX="$sysroot" -- -LE install
+    run_ctest "$broot/aarch64" env GORT_TEST_SCALE=20 GORT_TEST_EMULATED=1 QEMU_LD_PREFIX="$sysroot" -- -LE install
 }
 
 describe() {

@@ -197,16 +197,17 @@ GORT__CORE static gort__g *globrunq_get(gort__p *p, int max)
 
 /* ---- local run queue ----------------------------------------------------- */
 
-GORT__CORE static void runqput(gort__p *p, gort__g *g, bool next)
+/* Returns true if the local ring overflowed (half of it went global). */
+GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
 {
     if (next) {
         g = gort__runq_set_next(&p->runq, g);
         if (!g)
-            return;
+            return false;
     }
     for (;;) {
         if (gort__runq_put(&p->runq, g))
-            return;
+            return false;
         /* Full: move half of it plus g to the global queue in one batch. */
         gort__g *batch[GORT__RUNQ_SIZE / 2 + 1];
         uint32_t n = gort__runq_take_half(&p->runq, batch);
@@ -218,7 +219,7 @@ GORT__CORE static void runqput(gort__p *p, gort__g *g, bool next)
         gort__lock_acquire(&gort__S.lock);
         globrunq_put_batch(batch[0], batch[n - 1], (int)n);
         gort__lock_release(&gort__S.lock);
-        return;
+        return true;
     }
 }
 
@@ -254,17 +255,19 @@ GORT__CORE static gort__g *exec_pop(gort__exec *e)
 /* ---- making goroutines runnable ------------------------------------------ */
 
 /* g is runnable: put it where it will run. next: it should run soon (the
- * runnext slot), as for a freshly readied or spawned goroutine. */
-GORT__CORE static void make_runnable(gort__g *g, bool next)
+ * runnext slot), as for a freshly readied or spawned goroutine. Returns
+ * true if this P's run queue overflowed into the global queue. */
+GORT__CORE static bool make_runnable(gort__g *g, bool next)
 {
     g->status = GORT__GS_RUNNABLE;
     if (g->home) {
         exec_push(g->home, g);
-        return;
+        return false;
     }
     gort__m *m = gort__this_m();
+    bool overflow = false;
     if (m && m->p) {
-        runqput(m->p, g, next);
+        overflow = runqput(m->p, g, next);
     } else {
         gort__lock_acquire(&gort__S.lock);
         g->schedlink = NULL;
@@ -272,6 +275,7 @@ GORT__CORE static void make_runnable(gort__g *g, bool next)
         gort__lock_release(&gort__S.lock);
     }
     wakep();
+    return overflow;
 }
 
 GORT__CORE void gort__ready(gort__g *g)
@@ -434,14 +438,16 @@ GORT__CORE static int64_t check_timers(gort__p *p, int64_t *now)
 
 /* ---- finding work -------------------------------------------------------- */
 
-/* Spin briefly (~3 µs): lets a running victim consume its own runnext (a
- * channel hand-off takes ~100 ns) instead of splitting a ping-pong pair
- * across cores. */
+/* Before stealing a running victim's runnext, sleep ~3 us (Go's
+ * usleep(3); the kernel makes it tens of us): the victim is most likely
+ * about to run it itself (a channel hand-off takes ~100 ns), and stealing
+ * would split a ping-pong pair across cores, turning every hand-off into a
+ * cross-thread wake-up. Sleeping rather than spinning leaves the core to the
+ * victim on a loaded machine. */
 GORT__CORE static void short_pause(void)
 {
-    int64_t until = gort_now() + 3 * GORT_MICROSECOND;
-    while (gort_now() < until)
-        gort__procyield(10);
+    struct timespec ts = {0, 3000};
+    nanosleep(&ts, NULL);
 }
 
 GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
@@ -803,9 +809,24 @@ GORT__CORE static void allg_remove(gort__g *g)
 }
 
 /* On g0, after g's last switch. */
+/* TSan caps threads + fibers at 8128: a fiber lives exactly as long as its
+ * goroutine (created in g_alloc, destroyed here, on g0 — never the current
+ * fiber). */
+GORT__CORE static void g_release_fiber(gort__g *g)
+{
+#ifdef GORT__TSAN
+    __tsan_destroy_fiber(g->ctx.tsan_fiber);
+    g->ctx.tsan_fiber = NULL;
+    g->ctx.tsan_owned = 0;
+#else
+    (void)g;
+#endif
+}
+
 GORT__CORE static void g_free(gort__m *m, gort__g *g)
 {
     g->status = GORT__GS_DEAD;
+    g_release_fiber(g);
     atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
     if (g->home) {
         g->home->live--;
@@ -853,6 +874,10 @@ GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
     }
     if (!g->listed)
         allg_add(g);
+#ifdef GORT__TSAN
+    g->ctx.tsan_fiber = __tsan_create_fiber(0);
+    g->ctx.tsan_owned = 1;
+#endif
     return g;
 }
 
@@ -933,6 +958,7 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
         if (!exec_new(g)) {
             atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
             g->status = GORT__GS_DEAD;
+            g_release_fiber(g);
             if (!g->default_size)
                 allg_remove(g);
             gort__slot_free(g);
@@ -940,8 +966,14 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
         }
         return 0;
     }
-    make_runnable(g, true);
-    gort__preempt_point();
+    /* Backpressure: a spawner that overflows its P's run queue yields, so the
+     * queued goroutines run and their slots are recycled instead of every
+     * spawn faulting in a fresh stack page (Go gets the same effect from
+     * preempting the spawner). */
+    if (make_runnable(g, true) && gort__current())
+        gort_yield();
+    else
+        gort__preempt_point();
     return 0;
 }
 

@@ -14,10 +14,18 @@
  * never unmapped before gort_shutdown. Other sizes get a mapping of their own
  * and are unmapped when their goroutine exits.
  *
- * The vm.max_map_count trade-off. Linux caps a process at 65530 mappings by
- * default. A guard page splits a mapping, so every guarded slot costs two
- * mappings: with guards everywhere, a million blocked goroutines would need
- * two million. gort therefore guards slots only while the guard budget lasts
+ * Guard pages. On Linux 6.13+ a slot's bottom page is made a guard region
+ * with madvise(MADV_GUARD_INSTALL): it faults like PROT_NONE but splits no
+ * mapping, so every slot is guarded at no cost in mappings (checked at init
+ * by a write(2) from a guarded page, which must fail with EFAULT — an
+ * emulator may accept the advice and ignore it). Older kernels get the
+ * fallback below.
+ *
+ * The vm.max_map_count trade-off (older kernels). Linux caps a process at
+ * 65530 mappings by default. An mprotect guard page splits a mapping, so
+ * every guarded slot costs two mappings: with guards everywhere, a million
+ * blocked goroutines would need two million. gort therefore guards slots
+ * only while the guard budget lasts
  * (a quarter of vm.max_map_count, ~16k slots on a stock kernel; env
  * GORT_STACK_GUARDS=N overrides, 0 disables). Slots created after that are
  * unguarded: their bottom 64 bytes are a canary that must stay zero (fresh
@@ -39,6 +47,7 @@
  */
 #include "engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +76,17 @@ typedef struct slab {
     size_t       bytes;
 } slab;
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13+: a guard page that splits no mapping */
+#endif
+
 static struct {
     gort__lock lock;     /* protects everything below */
     size_t     slot_size; /* default slot size */
     gort__g   *free;     /* free default slots (linked by schedlink) */
     slab      *slabs;
-    long       guards_left; /* guard pages we may still create */
+    long       guards_left; /* mprotect guard pages we may still create */
+    bool       light_guards; /* MADV_GUARD_INSTALL works: guard every slot for free */
     size_t     page;
 } pool;
 
@@ -98,9 +112,31 @@ GORT__CORE static long guard_budget(void)
     return max_maps / 4;
 }
 
-GORT__CORE void gort__stacks_init(size_t default_size)
+GORT__CORE /* Does MADV_GUARD_INSTALL really guard? (An emulator may accept the advice
+ * and ignore it.) A write(2) from a guarded page must fail with EFAULT:
+ * the kernel reports the fault instead of delivering a signal. */
+GORT__CORE static bool light_guards_work(void)
+{
+    size_t page = gort__page_size();
+    char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    bool ok = false;
+    int fds[2];
+    if (madvise(p, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+        ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+        close(fds[0]);
+        close(fds[1]);
+    }
+    munmap(p, page);
+    return ok;
+}
+
+void gort__stacks_init(size_t default_size)
 {
     gort__page_size();
+    const char *env = getenv("GORT_STACK_GUARDS");
+    pool.light_guards = !(env && *env) && light_guards_work();
     pool.slot_size = default_size;
     pool.free = NULL;
     pool.slabs = NULL;
@@ -116,7 +152,9 @@ GORT__CORE static size_t g_header_size(void)
 GORT__CORE static gort__g *slot_init(void *lo, size_t size, bool guard, bool default_size)
 {
     size_t page = gort__page_size();
-    if (guard && mprotect(lo, page, PROT_NONE) != 0)
+    if (pool.light_guards)
+        guard = madvise(lo, page, MADV_GUARD_INSTALL) == 0;
+    else if (guard && mprotect(lo, page, PROT_NONE) != 0)
         guard = false;
     gort__g *g = (gort__g *)((char *)lo + size - g_header_size());
     memset(g, 0, sizeof *g);
@@ -128,11 +166,8 @@ GORT__CORE static gort__g *slot_init(void *lo, size_t size, bool guard, bool def
     g->ctx.stack_lo = stack_lo;
     g->ctx.stack_size = (size_t)((char *)g - stack_lo);
     g->vg_stack_id = VALGRIND_STACK_REGISTER(stack_lo, (char *)g);
-#ifdef GORT__TSAN
-    g->ctx.tsan_fiber = __tsan_create_fiber(0);
-    g->ctx.tsan_owned = 1;
-#endif
-    return g;
+    return g; /* TSan fibers are created per goroutine (sched.c): TSan caps
+                 threads + fibers at 8128, so idle slots must not hold one */
 }
 
 GORT__CORE static void slot_release_tools(gort__g *g)
@@ -142,6 +177,7 @@ GORT__CORE static void slot_release_tools(gort__g *g)
     if (g->ctx.tsan_owned)
         __tsan_destroy_fiber(g->ctx.tsan_fiber);
     g->ctx.tsan_owned = 0;
+    g->ctx.tsan_fiber = NULL;
 #endif
 }
 

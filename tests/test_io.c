@@ -139,17 +139,17 @@ static inline unsigned char pat(uint32_t id, uint64_t off)
 /* ---- echo server ----------------------------------------------------------- */
 
 typedef struct echo_srv {
-    int       lfd;
-    gort_wg   conns;          /* connection handlers running */
-    gort_wg   acceptors;      /* acceptor goroutines running */
-    _Atomic long accepted;
-    _Atomic long bytes;       /* echoed */
+    int          lfd;         /* listening socket */
+    gort_wg      conns;       /* connection handlers running */
+    gort_wg      acceptors;   /* acceptor goroutines running */
+    _Atomic long accepted;    /* connections accepted */
+    _Atomic long bytes;       /* bytes echoed */
     _Atomic int  accept_err;  /* first unexpected accept error */
 } echo_srv;
 
 typedef struct echo_conn {
-    echo_srv *srv;
-    int       fd;
+    echo_srv *srv; /* the server it belongs to */
+    int       fd;  /* the accepted connection (the handler closes it) */
 } echo_conn;
 
 static void echo_handler(void *arg)
@@ -213,12 +213,12 @@ static void echo_stop(echo_srv *s)
 }
 
 typedef struct echo_client {
-    const char *host;
-    int         port;
-    uint32_t    id;
-    int         rounds;
-    gort_wg    *wg;
-    _Atomic long *verified;
+    const char   *host;     /* server address */
+    int           port;
+    uint32_t      id;       /* seeds the message sizes and bytes */
+    int           rounds;   /* messages to send and verify */
+    gort_wg      *wg;       /* done when finished */
+    _Atomic long *verified; /* total bytes verified, all clients */
 } echo_client;
 
 static void echo_client_fn(void *arg)
@@ -277,9 +277,9 @@ static void echo_many(const char *host)
 /* Bulk: one connection, a writer and a reader goroutine, far more data than
  * the socket buffers hold, so writes go partial and park on EAGAIN. */
 typedef struct bulk {
-    int      fd;
-    uint64_t total;
-    gort_wg  wg;
+    int      fd;    /* connection to the echo server */
+    uint64_t total; /* bytes to send (and to read back) */
+    gort_wg  wg;    /* writer + reader */
 } bulk;
 
 static void bulk_writer(void *arg)
@@ -432,10 +432,10 @@ IO_TEST(deadline)
 /* Many goroutines with staggered deadlines on idle fds: each times out on
  * its own schedule (timer + poller interplay under load). */
 typedef struct dl_arg {
-    int       fd;
-    int64_t   d;
-    gort_wg  *wg;
-    _Atomic int *late;
+    int          fd;   /* idle fd to read from */
+    int64_t      d;    /* relative deadline */
+    gort_wg     *wg;   /* done when timed out */
+    _Atomic int *late; /* waiters that woke later than the slack */
 } dl_arg;
 
 static void dl_waiter(void *arg)
@@ -477,10 +477,10 @@ IO_TEST(deadline_many)
 /* ---- close wakes waiters ----------------------------------------------------- */
 
 typedef struct cw {
-    int         fd;
-    int         kind; /* 0 read, 1 fd_wait IN, 2 fd_wait IN|OUT on a full socket, 3 write */
-    _Atomic int result;
-    gort_wg    *wg;
+    int         fd;     /* the fd to block on */
+    int         kind;   /* 0 read, 1 fd_wait IN, otherwise write until blocked */
+    _Atomic int result; /* what the blocked call returned */
+    gort_wg    *wg;     /* done when it returned */
 } cw;
 
 static void cw_fn(void *arg)
@@ -589,9 +589,9 @@ IO_TEST(close_wakes)
 /* ---- timers while the engine sleeps in epoll --------------------------------- */
 
 typedef struct tw {
-    int      fd;
-    int      r;
-    gort_wg *wg;
+    int      fd; /* never-ready fd to wait on */
+    int      r;  /* gort_fd_wait's result */
+    gort_wg *wg; /* done when it returned */
 } tw;
 
 static void tw_fd_waiter(void *arg)
@@ -602,9 +602,9 @@ static void tw_fd_waiter(void *arg)
 }
 
 typedef struct tsleep {
-    int64_t  d;
-    int64_t  over;
-    gort_wg *wg;
+    int64_t  d;    /* sleep duration */
+    int64_t  over; /* measured - requested */
+    gort_wg *wg;   /* done when awake */
 } tsleep;
 
 static void sleeper(void *arg)
@@ -653,7 +653,6 @@ IO_TEST(timer_while_polling)
  * idle poller blocks in epoll with no timeout. A foreign thread then arms a
  * timer (gort_after): the poller must be broken out of epoll to re-arm its
  * sleep, or the timer never fires. */
-static int break_fd;
 static void break_waiter(void *arg)
 {
     tw *t = arg;
@@ -670,7 +669,6 @@ static void poll_break(int procs)
     CHECK_EQ(gort_init(&cfg), 0);
     int sv[2];
     nb_pair(sv);
-    break_fd = sv[0];
     gort_wg wg = GORT_WG_INIT;
     tw t = {.fd = sv[0], .wg = &wg};
     gort_wg_add(&wg, 1);
@@ -766,10 +764,10 @@ IO_TEST(ready_before_wait)
 /* Ping-pong between two goroutines over a socketpair: every message is a
  * park on one side and an edge on the other; a lost edge hangs. */
 typedef struct pp {
-    int      fd;
-    int      n;
-    int      first;
-    gort_wg *wg;
+    int      fd;    /* its end of the socketpair */
+    int      n;     /* round trips */
+    int      first; /* 1: serves first (writes, then reads) */
+    gort_wg *wg;    /* done when finished */
 } pp;
 
 static void pinger(void *arg)
@@ -942,7 +940,7 @@ static int not_open_fd(void)
 
 static void bad_input_checks(void)
 {
-    char buf[8];
+    char buf[8] = {0};
     int sv[2];
     nb_pair(sv);
     int dead = not_open_fd();
