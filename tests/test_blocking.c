@@ -268,7 +268,9 @@ static int run_main_in_child(void (*fn)(void *), char *out, size_t outlen)
     return WEXITSTATUS(status) == 100 ? GORT_EDEADLK : WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static gort_chan *deadlock_chan; /* global: still reachable when the child exits */
+/* Global and external (a static that is never read would be optimised
+ * away): the channel stays reachable when the deadlocked child exits. */
+gort_chan *deadlock_chan;
 
 static void deadlocked_main(void *arg)
 {
