@@ -63,7 +63,10 @@ GORT_API const char *gort_version_string(void); /* "0.1.0" */
     X(ECANCELED, -125, "operation canceled")                                   \
     X(ENOTINIT, -1001, "gort is not initialized")                              \
     X(ECLOSED, -1002, "channel closed")                                        \
-    X(ESHUTDOWN, -1003, "gort is shutting down")
+    X(ESHUTDOWN, -1003, "gort is shutting down")                               \
+    X(EREJECTED, -1004, "promise rejected")                                    \
+    X(EAGGREGATE, -1005, "all promises were rejected")                         \
+    X(ECYCLE, -1006, "promise resolved with itself")
 
 enum {
 #define GORT__ERR_ENUM(name, val, msg) GORT_##name = (val),
@@ -92,7 +95,7 @@ typedef struct gort_config {
     int      procs;       /* number of Ps; 0 = GORT_PROCS env, else online CPUs */
     size_t   stack_size;  /* default goroutine stack reservation; 0 = 256 KiB */
     int      max_threads; /* cap on OS threads (Ms); 0 = 10000, like Go */
-    uint32_t flags;       /* GORT_CONFIG_* */
+    uint32_t flags;       /* reserved for future flags: 0 */
     uint64_t reserved[8]; /* zero */
 } gort_config;
 
@@ -121,13 +124,15 @@ typedef struct gort_go_options {
     size_t      stack_size;  /* 0 = engine default; rounded up to pages; min 16 KiB */
     const char *name;        /* copied (first GORT_NAME_MAX-1 bytes); NULL = none */
     int         pinned;      /* 1: runs only on an OS thread of its own (never migrates) */
-    int         nopreempt;   /* 1: never preempted asynchronously (see gort_preempt_disable) */
+    int         nopreempt;   /* 1: never preempted, like gort_preempt_disable (also no
+                                cooperative yields at gort calls) */
     uint64_t    reserved[6];
 } gort_go_options;
 #define GORT_NAME_MAX 32
 
 GORT_API void     gort_go_options_init(gort_go_options *opts);
-/* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL), GORT_ENOTINIT, GORT_ENOMEM. */
+/* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL, or stack_size over 1 GiB),
+ * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM. */
 GORT_API int      gort_go(void (*fn)(void *), void *arg);
 GORT_API int      gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts);
 GORT_API void     gort_yield(void);             /* foreign thread: sched_yield() */
@@ -170,7 +175,8 @@ GORT_API int gort_blocking(void (*fn)(void *), void *arg);
  * disable/enable nest; they affect only the calling goroutine. */
 GORT_API void gort_preempt_disable(void);
 GORT_API void gort_preempt_enable(void);
-GORT_API int  gort_preempt_async_enabled(void); /* 1 if signal-based preemption is active */
+GORT_API int  gort_preempt_async_enabled(void); /* 1 if signal-based preemption is set up
+                                                   (per process: decided at the first gort_init) */
 
 /* Goroutine dump (like Go's SIGQUIT traceback): every live goroutine's id,
  * state, wait reason, how long it has waited, name and creation site, to fd.
@@ -323,6 +329,142 @@ GORT_API int  gort_sem_acquire(gort_sem *s, int64_t n);              /* GORT_EIN
 GORT_API int  gort_sem_acquire_until(gort_sem *s, int64_t n, int64_t deadline);
 GORT_API int  gort_sem_try_acquire(gort_sem *s, int64_t n);          /* 0, GORT_EAGAIN, or GORT_EINVAL (bad n) */
 GORT_API void gort_sem_release(gort_sem *s, int64_t n);              /* releasing more than held aborts */
+
+/* ---- event loop (serial executor) --------------------------------------- */
+/* JavaScript's model on gort's engine: one thread runs the loop's work one
+ * piece at a time, never in parallel and never preempted. Each iteration:
+ * due timers, then macrotasks in FIFO order, each followed by a drain of the
+ * microtask queue (promise reactions), and loop-bound goroutines — stackful
+ * async functions that run only on their loop and interleave only where they
+ * await. Work can be posted from any thread or goroutine. A loop needs the
+ * engine (gort_init). See docs/loop.md. */
+typedef struct gort_loop gort_loop;
+typedef void (*gort_task_fn)(void *arg);
+
+GORT_API gort_loop *gort_loop_new(void);          /* NULL: engine not initialized or ENOMEM */
+/* Free a loop that is not running. Pending tasks and timers are dropped;
+ * loop-bound goroutines still parked are discarded at gort_shutdown. */
+GORT_API void gort_loop_free(gort_loop *loop);
+/* Run on the calling thread until nothing is pending (no task, timer, I/O
+ * watcher, reference, or live loop-bound goroutine — like Node exiting) or
+ * gort_loop_stop. 0; GORT_EBUSY if it runs already; GORT_EPERM inside a
+ * goroutine or on another loop's thread. */
+GORT_API int  gort_loop_run(gort_loop *loop);
+/* One iteration: wait until deadline (GORT_NOWAIT: not at all) for work,
+ * run what is ready. Returns 1 if work is still pending, 0 if none, or a
+ * negative GORT_E* as gort_loop_run. For embedding in another event loop
+ * (watch gort_loop_fd, call this with GORT_NOWAIT when it is readable). */
+GORT_API int  gort_loop_run_once(gort_loop *loop, int64_t deadline);
+GORT_API int  gort_loop_start(gort_loop *loop);   /* run on a thread of its own */
+GORT_API int  gort_loop_join(gort_loop *loop);    /* wait for that thread to finish */
+GORT_API void gort_loop_stop(gort_loop *loop);    /* any thread: run returns after the current task */
+/* Queue a macrotask (FIFO), from any thread or goroutine. */
+GORT_API int  gort_loop_post(gort_loop *loop, gort_task_fn fn, void *arg);
+/* Queue a microtask: runs after the current task, before the next macrotask.
+ * From another thread it is queued as soon as the loop next checks. */
+GORT_API int  gort_loop_microtask(gort_loop *loop, gort_task_fn fn, void *arg);
+GORT_API gort_loop *gort_loop_current(void);      /* the loop running on this thread, or NULL */
+/* Timers (setTimeout / setInterval). Return an id > 0, or a negative error.
+ * Callbacks run on the loop as macrotasks; same-deadline timers fire in the
+ * order they were set. clear: 0, or GORT_EINVAL for an unknown or fired id. */
+GORT_API int64_t gort_loop_set_timeout(gort_loop *loop, int64_t delay_ns, gort_task_fn fn, void *arg);
+GORT_API int64_t gort_loop_set_interval(gort_loop *loop, int64_t period_ns, gort_task_fn fn, void *arg);
+GORT_API int  gort_loop_clear_timer(gort_loop *loop, int64_t id);
+/* Keep the loop alive without pending work (libuv's handle ref), e.g. while
+ * a foreign thread will post later. */
+GORT_API void gort_loop_ref(gort_loop *loop);
+GORT_API void gort_loop_unref(gort_loop *loop);
+/* Spawn a loop-bound goroutine (an async function): it runs only on the
+ * loop's thread, one at a time with the loop's tasks, and gives the loop
+ * back only where it blocks (gort_await, channel operations, sleeps...). */
+GORT_API int  gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg);
+/* An fd that is readable whenever the loop has work to do (an eventfd), so
+ * another event loop (asyncio, libuv, Node) can watch it and call
+ * gort_loop_run_once(loop, GORT_NOWAIT). */
+GORT_API int  gort_loop_fd(gort_loop *loop);
+/* I/O readiness callbacks through the network poller: cb(fd, revents, arg)
+ * runs on the loop each time fd becomes ready for events (GORT_POLLIN |
+ * GORT_POLLOUT) until unwatched. Returns a watch id > 0 or an error. */
+typedef void (*gort_io_cb)(int fd, int revents, void *arg);
+GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg);
+GORT_API int  gort_loop_unwatch(gort_loop *loop, int64_t id);
+
+/* ---- promises ------------------------------------------------------------ */
+/* Promises/A+ in C. A promise is refcounted (new: 1 reference) and settles
+ * once: pending -> fulfilled(value) | rejected(reason). A value is a void *
+ * with an optional destructor, owned by the promise (called when the last
+ * reference goes). A reason is a negative error code plus an optional
+ * message (copied) or value. Reactions never run synchronously: they run as
+ * microtasks on the loop given to gort_promise_then, in registration order. */
+typedef struct gort_promise gort_promise;
+enum { GORT_PENDING = 0, GORT_FULFILLED = 1, GORT_REJECTED = 2 };
+
+GORT_API gort_promise *gort_promise_new(void);     /* NULL on ENOMEM */
+GORT_API gort_promise *gort_promise_retain(gort_promise *p);
+GORT_API void gort_promise_release(gort_promise *p);
+/* Settle. GORT_EALREADY if already settled or resolving (then the value's
+ * destructor is called at once: ownership passed to the call either way). */
+GORT_API int  gort_promise_resolve(gort_promise *p, void *value, void (*dtor)(void *));
+GORT_API int  gort_promise_reject(gort_promise *p, int err, const char *msg);   /* err < 0 */
+GORT_API int  gort_promise_reject_value(gort_promise *p, int err, void *value, void (*dtor)(void *));
+/* Resolve with another promise: adopt its eventual state (A+ 2.3).
+ * Resolving a promise with itself, or through a chain back to itself,
+ * rejects it with GORT_ECYCLE (JavaScript's TypeError). */
+GORT_API int  gort_promise_resolve_with(gort_promise *p, gort_promise *other);
+
+GORT_API int   gort_promise_state(const gort_promise *p);       /* GORT_PENDING/FULFILLED/REJECTED */
+GORT_API void *gort_promise_value(const gort_promise *p);       /* fulfilled value (borrowed) or NULL */
+GORT_API int   gort_promise_error(const gort_promise *p);       /* rejection code, or 0 */
+GORT_API const char *gort_promise_message(const gort_promise *p); /* rejection message or NULL */
+GORT_API void *gort_promise_reason(const gort_promise *p);      /* rejection value or NULL */
+
+/* A reaction: settle `next` (the promise then() returned) with
+ * gort_promise_resolve / _reject / _resolve_with. If it returns without
+ * settling next, next is fulfilled with NULL (JavaScript's undefined).
+ * `settled` is the promise it reacts to (borrowed). */
+typedef void (*gort_reaction_fn)(gort_promise *next, gort_promise *settled, void *user_data);
+/* Register reactions on p, run as microtasks on loop. A NULL handler passes
+ * the state through (a rejection without handler propagates down the chain).
+ * Returns next (the caller owns one reference), NULL on bad input/ENOMEM. */
+GORT_API gort_promise *gort_promise_then(gort_promise *p, gort_loop *loop,
+                                         gort_reaction_fn on_fulfilled,
+                                         gort_reaction_fn on_rejected, void *user_data);
+/* Combinators (new promise; the inputs are retained, not consumed).
+ * all: fulfilled with a void ** array of the n values (valid while the
+ *      result lives), or rejected like the first rejected input.
+ * all_settled: fulfilled with a gort_promise ** array of the n inputs.
+ * race: settles like the first input to settle.
+ * any: fulfilled like the first fulfilled input; if all reject, rejected
+ *      with GORT_EAGGREGATE and a gort_promise ** array of the inputs as
+ *      reason value. n == 0: all/all_settled fulfil, any rejects, race stays
+ *      pending (as in JavaScript). */
+GORT_API gort_promise *gort_promise_all(gort_promise *const *ps, size_t n);
+GORT_API gort_promise *gort_promise_all_settled(gort_promise *const *ps, size_t n);
+GORT_API gort_promise *gort_promise_race(gort_promise *const *ps, size_t n);
+GORT_API gort_promise *gort_promise_any(gort_promise *const *ps, size_t n);
+
+/* Run fn(p, arg) as a goroutine on the parallel pool; it settles p (if it
+ * returns without doing so, p is fulfilled with NULL). Returns p (caller
+ * owns one reference), or NULL. This is what JavaScript cannot do: heavy
+ * work on all cores while the loop stays responsive. */
+GORT_API gort_promise *gort_async(void (*fn)(gort_promise *p, void *arg), void *arg);
+/* Wait for p to settle. In a pool goroutine it parks; in a loop-bound
+ * goroutine it yields to the loop (that is async/await); on a foreign
+ * thread it blocks. Returns 0 if fulfilled, the rejection code if rejected,
+ * GORT_ETIMEDOUT at the deadline (p stays untouched), GORT_EDEADLK on a
+ * loop's thread outside a loop-bound goroutine (it would never wake). */
+GORT_API int  gort_await(gort_promise *p);
+GORT_API int  gort_await_until(gort_promise *p, int64_t deadline);
+/* Unhandled rejections: a rejected promise freed without ever having had a
+ * reaction or an await is reported to this hook (default: a line on
+ * stderr, like Node's warning). NULL restores the default. */
+GORT_API void gort_set_unhandled_rejection_hook(void (*hook)(gort_promise *p, void *ud), void *ud);
+/* Bridges. recv: a promise fulfilled with a malloc'd copy of the next value
+ * received from ch (freed with the promise), or rejected with GORT_ECLOSED.
+ * to_chan: when p settles, send p itself (retained; the receiver releases
+ * it) on ch, whose elem_size must be sizeof(gort_promise *). */
+GORT_API gort_promise *gort_promise_from_recv(gort_chan *ch);
+GORT_API int  gort_promise_to_chan(gort_promise *p, gort_chan *ch);
 
 /* ---- I/O ---------------------------------------------------------------- */
 /* Blocking-style I/O that parks the goroutine instead of the thread (Go's

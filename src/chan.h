@@ -102,9 +102,11 @@ static inline void gort__chan_entry_wake(gort__chan_entry *e)
 int gort__sleep_until_deadline(int64_t deadline, gort__wait_reason why);
 /* Normalise a user deadline: negative values other than GORT_FOREVER are
  * treated as GORT_FOREVER. */
+/* The API's deadline rules: GORT_FOREVER waits forever, GORT_NOWAIT is the
+ * try variant, any other negative value is a time long past (expired). */
 static inline int64_t gort__chan_deadline(int64_t d)
 {
-    return d < 0 ? GORT_FOREVER : d;
+    return d == GORT_FOREVER ? d : d < 0 ? 1 : d;
 }
 
 /* The blocking operations with an absolute deadline (GORT_FOREVER,

@@ -124,8 +124,10 @@ struct gort__exec {
     gort__lock lock;         /* protects head/tail */
     gort__g   *head, *tail;  /* runnable Gs (linked by schedlink) */
     _Atomic uint32_t signal; /* futex word: bumped when work arrives */
-    gort__m   *m;            /* the thread that runs it */
-    int        live;         /* goroutines homed here that have not exited (m only) */
+    gort__m   *m;            /* the thread that runs it (NULL for a loop not running) */
+    _Atomic int live;        /* goroutines homed here that have not exited */
+    gort_loop *loop;         /* the event loop this executor belongs to, or NULL */
+    _Atomic int wake_fd;     /* eventfd written when work arrives, or -1/0 (loops) */
 };
 
 /* ---- the scheduler ------------------------------------------------------- */
@@ -156,6 +158,7 @@ typedef struct gort__sched {
     int        max_threads;
     _Atomic int nsyscall;      /* goroutines between syscall enter and exit */
     _Atomic int exec_busy;     /* executors currently running a goroutine */
+    _Atomic int loops_running; /* event loops inside run/run_once (their timers are private) */
     _Atomic int threads;       /* engine threads alive (Ms + sysmon) */
     _Atomic int foreign_blocked; /* foreign threads blocked in gort waits */
     _Atomic int in_netpoll;    /* 1 while the poller blocks in gort__netpoll_poll */
@@ -163,6 +166,7 @@ typedef struct gort__sched {
     bool       sysmon_started;
     _Atomic uint32_t sysmon_wake; /* futex word: bumped to wake sysmon early */
     _Atomic int sysmon_exit;   /* 1: sysmon returns (set last by gort_shutdown) */
+    _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
     _Atomic int deadlock;      /* 1: checkdead found every goroutine asleep */
@@ -173,6 +177,16 @@ extern gort__sched gort__S;
 /* Relaxed atomic load/store for fields that other threads only sample. */
 #define GORT__RLOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 #define GORT__RSTORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+/* sched.c services for loop.c: an executor driven by a thread gort does
+ * not own (the thread calling gort_loop_run) */
+gort__m *gort__m_attach(gort__exec *e);   /* make the caller an executor M; NULL: ENOMEM */
+void     gort__m_detach(gort__m *m);
+gort__g *gort__exec_take(gort__exec *e);  /* next runnable goroutine, or NULL */
+void     gort__exec_run(gort__m *m, gort__g *g); /* run g until it blocks or ends */
+void     gort__exec_wake(gort__exec *e);  /* signal the executor's thread */
+int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg); /* 0 or GORT_E* */
+void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */

@@ -25,7 +25,7 @@
 #define GORT__GLS_PASSES 4
 
 static gort__lock keys_lock;
-static bool key_used[GORT_KEYS_MAX];                  /* keys_lock */
+static _Atomic bool key_used[GORT_KEYS_MAX];          /* written under keys_lock */
 static void (*_Atomic key_dtor[GORT_KEYS_MAX])(void *); /* written under keys_lock */
 static __thread void *foreign_values[GORT_KEYS_MAX];
 
@@ -62,7 +62,7 @@ GORT__CORE GORT_API int gort_key_delete(gort_key key)
 /* Where key's value lives for the caller; NULL (with *err set) if it cannot. */
 GORT__CORE static void **slot_of(gort_key key, bool create, int *err)
 {
-    if (key < 0 || key >= GORT_KEYS_MAX) {
+    if (key < 0 || key >= GORT_KEYS_MAX || !atomic_load_explicit(&key_used[key], memory_order_relaxed)) {
         *err = GORT_EINVAL;
         return NULL;
     }

@@ -225,6 +225,8 @@ GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
 
 /* ---- executors of pinned goroutines -------------------------------------- */
 
+GORT__CORE static gort__g *exec_pop(gort__exec *e);
+
 GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
 {
     g->schedlink = NULL;
@@ -235,8 +237,24 @@ GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
         e->head = g;
     e->tail = g;
     gort__lock_release(&e->lock);
+    gort__exec_wake(e);
+}
+
+GORT__CORE void gort__exec_wake(gort__exec *e)
+{
     atomic_fetch_add_explicit(&e->signal, 1, memory_order_release);
     gort__futex_wake(&e->signal, 1);
+    int fd = atomic_load_explicit(&e->wake_fd, memory_order_acquire);
+    if (fd > 0) {
+        uint64_t one = 1; /* eventfd: readable until the loop drains it */
+        ssize_t ignored = write(fd, &one, sizeof one);
+        (void)ignored;
+    }
+}
+
+GORT__CORE gort__g *gort__exec_take(gort__exec *e)
+{
+    return exec_pop(e);
 }
 
 GORT__CORE static gort__g *exec_pop(gort__exec *e)
@@ -711,16 +729,45 @@ GORT__CORE static void exec_loop(gort__m *m)
         uint32_t seen = atomic_load_explicit(&e->signal, memory_order_acquire);
         gort__g *g = exec_pop(e);
         if (g) {
-            atomic_fetch_add(&gort__S.exec_busy, 1);
-            while (g)
-                g = execute(m, g);
-            atomic_fetch_sub(&gort__S.exec_busy, 1);
+            gort__exec_run(m, g);
             continue;
         }
-        if (e->live == 0 || atomic_load(&gort__S.stopping))
+        if (atomic_load(&e->live) == 0 || atomic_load(&gort__S.stopping))
             return;
         gort__futex_wait(&e->signal, seen, GORT_FOREVER);
     }
+}
+
+GORT__CORE static void thread_stack_bounds(gort__ctx *ctx);
+
+GORT__CORE void gort__exec_run(gort__m *m, gort__g *g)
+{
+    atomic_fetch_add(&gort__S.exec_busy, 1);
+    while (g)
+        g = execute(m, g);
+    atomic_fetch_sub(&gort__S.exec_busy, 1);
+}
+
+GORT__CORE gort__m *gort__m_attach(gort__exec *e)
+{
+    gort__m *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->exec = e;
+    m->thread = pthread_self();
+    thread_stack_bounds(&m->g0);
+    e->m = m;
+    tls_m = m;
+    atomic_fetch_add(&gort__S.threads, 1);
+    return m;
+}
+
+GORT__CORE void gort__m_detach(gort__m *m)
+{
+    atomic_fetch_sub(&gort__S.threads, 1);
+    tls_m = NULL;
+    m->exec->m = NULL;
+    free(m);
 }
 
 GORT__CORE static void thread_stack_bounds(gort__ctx *ctx)
@@ -748,6 +795,9 @@ GORT__CORE static void *mstart(void *arg)
     thread_stack_bounds(&m->g0);
     if (m->exec) {
         exec_loop(m);
+        gort__lock_acquire(&gort__S.lock);
+        gort__S.mcount--; /* its thread is done: it no longer counts against max_threads */
+        gort__lock_release(&gort__S.lock);
     } else {
         gort__lock_acquire(&gort__S.lock);
         gort__p *p = m->nextp;
@@ -829,7 +879,7 @@ GORT__CORE static void g_free(gort__m *m, gort__g *g)
     g_release_fiber(g);
     atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
     if (g->home) {
-        g->home->live--;
+        atomic_fetch_sub(&g->home->live, 1);
         g->home = NULL;
     }
     if (!g->default_size) {
@@ -911,7 +961,23 @@ GORT__CORE GORT_API void gort_go_options_init(gort_go_options *opts)
 
 static gort__exec *exec_new(gort__g *g);
 
+GORT__CORE static int spawn(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                            gort__exec *home, uintptr_t creator);
+
 GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts)
+{
+    return spawn(fn, arg, opts, NULL, (uintptr_t)__builtin_return_address(0));
+}
+
+GORT__CORE int gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg)
+{
+    return spawn(fn, arg, NULL, e, (uintptr_t)__builtin_return_address(0));
+}
+
+/* Spawn fn(arg): on the parallel pool, on executor `home`, or (opts->pinned)
+ * on a new executor thread of its own. */
+GORT__CORE static int spawn(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                            gort__exec *home, uintptr_t creator)
 {
     if (!fn)
         return GORT_EINVAL;
@@ -939,7 +1005,7 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
         return GORT_ENOMEM;
     g->fn = fn;
     g->arg = arg;
-    g->creator_pc = (uintptr_t)__builtin_return_address(0);
+    g->creator_pc = creator;
     g->nopreempt = opts && opts->nopreempt ? 1 : 0;
     g->in_syscall = 0;
     g->id = new_goid(p);
@@ -954,6 +1020,12 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
     }
     gort__ctx_make(&g->ctx, g->ctx.stack_lo, g->ctx.stack_size, (void (*)(void *))g_entry, g);
     atomic_fetch_add_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    if (home) {
+        g->home = home;
+        atomic_fetch_add(&home->live, 1);
+        make_runnable(g, false);
+        return 0;
+    }
     if (pinned) {
         if (!exec_new(g)) {
             atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
@@ -979,7 +1051,7 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
 
 GORT__CORE GORT_API int gort_go(void (*fn)(void *), void *arg)
 {
-    return gort_go_opts(fn, arg, NULL);
+    return spawn(fn, arg, NULL, NULL, (uintptr_t)__builtin_return_address(0));
 }
 
 /* A pinned goroutine gets an executor thread of its own. */
@@ -1053,6 +1125,9 @@ GORT__CORE GORT_API int gort_syscall_enter(void)
     if (p) {
         GORT__RSTORE(p->syscalltick, GORT__RLOAD(p->syscalltick) + 1);
         atomic_store_explicit(&p->status, GORT__P_SYSCALL, memory_order_release);
+        /* A backed-off sysmon would take up to 10 ms to notice: wake it. */
+        if (atomic_load_explicit(&gort__S.sysmon_slow, memory_order_relaxed))
+            gort__sysmon_wake();
     }
     return 0;
 }
@@ -1159,7 +1234,7 @@ GORT__CORE void gort__checkdead(void)
     if (gort__S.nmidle != gort__S.mcount_pool || atomic_load(&gort__S.npidle) != gort__S.nprocs ||
         atomic_load(&gort__S.nmspinning) || atomic_load(&gort__S.runq_size) ||
         atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy) ||
-        earliest_timer() != INT64_MAX || gort__netpoll_pending() ||
+        atomic_load(&gort__S.loops_running) || earliest_timer() != INT64_MAX || gort__netpoll_pending() ||
         atomic_load(&gort__S.ngoroutines) == 0)
         return;
     for (int i = 0; i < gort__S.nprocs; i++)
@@ -1204,7 +1279,9 @@ GORT__CORE GORT_API void gort_sleep(int64_t ns)
         gort_yield();
         return;
     }
-    int64_t deadline = gort_now() + ns;
+    int64_t now = gort_now();
+    /* Saturate: INT64_MAX - 1 is 292 years away (INT64_MAX means "no timer"). */
+    int64_t deadline = ns > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + ns;
     if (!g) {
         struct timespec ts = {(time_t)(deadline / GORT_SECOND), (long)(deadline % GORT_SECOND)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
@@ -1437,6 +1514,7 @@ GORT__CORE GORT_API void gort_shutdown(void)
     gort__m *allm = gort__S.allm;
     gort__S.allm = NULL;
     gort__lock_release(&gort__S.lock);
+    gort__loops_shutdown();
     if (atomic_load(&gort__S.in_netpoll))
         gort__netpoll_break();
     /* sysmon keeps running meanwhile: it preempts goroutines that compute

@@ -110,12 +110,13 @@ GORT__CORE static void *sysmon_main(void *arg)
             if (gort__netpoll_poll(GORT_NOWAIT) > 0)
                 acted = true;
         }
-        if (acted) {
-            idle = 0;
+        if (acted || atomic_load(&gort__S.nsyscall) > 0) {
+            idle = acted ? 0 : idle;
             tick = SYSMON_TICK_MIN;
         } else if (++idle > 50 && tick < SYSMON_TICK_MAX) {
             tick = tick * 2 > SYSMON_TICK_MAX ? SYSMON_TICK_MAX : tick * 2;
         }
+        atomic_store_explicit(&gort__S.sysmon_slow, tick > SYSMON_TICK_MIN, memory_order_relaxed);
     }
     free(seen);
     atomic_fetch_sub(&gort__S.threads, 1);
