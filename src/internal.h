@@ -231,4 +231,20 @@ void gort__preempt_point(void);
  * than one P, another P is running, our run queue is empty, iter < 4. */
 bool gort__sync_can_spin(int iter);
 
+/* ---- loops (loop.c), for promises (promise.c) ---------------------------- */
+/* Queue fn(arg) as a microtask on loop, from any thread: on the loop's own
+ * thread it joins the microtask queue directly; from elsewhere it goes
+ * through the loop's thread-safe inbox and becomes a microtask at the
+ * loop's next check (it wakes the loop). 0 or GORT_ENOMEM. Keeps the loop
+ * alive until it has run. */
+int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, void *arg);
+/* Whether the caller is a loop's thread running outside any goroutine
+ * (awaiting there could never be woken: the loop itself is what would run
+ * the wake-up). */
+bool gort__on_loop_scheduler(void);
+/* Loop-bound goroutines block through the ordinary waiter protocol:
+ * gort__ready() on one hands it back to its loop, which runs it right after
+ * the microtask (or task) in progress — exactly where JavaScript resumes an
+ * async function after `await`. */
+
 #endif /* GORT_INTERNAL_H */

@@ -1,0 +1,841 @@
+/*
+ * loop.c — the event loop: JavaScript's single-threaded model as a serial
+ * executor of gort's engine.
+ *
+ * Concepts
+ *   - A loop is an executor (engine.h's gort__exec) driven by whichever
+ *     thread runs it: the thread calling gort_loop_run (it becomes an
+ *     executor M for the duration) or a thread of its own (gort_loop_start).
+ *     Everything a loop runs — macrotasks, microtasks, timer callbacks, I/O
+ *     callbacks, loop-bound goroutines — runs on that thread, one piece at a
+ *     time, never preempted (its goroutines are homed on the executor, which
+ *     holds no P, so sysmon never flags them).
+ *   - Macrotasks arrive through the inbox (thread-safe, any thread) and run
+ *     in FIFO order. Microtasks (promise reactions) run after the current
+ *     piece of work, before the next macrotask; microtasks queued while
+ *     draining run in the same checkpoint. A microtask queued from another
+ *     thread travels through the inbox flagged `micro` and joins the
+ *     microtask queue at the next check.
+ *   - Loop-bound goroutines block like any goroutine (waiters); readying one
+ *     pushes it onto the executor's queue. The microtask checkpoint runs
+ *     readied goroutines before the next microtask, so a goroutine resumed by
+ *     a promise reaction continues right after that reaction — where
+ *     JavaScript resumes an async function after `await`.
+ *   - Timers live in the loop's own binary heap ordered by (deadline,
+ *     sequence), so equal deadlines fire in the order they were set (Node's
+ *     rule). An idle loop sleeps on the executor's futex until the earliest
+ *     deadline. When the loop is embedded (gort_loop_fd), an engine timer at
+ *     the earliest deadline writes the eventfd instead, so the host loop wakes.
+ *   - I/O watchers: a pool goroutine per watch waits in the network poller
+ *     (gort_fd_wait) and posts the callback to the loop, then waits until the
+ *     loop has run it before polling again (the callback consumes the data).
+ *   - Liveness (when run returns): queued tasks, armed timers, watches,
+ *     references (gort_loop_ref) and microtasks in flight are counted in
+ *     `pending`; live loop-bound goroutines are counted by the executor.
+ *     run returns when both are zero, like Node exiting.
+ *
+ * Locks: inbox_lock protects the inbox; timer_lock protects the heap, the
+ * sequence and the id counter (timers may be set from any thread); the
+ * macrotask and microtask queues belong to the running thread. Neither lock
+ * is held while running user code. Memory ordering: a post publishes its task
+ * under inbox_lock, then bumps the executor's futex word (release); the loop
+ * takes the inbox under the same lock, so the task's contents are visible.
+ *
+ * Rejected alternatives: engine timers per loop timer (their callbacks run
+ * on pool threads and the order of equal deadlines across Ps is not FIFO);
+ * a dedicated epoll per loop (the engine already has a poller; a goroutine
+ * per watch reuses it without a second kernel object per loop).
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct task {
+    struct task *next;
+    gort_task_fn fn;
+    void        *arg;
+    bool         micro; /* inbox only: joins the microtask queue */
+} task;
+
+typedef struct task_queue {
+    task *head, *tail;
+} task_queue;
+
+typedef struct ltimer {
+    int64_t      when;    /* absolute deadline */
+    uint64_t     seq;     /* tie-break: set order */
+    int64_t      id;      /* > 0, returned to the user */
+    int64_t      period;  /* > 0 for intervals */
+    gort_task_fn fn;
+    void        *arg;
+    bool         cleared; /* cleared while running (an interval clearing itself) */
+} ltimer;
+
+typedef struct watch watch;
+
+struct gort_loop {
+    gort__exec  exec;        /* loop-bound goroutines; futex word and eventfd */
+    gort__lock  inbox_lock;  /* protects inbox */
+    task_queue  inbox;       /* posted from any thread */
+    task_queue  macro;       /* running thread only */
+    task_queue  micro;       /* running thread only */
+    gort__lock  timer_lock;  /* protects heap, nheap, cap, seq, next_id, running_timer */
+    ltimer    **heap;        /* binary min-heap by (when, seq) */
+    size_t      nheap, cap;
+    uint64_t    seq;
+    int64_t     next_id;
+    ltimer     *running_timer; /* the timer whose callback runs now (self-clear) */
+    _Atomic long pending;    /* tasks, timers, watches, refs, microtasks in flight */
+    _Atomic int  stop;       /* gort_loop_stop was called */
+    _Atomic int  running;    /* a thread is inside run/run_once */
+    gort__timer  alarm;      /* embedded mode: wakes the host at the earliest deadline */
+    bool         alarm_armed;
+    int64_t      alarm_when;
+    pthread_t    thread;     /* gort_loop_start's thread */
+    bool         started;
+    gort__lock   watch_lock; /* protects watches */
+    watch       *watches;
+    int64_t      next_watch;
+    gort_loop   *all_next;   /* registry of loops (shutdown stops them) */
+};
+
+static gort__lock loops_lock; /* protects all_loops */
+static gort_loop *all_loops;
+
+static __thread gort_loop *tls_loop; /* loop running on this thread */
+
+GORT_API gort_loop *gort_loop_current(void)
+{
+    return tls_loop;
+}
+
+bool gort__on_loop_scheduler(void)
+{
+    return tls_loop != NULL && gort__current() == NULL;
+}
+
+/* ---- task queues --------------------------------------------------------- */
+
+static void tq_push(task_queue *q, task *t)
+{
+    t->next = NULL;
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+}
+
+static task *tq_pop(task_queue *q)
+{
+    task *t = q->head;
+    if (t) {
+        q->head = t->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return t;
+}
+
+static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
+{
+    if (!loop || !fn)
+        return GORT_EINVAL;
+    task *t = malloc(sizeof *t);
+    if (!t)
+        return GORT_ENOMEM;
+    t->fn = fn;
+    t->arg = arg;
+    t->micro = micro;
+    atomic_fetch_add(&loop->pending, 1);
+    if (micro && tls_loop == loop) {
+        tq_push(&loop->micro, t);
+        return 0;
+    }
+    gort__lock_acquire(&loop->inbox_lock);
+    tq_push(&loop->inbox, t);
+    gort__lock_release(&loop->inbox_lock);
+    gort__exec_wake(&loop->exec);
+    return 0;
+}
+
+GORT_API int gort_loop_post(gort_loop *loop, gort_task_fn fn, void *arg)
+{
+    return post(loop, fn, arg, false);
+}
+
+GORT_API int gort_loop_microtask(gort_loop *loop, gort_task_fn fn, void *arg)
+{
+    return post(loop, fn, arg, true);
+}
+
+int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, void *arg)
+{
+    return post(loop, fn, arg, true);
+}
+
+/* Move the inbox into the macrotask and microtask queues. */
+static void take_inbox(gort_loop *loop)
+{
+    gort__lock_acquire(&loop->inbox_lock);
+    task *t = loop->inbox.head;
+    loop->inbox.head = loop->inbox.tail = NULL;
+    gort__lock_release(&loop->inbox_lock);
+    while (t) {
+        task *next = t->next;
+        tq_push(t->micro ? &loop->micro : &loop->macro, t);
+        t = next;
+    }
+}
+
+static void run_task(gort_loop *loop, task *t)
+{
+    gort_task_fn fn = t->fn;
+    void *arg = t->arg;
+    free(t);
+    fn(arg);
+    atomic_fetch_sub(&loop->pending, 1);
+}
+
+/* The microtask checkpoint: readied loop-bound goroutines first (a
+ * goroutine resumed by a reaction continues right after it), then
+ * microtasks, until both are empty. */
+static void checkpoint(gort_loop *loop)
+{
+    for (;;) {
+        gort__g *g = gort__exec_take(&loop->exec);
+        if (g) {
+            gort__exec_run(loop->exec.m, g);
+            continue;
+        }
+        task *t = tq_pop(&loop->micro);
+        if (!t) {
+            /* Microtasks posted from other threads wait in the inbox. */
+            gort__lock_acquire(&loop->inbox_lock);
+            bool more = false;
+            for (task **pp = &loop->inbox.head, *prev = NULL; *pp;) {
+                task *x = *pp;
+                if (x->micro) {
+                    *pp = x->next;
+                    if (loop->inbox.tail == x)
+                        loop->inbox.tail = prev;
+                    tq_push(&loop->micro, x);
+                    more = true;
+                } else {
+                    prev = x;
+                    pp = &x->next;
+                }
+            }
+            gort__lock_release(&loop->inbox_lock);
+            if (!more)
+                return;
+            continue;
+        }
+        run_task(loop, t);
+    }
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static bool lt_less(const ltimer *a, const ltimer *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void lheap_up(ltimer **h, size_t i)
+{
+    ltimer *t = h[i];
+    while (i > 0 && lt_less(t, h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = t;
+}
+
+static void lheap_down(ltimer **h, size_t n, size_t i)
+{
+    ltimer *t = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && lt_less(h[c + 1], h[c]))
+            c++;
+        if (!lt_less(h[c], t))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = t;
+}
+
+/* timer_lock held. */
+static int lheap_push(gort_loop *loop, ltimer *t)
+{
+    if (loop->nheap == loop->cap) {
+        size_t cap = loop->cap ? loop->cap * 2 : 64;
+        ltimer **h = realloc(loop->heap, cap * sizeof *h);
+        if (!h)
+            return GORT_ENOMEM;
+        loop->heap = h;
+        loop->cap = cap;
+    }
+    t->seq = loop->seq++;
+    loop->heap[loop->nheap++] = t;
+    lheap_up(loop->heap, loop->nheap - 1);
+    return 0;
+}
+
+/* timer_lock held. */
+static ltimer *lheap_pop_at(gort_loop *loop, size_t i)
+{
+    ltimer *t = loop->heap[i];
+    loop->nheap--;
+    if (i != loop->nheap) {
+        loop->heap[i] = loop->heap[loop->nheap];
+        lheap_down(loop->heap, loop->nheap, i);
+        lheap_up(loop->heap, i);
+    }
+    return t;
+}
+
+static void alarm_fire(gort__timer *t, int64_t now)
+{
+    (void)now;
+    gort__exec_wake(&((gort_loop *)t->arg)->exec);
+}
+
+/* timer_lock held. Embedded loops get an engine timer at the earliest
+ * deadline, so the host's watch on gort_loop_fd wakes up for it. */
+static void rearm_alarm(gort_loop *loop)
+{
+    if (atomic_load(&loop->exec.wake_fd) <= 0 || loop->nheap == 0)
+        return;
+    int64_t when = loop->heap[0]->when;
+    if (loop->alarm_armed && loop->alarm_when <= when)
+        return;
+    if (loop->alarm_armed)
+        gort__timer_stop(&loop->alarm);
+    loop->alarm = (gort__timer){.when = when, .fn = alarm_fire, .arg = loop};
+    loop->alarm_armed = gort__timer_start(&loop->alarm) == 0;
+    loop->alarm_when = when;
+}
+
+static int64_t set_timer(gort_loop *loop, int64_t delay, int64_t period, gort_task_fn fn,
+                         void *arg)
+{
+    if (!loop || !fn)
+        return GORT_EINVAL;
+    ltimer *t = calloc(1, sizeof *t);
+    if (!t)
+        return GORT_ENOMEM;
+    if (delay < 0)
+        delay = 0;
+    t->when = gort_now() + delay;
+    t->period = period;
+    t->fn = fn;
+    t->arg = arg;
+    gort__lock_acquire(&loop->timer_lock);
+    t->id = ++loop->next_id;
+    int err = lheap_push(loop, t);
+    if (err == 0)
+        rearm_alarm(loop);
+    gort__lock_release(&loop->timer_lock);
+    if (err) {
+        free(t);
+        return err;
+    }
+    atomic_fetch_add(&loop->pending, 1);
+    if (tls_loop != loop)
+        gort__exec_wake(&loop->exec); /* it may sleep past the new deadline */
+    return t->id;
+}
+
+GORT_API int64_t gort_loop_set_timeout(gort_loop *loop, int64_t delay_ns, gort_task_fn fn,
+                                       void *arg)
+{
+    return set_timer(loop, delay_ns, 0, fn, arg);
+}
+
+GORT_API int64_t gort_loop_set_interval(gort_loop *loop, int64_t period_ns, gort_task_fn fn,
+                                        void *arg)
+{
+    if (period_ns <= 0)
+        period_ns = GORT_MILLISECOND; /* Node clamps intervals to 1 ms */
+    return set_timer(loop, period_ns, period_ns, fn, arg);
+}
+
+GORT_API int gort_loop_clear_timer(gort_loop *loop, int64_t id)
+{
+    if (!loop || id <= 0)
+        return GORT_EINVAL;
+    gort__lock_acquire(&loop->timer_lock);
+    ltimer *t = NULL;
+    for (size_t i = 0; i < loop->nheap; i++)
+        if (loop->heap[i]->id == id) {
+            t = lheap_pop_at(loop, i);
+            break;
+        }
+    bool self = !t && loop->running_timer && loop->running_timer->id == id &&
+                !loop->running_timer->cleared;
+    if (self)
+        loop->running_timer->cleared = true; /* an interval clearing itself */
+    gort__lock_release(&loop->timer_lock);
+    if (t) {
+        free(t);
+        atomic_fetch_sub(&loop->pending, 1);
+        return 0;
+    }
+    return self ? 0 : GORT_EINVAL;
+}
+
+/* Run the timers due at `now` (those armed later wait for the next turn). */
+static void run_timers(gort_loop *loop, int64_t now)
+{
+    for (;;) {
+        gort__lock_acquire(&loop->timer_lock);
+        if (loop->nheap == 0 || loop->heap[0]->when > now) {
+            gort__lock_release(&loop->timer_lock);
+            return;
+        }
+        ltimer *t = lheap_pop_at(loop, 0);
+        loop->running_timer = t;
+        gort__lock_release(&loop->timer_lock);
+        t->fn(t->arg);
+        gort__lock_acquire(&loop->timer_lock);
+        loop->running_timer = NULL;
+        bool again = t->period > 0 && !t->cleared;
+        if (again) {
+            t->when = (now > t->when ? now : t->when) + t->period;
+            again = lheap_push(loop, t) == 0;
+        }
+        gort__lock_release(&loop->timer_lock);
+        if (!again) {
+            free(t);
+            atomic_fetch_sub(&loop->pending, 1);
+        }
+        checkpoint(loop);
+    }
+}
+
+static int64_t next_deadline(gort_loop *loop)
+{
+    gort__lock_acquire(&loop->timer_lock);
+    int64_t when = loop->nheap ? loop->heap[0]->when : GORT_FOREVER;
+    rearm_alarm(loop);
+    gort__lock_release(&loop->timer_lock);
+    return when;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static bool has_work(gort_loop *loop)
+{
+    return atomic_load(&loop->pending) > 0 || atomic_load(&loop->exec.live) > 0;
+}
+
+/* One turn: timers, the macrotasks queued before the turn (each followed by
+ * a checkpoint), and readied goroutines. Returns whether anything ran. */
+static bool turn(gort_loop *loop)
+{
+    bool ran = false;
+    take_inbox(loop);
+    checkpoint(loop); /* goroutines readied and microtasks posted while away */
+    int64_t now = gort_now();
+    gort__lock_acquire(&loop->timer_lock);
+    bool due = loop->nheap && loop->heap[0]->when <= now;
+    gort__lock_release(&loop->timer_lock);
+    if (due) {
+        run_timers(loop, now);
+        ran = true;
+    }
+    task *batch = loop->macro.head; /* this turn's macrotasks only */
+    task *last = loop->macro.tail;
+    loop->macro.head = loop->macro.tail = NULL;
+    while (batch) {
+        task *t = batch;
+        batch = t == last ? NULL : t->next;
+        run_task(loop, t);
+        checkpoint(loop);
+        if (atomic_load(&loop->stop)) {
+            /* put the rest back, in order, ahead of newer tasks */
+            if (batch) {
+                last->next = loop->macro.head;
+                if (!loop->macro.head)
+                    loop->macro.tail = last;
+                loop->macro.head = batch;
+            }
+            return true;
+        }
+        ran = true;
+    }
+    return ran;
+}
+
+/* Sleep until work arrives or until deadline. */
+static void idle_wait(gort_loop *loop, uint32_t seen, int64_t deadline)
+{
+    int64_t timer = next_deadline(loop);
+    if (timer != GORT_FOREVER && (deadline == GORT_FOREVER || timer < deadline))
+        deadline = timer;
+    gort__futex_wait(&loop->exec.signal, seen, deadline);
+}
+
+static bool queues_empty(gort_loop *loop)
+{
+    gort__lock_acquire(&loop->inbox_lock);
+    bool empty = !loop->inbox.head;
+    gort__lock_release(&loop->inbox_lock);
+    return empty && !loop->macro.head && !loop->micro.head;
+}
+
+static int enter(gort_loop *loop, gort__m **m)
+{
+    if (!loop)
+        return GORT_EINVAL;
+    if (gort__this_m() || tls_loop)
+        return GORT_EPERM; /* a goroutine, an engine thread, or another loop */
+    if (!gort_initialized())
+        return GORT_ENOTINIT;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&loop->running, &expect, 1))
+        return GORT_EBUSY;
+    *m = gort__m_attach(&loop->exec);
+    if (!*m) {
+        atomic_store(&loop->running, 0);
+        return GORT_ENOMEM;
+    }
+    tls_loop = loop;
+    atomic_fetch_add(&gort__S.loops_running, 1);
+    return 0;
+}
+
+static void leave(gort_loop *loop, gort__m *m)
+{
+    atomic_fetch_sub(&gort__S.loops_running, 1);
+    tls_loop = NULL;
+    gort__m_detach(m);
+    atomic_store(&loop->running, 0);
+}
+
+static bool engine_stopping(void)
+{
+    return !gort_initialized() || atomic_load(&gort__S.stopping);
+}
+
+GORT_API int gort_loop_run(gort_loop *loop)
+{
+    gort__m *m;
+    int err = enter(loop, &m);
+    if (err)
+        return err;
+    atomic_store(&loop->stop, 0);
+    while (!atomic_load(&loop->stop) && !engine_stopping()) {
+        uint32_t seen = atomic_load_explicit(&loop->exec.signal, memory_order_acquire);
+        bool ran = turn(loop);
+        if (!has_work(loop) && queues_empty(loop))
+            break;
+        if (!ran)
+            idle_wait(loop, seen, GORT_FOREVER);
+    }
+    leave(loop, m);
+    return 0;
+}
+
+GORT_API int gort_loop_run_once(gort_loop *loop, int64_t deadline)
+{
+    gort__m *m;
+    int err = enter(loop, &m);
+    if (err)
+        return err;
+    int fd = atomic_load(&loop->exec.wake_fd);
+    if (fd > 0) {
+        uint64_t drained;
+        ssize_t ignored = read(fd, &drained, sizeof drained); /* non-blocking eventfd */
+        (void)ignored;
+    }
+    uint32_t seen = atomic_load_explicit(&loop->exec.signal, memory_order_acquire);
+    bool ran = turn(loop);
+    if (!ran && deadline != GORT_NOWAIT && has_work(loop)) {
+        idle_wait(loop, seen, deadline);
+        turn(loop);
+    }
+    bool more = has_work(loop) || !queues_empty(loop);
+    next_deadline(loop); /* embedded: re-arm the alarm for the next timer */
+    leave(loop, m);
+    return more ? 1 : 0;
+}
+
+GORT_API void gort_loop_stop(gort_loop *loop)
+{
+    if (!loop)
+        return;
+    atomic_store(&loop->stop, 1);
+    gort__exec_wake(&loop->exec);
+}
+
+static void *loop_thread(void *arg)
+{
+    gort_loop_run(arg);
+    return NULL;
+}
+
+GORT_API int gort_loop_start(gort_loop *loop)
+{
+    if (!loop)
+        return GORT_EINVAL;
+    if (loop->started || atomic_load(&loop->running))
+        return GORT_EBUSY;
+    if (!gort_initialized())
+        return GORT_ENOTINIT;
+    if (pthread_create(&loop->thread, NULL, loop_thread, loop) != 0)
+        return GORT_ENOMEM;
+    loop->started = true;
+    return 0;
+}
+
+GORT_API int gort_loop_join(gort_loop *loop)
+{
+    if (!loop || !loop->started)
+        return GORT_EINVAL;
+    pthread_join(loop->thread, NULL);
+    loop->started = false;
+    return 0;
+}
+
+GORT_API void gort_loop_ref(gort_loop *loop)
+{
+    if (loop)
+        atomic_fetch_add(&loop->pending, 1);
+}
+
+GORT_API void gort_loop_unref(gort_loop *loop)
+{
+    if (loop && atomic_fetch_sub(&loop->pending, 1) == 1)
+        gort__exec_wake(&loop->exec); /* run may now return */
+}
+
+GORT_API int gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg)
+{
+    if (!loop)
+        return GORT_EINVAL;
+    return gort__spawn_on(&loop->exec, fn, arg);
+}
+
+GORT_API int gort_loop_fd(gort_loop *loop)
+{
+    if (!loop)
+        return GORT_EINVAL;
+    int fd = atomic_load(&loop->exec.wake_fd);
+    if (fd > 0)
+        return fd;
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&loop->exec.wake_fd, &expect, fd)) {
+        close(fd);
+        return expect;
+    }
+    if (has_work(loop) || !queues_empty(loop))
+        gort__exec_wake(&loop->exec); /* readable now if work is pending */
+    return fd;
+}
+
+/* ---- I/O watchers --------------------------------------------------------- */
+
+#define WATCH_POLL_NS (20 * GORT_MILLISECOND) /* how soon an unwatched goroutine leaves */
+
+struct watch {
+    watch        *next;      /* loop->watches (watch_lock) */
+    gort_loop    *loop;
+    int64_t       id;
+    int           fd, events;
+    gort_io_cb    cb;
+    void         *arg;
+    _Atomic int   cancelled;
+    _Atomic int   revents;   /* handed from the goroutine to the loop task */
+    gort_sem      ran;       /* released by the loop after each callback */
+    _Atomic int   refs;      /* the loop's list + the goroutine */
+};
+
+static void watch_unref(watch *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) == 1)
+        free(w);
+}
+
+static void watch_task(void *arg)
+{
+    watch *w = arg;
+    if (!atomic_load(&w->cancelled))
+        w->cb(w->fd, atomic_load(&w->revents), w->arg);
+    gort_sem_release(&w->ran, 1);
+}
+
+static void watch_goroutine(void *arg)
+{
+    watch *w = arg;
+    while (!atomic_load(&w->cancelled)) {
+        int r = gort_fd_wait(w->fd, w->events, gort_now() + WATCH_POLL_NS);
+        if (r == GORT_ETIMEDOUT)
+            continue;
+        if (atomic_load(&w->cancelled))
+            break;
+        atomic_store(&w->revents, r > 0 ? r : (GORT_POLLIN | GORT_POLLOUT) & w->events);
+        if (post(w->loop, watch_task, w, false) != 0)
+            break;
+        /* Wait until the loop ran the callback (it consumes the readiness). */
+        while (gort_sem_acquire_until(&w->ran, 1, gort_now() + WATCH_POLL_NS) == GORT_ETIMEDOUT)
+            if (atomic_load(&w->cancelled) && atomic_load(&w->loop->running) == 0)
+                goto out; /* the loop stopped for good: the task may never run */
+        if (r < 0)
+            break; /* the fd is gone: one callback reports it */
+    }
+out:
+    watch_unref(w);
+}
+
+GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg)
+{
+    if (!loop || !cb || fd < 0 || events == 0 || (events & ~(GORT_POLLIN | GORT_POLLOUT)))
+        return GORT_EINVAL;
+    watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return GORT_ENOMEM;
+    w->loop = loop;
+    w->fd = fd;
+    w->events = events;
+    w->cb = cb;
+    w->arg = arg;
+    gort_sem_init(&w->ran, 1);
+    gort_sem_acquire(&w->ran, 1); /* start empty */
+    atomic_store(&w->refs, 2);
+    gort__lock_acquire(&loop->watch_lock);
+    w->id = ++loop->next_watch;
+    w->next = loop->watches;
+    loop->watches = w;
+    gort__lock_release(&loop->watch_lock);
+    atomic_fetch_add(&loop->pending, 1);
+    int err = gort_go(watch_goroutine, w);
+    if (err) {
+        atomic_store(&w->refs, 1);
+        gort_loop_unwatch(loop, w->id);
+        return err;
+    }
+    return w->id;
+}
+
+GORT_API int gort_loop_unwatch(gort_loop *loop, int64_t id)
+{
+    if (!loop || id <= 0)
+        return GORT_EINVAL;
+    gort__lock_acquire(&loop->watch_lock);
+    watch *w = NULL;
+    for (watch **pp = &loop->watches; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            w = *pp;
+            *pp = w->next;
+            break;
+        }
+    gort__lock_release(&loop->watch_lock);
+    if (!w)
+        return GORT_EINVAL;
+    atomic_store(&w->cancelled, 1);
+    gort_sem_release(&w->ran, 1); /* let a goroutine waiting for a callback go */
+    atomic_fetch_sub(&loop->pending, 1);
+    gort__exec_wake(&loop->exec);
+    watch_unref(w);
+    return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+GORT_API gort_loop *gort_loop_new(void)
+{
+    if (!gort_initialized())
+        return NULL;
+    gort_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return NULL;
+    loop->exec.loop = loop;
+    gort__lock_acquire(&loops_lock);
+    loop->all_next = all_loops;
+    all_loops = loop;
+    gort__lock_release(&loops_lock);
+    return loop;
+}
+
+static void free_queue(task_queue *q)
+{
+    for (task *t = q->head, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
+    q->head = q->tail = NULL;
+}
+
+GORT_API void gort_loop_free(gort_loop *loop)
+{
+    if (!loop)
+        return;
+    if (atomic_load(&loop->running) || loop->started)
+        gort__fatal("gort_loop_free: the loop is running (stop and join it first)");
+    if (gort_initialized() && atomic_load(&loop->exec.live) > 0)
+        gort__fatal("gort_loop_free: %d loop-bound goroutines are still alive",
+                    atomic_load(&loop->exec.live));
+    gort__lock_acquire(&loops_lock);
+    for (gort_loop **pp = &all_loops; *pp; pp = &(*pp)->all_next)
+        if (*pp == loop) {
+            *pp = loop->all_next;
+            break;
+        }
+    gort__lock_release(&loops_lock);
+    while (loop->watches) {
+        int64_t id = loop->watches->id;
+        gort_loop_unwatch(loop, id);
+    }
+    if (loop->alarm_armed && gort_initialized())
+        gort__timer_stop(&loop->alarm);
+    free_queue(&loop->inbox);
+    free_queue(&loop->macro);
+    free_queue(&loop->micro);
+    for (size_t i = 0; i < loop->nheap; i++)
+        free(loop->heap[i]);
+    free(loop->heap);
+    int fd = atomic_load(&loop->exec.wake_fd);
+    if (fd > 0)
+        close(fd);
+    free(loop);
+}
+
+/* gort_shutdown: make every running loop return (they poll engine_stopping
+ * between turns) and wait until they have. */
+void gort__loops_shutdown(void)
+{
+    gort__lock_acquire(&loops_lock);
+    for (gort_loop *l = all_loops; l; l = l->all_next) {
+        atomic_store(&l->stop, 1);
+        gort__exec_wake(&l->exec);
+        gort__lock_acquire(&l->timer_lock);
+        l->alarm_armed = false; /* the engine's heaps (and the alarm in them) go away */
+        gort__lock_release(&l->timer_lock);
+    }
+    gort__lock_release(&loops_lock);
+    for (;;) {
+        bool busy = false;
+        gort__lock_acquire(&loops_lock);
+        for (gort_loop *l = all_loops; l; l = l->all_next)
+            busy |= atomic_load(&l->running) != 0;
+        gort__lock_release(&loops_lock);
+        if (!busy)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
