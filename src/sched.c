@@ -96,7 +96,8 @@ GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
 
 #define GLOBAL_FAIRNESS_TICK 61
 #define STEAL_PASSES 4
-#define GFREE_MAX 64     /* per-P free slots before spilling half */
+#define GFREE_MAX 512    /* per-P free slots before spilling half: above a full run queue */
+#define GFREE_REFILL 32  /* slots taken from the shared pool at a time (short lock hold) */
 #define GOID_BATCH 16
 
 static void wakep(void);
@@ -911,7 +912,7 @@ GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
     gort__g *g = NULL;
     if (p && slot_size == gort__S.stack_size) {
         if (!p->gfree)
-            p->ngfree = gort__slot_alloc_batch(&p->gfree, GFREE_MAX / 2);
+            p->ngfree = gort__slot_alloc_batch(&p->gfree, GFREE_REFILL);
         if (!p->gfree)
             return NULL;
         g = p->gfree;
