@@ -127,7 +127,8 @@ struct gort__exec {
     gort__m   *m;            /* the thread that runs it (NULL for a loop not running) */
     _Atomic int live;        /* goroutines homed here that have not exited */
     gort_loop *loop;         /* the event loop this executor belongs to, or NULL */
-    _Atomic int wake_fd;     /* eventfd written when work arrives, or -1/0 (loops) */
+    int        wake_fd;      /* (lock) eventfd written when work arrives, or 0 (loops) */
+    gort__exec *orphan_next; /* loop.c's list of executors orphaned by gort_loop_free */
 };
 
 /* ---- the scheduler ------------------------------------------------------- */
@@ -183,6 +184,8 @@ extern gort__sched gort__S;
 gort__m *gort__m_attach(gort__exec *e);   /* make the caller an executor M; NULL: ENOMEM */
 void     gort__m_detach(gort__m *m);
 gort__g *gort__exec_take(gort__exec *e);  /* next runnable goroutine, or NULL */
+/* The executor's queue is empty; checked under its lock (see exec_wake_locked). */
+bool     gort__exec_idle(gort__exec *e);
 void     gort__exec_run(gort__m *m, gort__g *g); /* run g until it blocks or ends */
 void     gort__exec_wake(gort__exec *e);  /* signal the executor's thread */
 int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg); /* 0 or GORT_E* */

@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct task {
@@ -79,7 +80,10 @@ typedef struct ltimer {
 typedef struct watch watch;
 
 struct gort_loop {
-    gort__exec  exec;        /* loop-bound goroutines; futex word and eventfd */
+    gort__exec *exec;        /* loop-bound goroutines; futex word and eventfd. Separate
+                                allocation: it outlives a loop freed with goroutines
+                                still parked (orphaned until gort_shutdown) */
+    _Atomic int inbox_micro; /* microtasks waiting in the inbox (skip the lock if 0) */
     gort__lock  inbox_lock;  /* protects inbox */
     task_queue  inbox;       /* posted from any thread */
     task_queue  macro;       /* running thread only */
@@ -98,14 +102,16 @@ struct gort_loop {
     int64_t      alarm_when;
     pthread_t    thread;     /* gort_loop_start's thread */
     bool         started;
+    _Atomic int  watchers;   /* watch goroutines alive (each also holds `pending`) */
     gort__lock   watch_lock; /* protects watches */
     watch       *watches;
     int64_t      next_watch;
     gort_loop   *all_next;   /* registry of loops (shutdown stops them) */
 };
 
-static gort__lock loops_lock; /* protects all_loops */
+static gort__lock loops_lock; /* protects all_loops and orphans */
 static gort_loop *all_loops;
+static gort__exec *orphans;   /* executors of loops freed with goroutines parked */
 
 static __thread gort_loop *tls_loop; /* loop running on this thread */
 
@@ -142,6 +148,29 @@ static task *tq_pop(task_queue *q)
     return t;
 }
 
+/* Move the microtasks waiting in the inbox to the microtask queue, in order
+ * (loop thread). */
+static void flush_inbox_micro(gort_loop *loop)
+{
+    if (atomic_load_explicit(&loop->inbox_micro, memory_order_acquire) == 0)
+        return;
+    gort__lock_acquire(&loop->inbox_lock);
+    for (task **pp = &loop->inbox.head, *prev = NULL; *pp;) {
+        task *x = *pp;
+        if (x->micro) {
+            *pp = x->next;
+            if (loop->inbox.tail == x)
+                loop->inbox.tail = prev;
+            tq_push(&loop->micro, x);
+            atomic_fetch_sub(&loop->inbox_micro, 1);
+        } else {
+            prev = x;
+            pp = &x->next;
+        }
+    }
+    gort__lock_release(&loop->inbox_lock);
+}
+
 static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
 {
     if (!loop || !fn)
@@ -152,15 +181,20 @@ static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
     t->fn = fn;
     t->arg = arg;
     t->micro = micro;
-    atomic_fetch_add(&loop->pending, 1);
     if (micro && tls_loop == loop) {
+        /* Older microtasks from other threads go first (FIFO, A+ 2.2.6). */
+        flush_inbox_micro(loop);
+        atomic_fetch_add(&loop->pending, 1);
         tq_push(&loop->micro, t);
         return 0;
     }
     gort__lock_acquire(&loop->inbox_lock);
     tq_push(&loop->inbox, t);
+    atomic_fetch_add(&loop->pending, 1);
+    if (micro)
+        atomic_fetch_add(&loop->inbox_micro, 1);
+    gort__exec_wake(loop->exec); /* under inbox_lock: see queues_empty */
     gort__lock_release(&loop->inbox_lock);
-    gort__exec_wake(&loop->exec);
     return 0;
 }
 
@@ -188,6 +222,8 @@ static void take_inbox(gort_loop *loop)
     gort__lock_release(&loop->inbox_lock);
     while (t) {
         task *next = t->next;
+        if (t->micro)
+            atomic_fetch_sub(&loop->inbox_micro, 1);
         tq_push(t->micro ? &loop->micro : &loop->macro, t);
         t = next;
     }
@@ -208,34 +244,15 @@ static void run_task(gort_loop *loop, task *t)
 static void checkpoint(gort_loop *loop)
 {
     for (;;) {
-        gort__g *g = gort__exec_take(&loop->exec);
+        flush_inbox_micro(loop); /* microtasks from other threads, in order */
+        gort__g *g = gort__exec_take(loop->exec);
         if (g) {
-            gort__exec_run(loop->exec.m, g);
+            gort__exec_run(loop->exec->m, g);
             continue;
         }
         task *t = tq_pop(&loop->micro);
-        if (!t) {
-            /* Microtasks posted from other threads wait in the inbox. */
-            gort__lock_acquire(&loop->inbox_lock);
-            bool more = false;
-            for (task **pp = &loop->inbox.head, *prev = NULL; *pp;) {
-                task *x = *pp;
-                if (x->micro) {
-                    *pp = x->next;
-                    if (loop->inbox.tail == x)
-                        loop->inbox.tail = prev;
-                    tq_push(&loop->micro, x);
-                    more = true;
-                } else {
-                    prev = x;
-                    pp = &x->next;
-                }
-            }
-            gort__lock_release(&loop->inbox_lock);
-            if (!more)
-                return;
-            continue;
-        }
+        if (!t)
+            return;
         run_task(loop, t);
     }
 }
@@ -307,14 +324,19 @@ static ltimer *lheap_pop_at(gort_loop *loop, size_t i)
 static void alarm_fire(gort__timer *t, int64_t now)
 {
     (void)now;
-    gort__exec_wake(&((gort_loop *)t->arg)->exec);
+    gort__exec_wake(((gort_loop *)t->arg)->exec);
 }
 
 /* timer_lock held. Embedded loops get an engine timer at the earliest
  * deadline, so the host's watch on gort_loop_fd wakes up for it. */
 static void rearm_alarm(gort_loop *loop)
 {
-    if (atomic_load(&loop->exec.wake_fd) <= 0 || loop->nheap == 0)
+    if (loop->nheap == 0)
+        return;
+    gort__lock_acquire(&loop->exec->lock);
+    bool embedded = loop->exec->wake_fd > 0;
+    gort__lock_release(&loop->exec->lock);
+    if (!embedded)
         return;
     int64_t when = loop->heap[0]->when;
     if (loop->alarm_armed && loop->alarm_when <= when)
@@ -340,20 +362,24 @@ static int64_t set_timer(gort_loop *loop, int64_t delay, int64_t period, gort_ta
     t->period = period;
     t->fn = fn;
     t->arg = arg;
+    atomic_fetch_add(&loop->pending, 1); /* before the loop can see (and fire) it */
     gort__lock_acquire(&loop->timer_lock);
-    t->id = ++loop->next_id;
+    int64_t id = t->id = ++loop->next_id;
     int err = lheap_push(loop, t);
     if (err == 0)
         rearm_alarm(loop);
     gort__lock_release(&loop->timer_lock);
     if (err) {
+        atomic_fetch_sub(&loop->pending, 1);
         free(t);
         return err;
     }
-    atomic_fetch_add(&loop->pending, 1);
-    if (tls_loop != loop)
-        gort__exec_wake(&loop->exec); /* it may sleep past the new deadline */
-    return t->id;
+    if (tls_loop != loop) {
+        gort__lock_acquire(&loop->inbox_lock); /* it may sleep past the new deadline */
+        gort__exec_wake(loop->exec);
+        gort__lock_release(&loop->inbox_lock);
+    }
+    return id;
 }
 
 GORT_API int64_t gort_loop_set_timeout(gort_loop *loop, int64_t delay_ns, gort_task_fn fn,
@@ -436,7 +462,7 @@ static int64_t next_deadline(gort_loop *loop)
 
 static bool has_work(gort_loop *loop)
 {
-    return atomic_load(&loop->pending) > 0 || atomic_load(&loop->exec.live) > 0;
+    return atomic_load(&loop->pending) > 0 || atomic_load(&loop->exec->live) > 0;
 }
 
 /* One turn: timers, the macrotasks queued before the turn (each followed by
@@ -483,13 +509,16 @@ static void idle_wait(gort_loop *loop, uint32_t seen, int64_t deadline)
     int64_t timer = next_deadline(loop);
     if (timer != GORT_FOREVER && (deadline == GORT_FOREVER || timer < deadline))
         deadline = timer;
-    gort__futex_wait(&loop->exec.signal, seen, deadline);
+    gort__futex_wait(&loop->exec->signal, seen, deadline);
 }
 
+/* Under inbox_lock and (inside gort__exec_idle) the executor's lock: every
+ * poster and readier wakes the loop while holding one of them, so once this
+ * says "empty" no other thread is still touching the loop. */
 static bool queues_empty(gort_loop *loop)
 {
     gort__lock_acquire(&loop->inbox_lock);
-    bool empty = !loop->inbox.head;
+    bool empty = !loop->inbox.head && gort__exec_idle(loop->exec);
     gort__lock_release(&loop->inbox_lock);
     return empty && !loop->macro.head && !loop->micro.head;
 }
@@ -505,7 +534,7 @@ static int enter(gort_loop *loop, gort__m **m)
     int expect = 0;
     if (!atomic_compare_exchange_strong(&loop->running, &expect, 1))
         return GORT_EBUSY;
-    *m = gort__m_attach(&loop->exec);
+    *m = gort__m_attach(loop->exec);
     if (!*m) {
         atomic_store(&loop->running, 0);
         return GORT_ENOMEM;
@@ -536,7 +565,7 @@ GORT_API int gort_loop_run(gort_loop *loop)
         return err;
     atomic_store(&loop->stop, 0);
     while (!atomic_load(&loop->stop) && !engine_stopping()) {
-        uint32_t seen = atomic_load_explicit(&loop->exec.signal, memory_order_acquire);
+        uint32_t seen = atomic_load_explicit(&loop->exec->signal, memory_order_acquire);
         bool ran = turn(loop);
         if (!has_work(loop) && queues_empty(loop))
             break;
@@ -553,13 +582,15 @@ GORT_API int gort_loop_run_once(gort_loop *loop, int64_t deadline)
     int err = enter(loop, &m);
     if (err)
         return err;
-    int fd = atomic_load(&loop->exec.wake_fd);
+    gort__lock_acquire(&loop->exec->lock);
+    int fd = loop->exec->wake_fd;
+    gort__lock_release(&loop->exec->lock);
     if (fd > 0) {
         uint64_t drained;
         ssize_t ignored = read(fd, &drained, sizeof drained); /* non-blocking eventfd */
         (void)ignored;
     }
-    uint32_t seen = atomic_load_explicit(&loop->exec.signal, memory_order_acquire);
+    uint32_t seen = atomic_load_explicit(&loop->exec->signal, memory_order_acquire);
     bool ran = turn(loop);
     if (!ran && deadline != GORT_NOWAIT && has_work(loop)) {
         idle_wait(loop, seen, deadline);
@@ -576,7 +607,7 @@ GORT_API void gort_loop_stop(gort_loop *loop)
     if (!loop)
         return;
     atomic_store(&loop->stop, 1);
-    gort__exec_wake(&loop->exec);
+    gort__exec_wake(loop->exec);
 }
 
 static void *loop_thread(void *arg)
@@ -616,34 +647,44 @@ GORT_API void gort_loop_ref(gort_loop *loop)
 
 GORT_API void gort_loop_unref(gort_loop *loop)
 {
-    if (loop && atomic_fetch_sub(&loop->pending, 1) == 1)
-        gort__exec_wake(&loop->exec); /* run may now return */
+    if (!loop)
+        return;
+    gort__lock_acquire(&loop->inbox_lock); /* see queues_empty */
+    if (atomic_fetch_sub(&loop->pending, 1) == 1)
+        gort__exec_wake(loop->exec); /* run may now return */
+    gort__lock_release(&loop->inbox_lock);
 }
 
 GORT_API int gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg)
 {
     if (!loop)
         return GORT_EINVAL;
-    return gort__spawn_on(&loop->exec, fn, arg);
+    return gort__spawn_on(loop->exec, fn, arg);
 }
 
 GORT_API int gort_loop_fd(gort_loop *loop)
 {
     if (!loop)
         return GORT_EINVAL;
-    int fd = atomic_load(&loop->exec.wake_fd);
+    gort__lock_acquire(&loop->exec->lock);
+    int fd = loop->exec->wake_fd;
+    gort__lock_release(&loop->exec->lock);
     if (fd > 0)
         return fd;
     fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int expect = 0;
-    if (!atomic_compare_exchange_strong(&loop->exec.wake_fd, &expect, fd)) {
+    gort__lock_acquire(&loop->exec->lock);
+    int old = loop->exec->wake_fd;
+    if (old <= 0)
+        loop->exec->wake_fd = fd;
+    gort__lock_release(&loop->exec->lock);
+    if (old > 0) {
         close(fd);
-        return expect;
+        return old;
     }
     if (has_work(loop) || !queues_empty(loop))
-        gort__exec_wake(&loop->exec); /* readable now if work is pending */
+        gort__exec_wake(loop->exec); /* readable now if work is pending */
     return fd;
 }
 
@@ -661,7 +702,7 @@ struct watch {
     _Atomic int   cancelled;
     _Atomic int   revents;   /* handed from the goroutine to the loop task */
     gort_sem      ran;       /* released by the loop after each callback */
-    _Atomic int   refs;      /* the loop's list + the goroutine */
+    _Atomic int   refs;      /* the loop's list + the goroutine + a posted callback */
 };
 
 static void watch_unref(watch *w)
@@ -676,6 +717,7 @@ static void watch_task(void *arg)
     if (!atomic_load(&w->cancelled))
         w->cb(w->fd, atomic_load(&w->revents), w->arg);
     gort_sem_release(&w->ran, 1);
+    watch_unref(w); /* the reference the goroutine took for this task */
 }
 
 static void watch_goroutine(void *arg)
@@ -688,17 +730,28 @@ static void watch_goroutine(void *arg)
         if (atomic_load(&w->cancelled))
             break;
         atomic_store(&w->revents, r > 0 ? r : (GORT_POLLIN | GORT_POLLOUT) & w->events);
-        if (post(w->loop, watch_task, w, false) != 0)
+        atomic_fetch_add(&w->refs, 1); /* the task's own reference */
+        if (post(w->loop, watch_task, w, false) != 0) {
+            atomic_fetch_sub(&w->refs, 1);
             break;
+        }
         /* Wait until the loop ran the callback (it consumes the readiness). */
         while (gort_sem_acquire_until(&w->ran, 1, gort_now() + WATCH_POLL_NS) == GORT_ETIMEDOUT)
-            if (atomic_load(&w->cancelled) && atomic_load(&w->loop->running) == 0)
-                goto out; /* the loop stopped for good: the task may never run */
+            if (atomic_load(&w->cancelled))
+                goto out; /* the task holds its own reference; the loop may be gone */
         if (r < 0)
             break; /* the fd is gone: one callback reports it */
     }
-out:
+out:;
+    /* Last touch of the loop: under inbox_lock (gort_loop_free takes it after
+     * seeing watchers == 0, so it cannot free the loop under us). */
+    gort_loop *loop = w->loop;
     watch_unref(w);
+    gort__lock_acquire(&loop->inbox_lock);
+    if (atomic_fetch_sub(&loop->pending, 1) == 1)
+        gort__exec_wake(loop->exec);
+    atomic_fetch_sub(&loop->watchers, 1);
+    gort__lock_release(&loop->inbox_lock);
 }
 
 GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg)
@@ -714,21 +767,25 @@ GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io
     w->cb = cb;
     w->arg = arg;
     gort_sem_init(&w->ran, 1);
-    gort_sem_acquire(&w->ran, 1); /* start empty */
+    gort_sem_acquire(&w->ran, 1); /* start empty: released once per callback */
     atomic_store(&w->refs, 2);
     gort__lock_acquire(&loop->watch_lock);
     w->id = ++loop->next_watch;
     w->next = loop->watches;
     loop->watches = w;
     gort__lock_release(&loop->watch_lock);
-    atomic_fetch_add(&loop->pending, 1);
+    atomic_fetch_add(&loop->pending, 2); /* the watch, and its goroutine until it exits */
+    atomic_fetch_add(&loop->watchers, 1);
+    int64_t id = w->id;
     int err = gort_go(watch_goroutine, w);
     if (err) {
+        atomic_fetch_sub(&loop->pending, 1);
+        atomic_fetch_sub(&loop->watchers, 1);
         atomic_store(&w->refs, 1);
-        gort_loop_unwatch(loop, w->id);
+        gort_loop_unwatch(loop, id);
         return err;
     }
-    return w->id;
+    return id;
 }
 
 GORT_API int gort_loop_unwatch(gort_loop *loop, int64_t id)
@@ -746,10 +803,9 @@ GORT_API int gort_loop_unwatch(gort_loop *loop, int64_t id)
     gort__lock_release(&loop->watch_lock);
     if (!w)
         return GORT_EINVAL;
-    atomic_store(&w->cancelled, 1);
-    gort_sem_release(&w->ran, 1); /* let a goroutine waiting for a callback go */
+    atomic_store(&w->cancelled, 1); /* its goroutine notices within WATCH_POLL_NS */
     atomic_fetch_sub(&loop->pending, 1);
-    gort__exec_wake(&loop->exec);
+    gort__exec_wake(loop->exec);
     watch_unref(w);
     return 0;
 }
@@ -761,9 +817,14 @@ GORT_API gort_loop *gort_loop_new(void)
     if (!gort_initialized())
         return NULL;
     gort_loop *loop = calloc(1, sizeof *loop);
-    if (!loop)
+    gort__exec *e = calloc(1, sizeof *e);
+    if (!loop || !e) {
+        free(loop);
+        free(e);
         return NULL;
-    loop->exec.loop = loop;
+    }
+    loop->exec = e;
+    e->loop = loop;
     gort__lock_acquire(&loops_lock);
     loop->all_next = all_loops;
     all_loops = loop;
@@ -775,6 +836,8 @@ static void free_queue(task_queue *q)
 {
     for (task *t = q->head, *next; t; t = next) {
         next = t->next;
+        if (t->fn == watch_task)
+            watch_unref(t->arg); /* a dropped I/O callback gives its reference back */
         free(t);
     }
     q->head = q->tail = NULL;
@@ -786,9 +849,6 @@ GORT_API void gort_loop_free(gort_loop *loop)
         return;
     if (atomic_load(&loop->running) || loop->started)
         gort__fatal("gort_loop_free: the loop is running (stop and join it first)");
-    if (gort_initialized() && atomic_load(&loop->exec.live) > 0)
-        gort__fatal("gort_loop_free: %d loop-bound goroutines are still alive",
-                    atomic_load(&loop->exec.live));
     gort__lock_acquire(&loops_lock);
     for (gort_loop **pp = &all_loops; *pp; pp = &(*pp)->all_next)
         if (*pp == loop) {
@@ -800,6 +860,13 @@ GORT_API void gort_loop_free(gort_loop *loop)
         int64_t id = loop->watches->id;
         gort_loop_unwatch(loop, id);
     }
+    /* Watch goroutines leave within WATCH_POLL_NS once unwatched. */
+    while (gort_initialized() && atomic_load(&loop->watchers) > 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    gort__lock_acquire(&loop->inbox_lock); /* the last one has let go */
+    gort__lock_release(&loop->inbox_lock);
     if (loop->alarm_armed && gort_initialized())
         gort__timer_stop(&loop->alarm);
     free_queue(&loop->inbox);
@@ -808,9 +875,25 @@ GORT_API void gort_loop_free(gort_loop *loop)
     for (size_t i = 0; i < loop->nheap; i++)
         free(loop->heap[i]);
     free(loop->heap);
-    int fd = atomic_load(&loop->exec.wake_fd);
+    gort__exec *e = loop->exec;
+    gort__lock_acquire(&e->lock);
+    int fd = e->wake_fd;
+    e->wake_fd = 0; /* nobody writes it any more */
+    e->loop = NULL;
+    gort__lock_release(&e->lock);
     if (fd > 0)
         close(fd);
+    if (gort_initialized() && atomic_load(&e->live) > 0) {
+        /* Goroutines still parked here keep their executor: it is orphaned
+         * (readying them queues them where nobody runs them) and freed with
+         * them at gort_shutdown. */
+        gort__lock_acquire(&loops_lock);
+        e->orphan_next = orphans;
+        orphans = e;
+        gort__lock_release(&loops_lock);
+    } else {
+        free(e);
+    }
     free(loop);
 }
 
@@ -821,7 +904,7 @@ void gort__loops_shutdown(void)
     gort__lock_acquire(&loops_lock);
     for (gort_loop *l = all_loops; l; l = l->all_next) {
         atomic_store(&l->stop, 1);
-        gort__exec_wake(&l->exec);
+        gort__exec_wake(l->exec);
         gort__lock_acquire(&l->timer_lock);
         l->alarm_armed = false; /* the engine's heaps (and the alarm in them) go away */
         gort__lock_release(&l->timer_lock);
@@ -834,8 +917,15 @@ void gort__loops_shutdown(void)
             busy |= atomic_load(&l->running) != 0;
         gort__lock_release(&loops_lock);
         if (!busy)
-            return;
+            break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+    gort__lock_acquire(&loops_lock);
+    for (gort__exec *e = orphans, *next; e; e = next) {
+        next = e->orphan_next;
+        free(e);
+    }
+    orphans = NULL;
+    gort__lock_release(&loops_lock);
 }

@@ -118,8 +118,8 @@
  *
  * LOCKS AND ORDER
  *
- *   np.lock   — initialisation, directory growth, chunk allocation. Leaf
- *               except that it is taken before nothing else.
+ *   np.lock   — initialisation, directory growth, chunk allocation. A
+ *               leaf: nothing else is locked while it is held.
  *   pd->lock  — the pd fields above. Taken alone; never together with
  *               another pd's lock or np.lock. gort__waiter_wake /
  *               gort__ready are called after releasing it.

@@ -227,6 +227,7 @@ GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
 /* ---- executors of pinned goroutines -------------------------------------- */
 
 GORT__CORE static gort__g *exec_pop(gort__exec *e);
+GORT__CORE static void exec_wake_locked(gort__exec *e);
 
 GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
 {
@@ -237,15 +238,18 @@ GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
     else
         e->head = g;
     e->tail = g;
+    exec_wake_locked(e);
     gort__lock_release(&e->lock);
-    gort__exec_wake(e);
 }
 
-GORT__CORE void gort__exec_wake(gort__exec *e)
+/* e->lock held: waking under the lock orders the wake before anything the
+ * woken side does after taking the lock (a loop's exit check does), so a
+ * waker never touches an executor whose loop has returned and been freed. */
+GORT__CORE static void exec_wake_locked(gort__exec *e)
 {
     atomic_fetch_add_explicit(&e->signal, 1, memory_order_release);
     gort__futex_wake(&e->signal, 1);
-    int fd = atomic_load_explicit(&e->wake_fd, memory_order_acquire);
+    int fd = e->wake_fd;
     if (fd > 0) {
         uint64_t one = 1; /* eventfd: readable until the loop drains it */
         ssize_t ignored = write(fd, &one, sizeof one);
@@ -253,9 +257,24 @@ GORT__CORE void gort__exec_wake(gort__exec *e)
     }
 }
 
+GORT__CORE void gort__exec_wake(gort__exec *e)
+{
+    gort__lock_acquire(&e->lock);
+    exec_wake_locked(e);
+    gort__lock_release(&e->lock);
+}
+
 GORT__CORE gort__g *gort__exec_take(gort__exec *e)
 {
     return exec_pop(e);
+}
+
+GORT__CORE bool gort__exec_idle(gort__exec *e)
+{
+    gort__lock_acquire(&e->lock);
+    bool idle = e->head == NULL;
+    gort__lock_release(&e->lock);
+    return idle;
 }
 
 GORT__CORE static gort__g *exec_pop(gort__exec *e)
