@@ -22,7 +22,7 @@ CMAKE_ARGS ?=
 # Extra arguments for bench/run.py, e.g. BENCH_ARGS="--runs 3 --filter chan"
 BENCH_ARGS ?=
 # Examples run by `make demo`, in order; ones not written yet are skipped.
-DEMO_EXAMPLES ?= worker_pool prime_sieve select_timeout echo_server http_hello
+DEMO_EXAMPLES ?= worker_pool prime_sieve select_timeout echo_server http_hello promise_all async_await
 # Arguments per example (servers run a self-test client against themselves).
 DEMO_ARGS_echo_server ?= --self-test
 DEMO_ARGS_http_hello ?= --self-test

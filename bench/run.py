@@ -76,6 +76,8 @@ BENCHES = [
     Bench("select_contended"),
     Bench("worker_pool"),
     Bench("chan_make"),
+    # issue 4: preemption
+    Bench("preempt_latency", procs=[1]),
 ]
 
 # Goals. ("ratio", x): gort/Go <= x (time or bytes: lower is better).
@@ -95,6 +97,7 @@ GOALS = {
     "select_recv2/*": ("ratio", 0.6),
     "select_contended/*": ("ratio", 0.6),
     "worker_pool/*": ("ratio", 0.5),
+    "preempt_latency/*": ("ratio", 1.0),
 }
 
 RESULT_RE = re.compile(r"^RESULT\s+([A-Za-z0-9_.@-]+)=(\S+)\s+(\S+)\s*$")
@@ -487,11 +490,12 @@ def main():
     # through bench/run_io.py, which shares this command line.
     sys.path.insert(0, HERE)
     import run_io
+    import run_loop  # event loop / promises: gort vs Node (bench/node/<name>.js)
 
     if args.list:
         for b in BENCHES:
             print(b.name)
-        for name in run_io.names():
+        for name in run_io.names() + run_loop.names():
             print(name)
         return 0
     if args.runs < 1:
@@ -501,10 +505,13 @@ def main():
     pats = [p for p in args.filter.split(",") if p]
     benches = [b for b in BENCHES if not pats or any(p in b.name for p in pats)]
     io_benches = run_io.select(pats)
-    if not benches and not io_benches:
+    loop_benches = run_loop.select(pats)
+    if not benches and not io_benches and not loop_benches:
         log(f"no benchmark matches --filter {args.filter!r}")
         return 2
     if not benches:
+        run_loop.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
+                     timeout=args.timeout, wait_quiet=args.wait_quiet)  # 0 at once if none
         return run_io.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
                           go=None if args.no_go else find_go(args.go), no_go=args.no_go,
                           timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
@@ -561,6 +568,10 @@ def main():
         log(f"raw results: {out_json}")
     except OSError as e:
         log(f"cannot write {out_json}: {e}")
+    if loop_benches:
+        print()
+        run_loop.run(args.build_dir, args.runs, pats, all_procs, timeout=args.timeout,
+                     wait_quiet=args.wait_quiet)
     if io_benches:
         print()
         run_io.run(args.build_dir, args.runs, pats, all_procs, go=go, no_go=args.no_go,

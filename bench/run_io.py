@@ -9,7 +9,11 @@ sides; a server benchmark needs a server, a client and three sides). Here,
 for every benchmark and every run:
 
   * each of the three servers is started in turn on an ephemeral loopback
-    port with GORT_PROCS = GOMAXPROCS = the number of CPUs (or --procs):
+    port, once with GORT_PROCS = GOMAXPROCS = 1 and once with the number of
+    CPUs (or --procs); metrics are reported per configuration (name@P1,
+    name@P2). Node is single-threaded either way. On a 2-CPU machine the
+    load generator takes one CPU, so P=1 is the uncontended comparison and
+    P=2 shows the cost of a server that oversubscribes the machine:
         gort  <build-dir>/bench/<name>            (bench/<name>.c)
         Go    <build-dir>/bench-go/<name>         (bench/go/<name>, built
                                                    like run.py's twins)
@@ -50,10 +54,14 @@ sys.path.insert(0, HERE)
 import run as run_base  # noqa: E402  (build_go, find_go, loadavg, RESULT_RE, fmt_val)
 
 
+ALL = "all"  # procs placeholder: the number of CPUs (or --procs)
+
+
 class IoBench:
-    def __init__(self, name, mode, conns=64, seconds=3.0, size=64, warmup=0.5):
+    def __init__(self, name, mode, conns=64, seconds=3.0, size=64, warmup=0.5, procs=(1, ALL)):
         self.name = name          # server binary / twin name
         self.mode = mode          # loadgen mode: echo | http
+        self.procs = list(procs)  # server configurations (GORT_PROCS = GOMAXPROCS)
         self.conns = conns
         self.seconds = seconds
         self.size = size          # echo: bytes per request
@@ -254,11 +262,13 @@ def build_table(benches, results):
             else:
                 notes[side] = ""
             vals = {}
+            multi = len(res.get("configs", [])) > 1
             for r in runs:
                 if r["status"] != "ok":
                     continue
                 for k, mv in r["metrics"].items():
-                    vals.setdefault(k, ([], mv["unit"]))[0].append(mv["value"])
+                    key = f"{k}@P{r['procs']}" if multi else k
+                    vals.setdefault(key, ([], mv["unit"]))[0].append(mv["value"])
             per[side] = vals
         metrics = []
         for side in ("go", "gort", "node"):
@@ -282,7 +292,7 @@ def build_table(benches, results):
                     if notes[s]:
                         cell += f" ({notes[s]})"
                     cells.append(cell)
-            goal = IO_GOALS.get(k)
+            goal = IO_GOALS.get(k.split("@")[0])
             ratio = m["gort"] / m["go"] if m["gort"] is not None and m["go"] else None
             if goal is None:
                 goal_s, met = "—", "—"
@@ -311,7 +321,7 @@ def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path
     build_dir = os.path.abspath(build_dir)
     loadgen = os.path.join(build_dir, "bench", "loadgen")
     log(f"gort I/O benchmarks: {len(benches)} benchmark(s), {runs} run(s) per side, "
-        f"GORT_PROCS = GOMAXPROCS = {procs}, load generator {loadgen}")
+        f"GORT_PROCS = GOMAXPROCS = 1 and {procs}, load generator {loadgen}")
     started = datetime.datetime.now().astimezone()
     load_start = run_base.loadavg()
     results = {}
@@ -328,29 +338,37 @@ def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path
                 res[s].setdefault("error", "loadgen not built")
         t = timeout or (b.warmup + b.seconds + 60)
         gave_up = set()
+        cfgs = [procs if p == ALL else p for p in b.procs]
+        cfgs = sorted(set(cfgs), key=cfgs.index)
+        res["configs"] = cfgs
         for i in range(runs):
             order = [s for s in SIDES[i % 3:] + SIDES[:i % 3]
                      if not res[s].get("error") and s not in gave_up]
-            for s in order:
-                if wait_quiet > 0 and hasattr(run_base, "wait_quiet"):
-                    run_base.wait_quiet(wait_quiet, 0.5 * (os.cpu_count() or 1))
-                rec = run_once(b, s, cmds[s][0], loadgen, procs, t)
-                rec["run"] = i
-                res[s]["runs"].append(rec)
-                shown = ", ".join(f"{k}={v['value']:.4g}" for k, v in rec["metrics"].items())
-                log(f"  {b.name:<11} {s:<4} run {i + 1}/{runs}: {rec['status']}  {shown}  "
-                    f"[server cpu {rec.get('server_cpu_s', '?')} s, load {rec['load_before']}]")
-                if rec["status"] != "ok":
-                    tail = rec.get("server_stderr") or rec.get("loadgen_stderr")
-                    if tail:
-                        log("    stderr: " + tail.splitlines()[-1][:300])
-                if rec["status"].startswith(("timeout", "server did not")):
-                    gave_up.add(s)
+            for cfg in cfgs:
+                for s in order:
+                    if s in gave_up:
+                        continue
+                    if wait_quiet > 0 and hasattr(run_base, "wait_quiet"):
+                        run_base.wait_quiet(wait_quiet, 0.5 * (os.cpu_count() or 1))
+                    rec = run_once(b, s, cmds[s][0], loadgen, cfg, t)
+                    rec["run"] = i
+                    res[s]["runs"].append(rec)
+                    shown = ", ".join(f"{k}={v['value']:.4g}" for k, v in rec["metrics"].items())
+                    log(f"  {b.name:<11} {s:<4} P={cfg} run {i + 1}/{runs}: {rec['status']}  "
+                        f"{shown}  [server cpu {rec.get('server_cpu_s', '?')} s, "
+                        f"load {rec['load_before']}]")
+                    if rec["status"] != "ok":
+                        tail = rec.get("server_stderr") or rec.get("loadgen_stderr")
+                        if tail:
+                            log("    stderr: " + tail.splitlines()[-1][:300])
+                    if rec["status"].startswith(("timeout", "server did not")):
+                        gave_up.add(s)
         results[b.name] = res
     load_end = run_base.loadavg()
     table, rows = build_table(benches, results)
     header = (f"gort vs Go vs Node (network servers) — {started:%Y-%m-%d %H:%M}, median of "
-              f"{runs} run(s) per side, GORT_PROCS = GOMAXPROCS = {procs}, one load generator "
+              f"{runs} run(s) per side, GORT_PROCS = GOMAXPROCS = 1 and {procs} (@P1, @P{procs}), "
+              f"one load generator "
               f"(bench/loadgen.c); load average {load_start} at start, {load_end} at end")
     print(header)
     print()

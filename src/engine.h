@@ -124,6 +124,8 @@ struct gort__exec {
     gort__lock lock;         /* protects head/tail */
     gort__g   *head, *tail;  /* runnable Gs (linked by schedlink) */
     _Atomic uint32_t signal; /* futex word: bumped when work arrives */
+    _Atomic int sleeping;    /* its thread is (about to be) in futex_wait on signal:
+                                wakers skip the wake-up syscall otherwise */
     gort__m   *m;            /* the thread that runs it (NULL for a loop not running) */
     _Atomic int live;        /* goroutines homed here that have not exited */
     gort_loop *loop;         /* the event loop this executor belongs to, or NULL */
@@ -188,6 +190,9 @@ gort__g *gort__exec_take(gort__exec *e);  /* next runnable goroutine, or NULL */
 bool     gort__exec_idle(gort__exec *e);
 void     gort__exec_run(gort__m *m, gort__g *g); /* run g until it blocks or ends */
 void     gort__exec_wake(gort__exec *e);  /* signal the executor's thread */
+/* Sleep on the executor's futex word until it differs from `seen` or the
+ * deadline (pairs with the waker's check of `sleeping`). */
+void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);
 int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg); /* 0 or GORT_E* */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
 

@@ -193,7 +193,10 @@ static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
     atomic_fetch_add(&loop->pending, 1);
     if (micro)
         atomic_fetch_add(&loop->inbox_micro, 1);
-    gort__exec_wake(loop->exec); /* under inbox_lock: see queues_empty */
+    /* Under inbox_lock: see queues_empty. Also from the loop's own thread:
+     * bumping the word keeps a turn that is about to sleep from missing it
+     * (no syscall then: nobody is asleep). */
+    gort__exec_wake(loop->exec);
     gort__lock_release(&loop->inbox_lock);
     return 0;
 }
@@ -509,7 +512,7 @@ static void idle_wait(gort_loop *loop, uint32_t seen, int64_t deadline)
     int64_t timer = next_deadline(loop);
     if (timer != GORT_FOREVER && (deadline == GORT_FOREVER || timer < deadline))
         deadline = timer;
-    gort__futex_wait(&loop->exec->signal, seen, deadline);
+    gort__exec_sleep(loop->exec, seen, deadline);
 }
 
 /* Under inbox_lock and (inside gort__exec_idle) the executor's lock: every

@@ -247,8 +247,12 @@ GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
  * waker never touches an executor whose loop has returned and been freed. */
 GORT__CORE static void exec_wake_locked(gort__exec *e)
 {
-    atomic_fetch_add_explicit(&e->signal, 1, memory_order_release);
-    gort__futex_wake(&e->signal, 1);
+    /* Dekker with gort__exec_sleep: bump the word, then look for a sleeper;
+     * the sleeper announces itself, then futex-waits on the word. seq_cst on
+     * both sides: one of them sees the other. */
+    atomic_fetch_add(&e->signal, 1);
+    if (atomic_load(&e->sleeping))
+        gort__futex_wake(&e->signal, 1);
     int fd = e->wake_fd;
     if (fd > 0) {
         uint64_t one = 1; /* eventfd: readable until the loop drains it */
@@ -262,6 +266,13 @@ GORT__CORE void gort__exec_wake(gort__exec *e)
     gort__lock_acquire(&e->lock);
     exec_wake_locked(e);
     gort__lock_release(&e->lock);
+}
+
+GORT__CORE void gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline)
+{
+    atomic_store(&e->sleeping, 1);
+    gort__futex_wait(&e->signal, seen, deadline);
+    atomic_store(&e->sleeping, 0);
 }
 
 GORT__CORE gort__g *gort__exec_take(gort__exec *e)
@@ -754,7 +765,7 @@ GORT__CORE static void exec_loop(gort__m *m)
         }
         if (atomic_load(&e->live) == 0 || atomic_load(&gort__S.stopping))
             return;
-        gort__futex_wait(&e->signal, seen, GORT_FOREVER);
+        gort__exec_sleep(e, seen, GORT_FOREVER);
     }
 }
 
