@@ -256,6 +256,20 @@ def run_once(path, args, procs, timeout):
     return rec
 
 
+def run_logged(label, path, args, procs, timeout, i, runs):
+    """run_once for run i (of runs), tagged with "run": i, plus its log line
+    (and the last stderr line when it failed). label names bench and side."""
+    rec = run_once(path, args, procs, timeout)
+    rec["run"] = i
+    shown = ", ".join(f"{k}={v['value']:.4g}" for k, v in rec["metrics"].items())
+    log(f"  {label} run {i + 1}/{runs}: {rec['status']}  {shown}  "
+        f"[{rec['elapsed_s']:.2f} s wall, {rec['user_s'] + rec['sys_s']:.2f} s cpu, "
+        f"load {rec['load_before']}]")
+    if rec["status"] != "ok" and rec.get("stderr_tail"):
+        log("    stderr: " + rec["stderr_tail"].splitlines()[-1][:300])
+    return rec
+
+
 def metric_values(runs):
     """{metric: ([values of ok runs], unit)} over a list of run records."""
     out = {}
@@ -282,6 +296,17 @@ def fmt_val(v, unit):
     else:
         s = f"{v:.3g}"
     return f"{s} {unit}" if unit != "x" else f"{s}×"
+
+
+def median_cell(m, unit, note):
+    """Table cell for one side: its median (with a note on bad runs), or the
+    note alone when there is no value."""
+    if m is None:
+        return note or "no value"
+    cell = fmt_val(m, unit)
+    if note:
+        cell += f" ({note})"
+    return cell
 
 
 def summarize_side(side):
@@ -326,15 +351,9 @@ def run_bench(b, args, go_bin_dir, go, all_procs):
             for side, path in order:
                 if side in gave_up:
                     continue
-                rec = run_once(path, b.args, cfg, timeout)
-                rec["run"] = i
+                rec = run_logged(f"{b.name:<17} {side:<2} P={cfg}", path, b.args, cfg,
+                                 timeout, i, args.runs)
                 res[side]["runs"].append(rec)
-                shown = ", ".join(f"{k}={v['value']:.4g}" for k, v in rec["metrics"].items())
-                log(f"  {b.name:<17} {side:<2} P={cfg} run {i + 1}/{args.runs}: "
-                    f"{rec['status']}  {shown}  [{rec['elapsed_s']:.2f} s wall, "
-                    f"{rec['user_s'] + rec['sys_s']:.2f} s cpu, load {rec['load_before']}]")
-                if rec["status"] != "ok" and rec.get("stderr_tail"):
-                    log("    stderr: " + rec["stderr_tail"].splitlines()[-1][:300])
                 if rec["status"].startswith("timeout"):
                     # A hang will hang again: do not spend the whole budget on it.
                     gave_up.add(side)
@@ -405,18 +424,8 @@ def build_table(benches, results):
             cm, gm = med(cv), med(gv)
             goal = goal_for(b.name, metric)
             ratio = cm / gm if cm is not None and gm not in (None, 0) else None
-            if cm is None:
-                c_cell = c_note or "no value"
-            else:
-                c_cell = fmt_val(cm, unit)
-                if c_note:
-                    c_cell += f" ({c_note})"
-            if gm is None:
-                g_cell = go_note or "no value"
-            else:
-                g_cell = fmt_val(gm, unit)
-                if go_note:
-                    g_cell += f" ({go_note})"
+            c_cell = median_cell(cm, unit, c_note)
+            g_cell = median_cell(gm, unit, go_note)
             met = judge(goal, cm, ratio)
             if cm is None and goal is not None and c_note and c_note != "not built":
                 met = "NO (failed)"
@@ -452,6 +461,20 @@ def judge(goal, value, ratio):
     if value is None:
         return "n/a"
     return "yes" if value >= x else "NO"
+
+
+def write_results(out_json, doc, header, table):
+    """Write doc to out_json and header + table to the .md next to it; an
+    error is logged, not raised."""
+    try:
+        os.makedirs(os.path.dirname(out_json) or ".", exist_ok=True)
+        with open(out_json, "w") as f:
+            json.dump(doc, f, indent=1)
+        with open(os.path.splitext(out_json)[0] + ".md", "w") as f:
+            f.write(header + "\n\n" + table + "\n")
+        log(f"raw results: {out_json}")
+    except OSError as e:
+        log(f"cannot write {out_json}: {e}")
 
 
 def go_version(go):
@@ -559,15 +582,7 @@ def main():
         "table": rows,
         "benchmarks": results,
     }
-    try:
-        os.makedirs(os.path.dirname(out_json) or ".", exist_ok=True)
-        with open(out_json, "w") as f:
-            json.dump(doc, f, indent=1)
-        with open(os.path.splitext(out_json)[0] + ".md", "w") as f:
-            f.write(header + "\n\n" + table + "\n")
-        log(f"raw results: {out_json}")
-    except OSError as e:
-        log(f"cannot write {out_json}: {e}")
+    write_results(out_json, doc, header, table)
     if loop_benches:
         print()
         run_loop.run(args.build_dir, args.runs, pats, all_procs, timeout=args.timeout,

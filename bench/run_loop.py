@@ -28,7 +28,6 @@ The exit status is 0 unless the script was misused.
 
 import argparse
 import datetime
-import json
 import os
 import shutil
 import statistics
@@ -38,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "node")
 
 sys.path.insert(0, HERE)
-import run as run_base  # noqa: E402  (run_once, metric_values, fmt_val, loadavg, wait_quiet)
+import run as run_base  # noqa: E402  (shared runner, table and output helpers)
 
 
 class LoopBench:
@@ -72,8 +71,7 @@ LOOP_GOALS = {
 SIDES = ("gort", "node")
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+log = run_base.log
 
 
 def names():
@@ -127,23 +125,13 @@ def side_cmds(b, build_dir):
     return cmds
 
 
-def side_note(res_side):
-    if res_side.get("error"):
-        return res_side["error"]
-    runs = res_side["runs"]
-    bad = [r for r in runs if r["status"] != "ok"]
-    if not bad:
-        return ""
-    return f"{'; '.join(sorted({r['status'] for r in bad}))} ({len(bad)}/{len(runs)} runs)"
-
-
 def build_table(benches, results):
     lines = ["| benchmark | metric | gort (median) | Node (median) | gort/Node | goal | met? |",
              "|---|---|---|---|---|---|---|"]
     rows = []
     for b in benches:
         res = results[b.name]
-        notes = {s: side_note(res[s]) for s in SIDES}
+        notes = {s: run_base.summarize_side(res[s]) for s in SIDES}
         per = {s: run_base.metric_values(res[s]["runs"]) for s in SIDES}
         metrics = []
         for s in ("node", "gort"):
@@ -160,15 +148,7 @@ def build_table(benches, results):
             unit = next((per[s][k][1] for s in SIDES if k in per[s]), "")
             vals = {s: per[s].get(k, ([], ""))[0] for s in SIDES}
             m = {s: statistics.median(vals[s]) if vals[s] else None for s in SIDES}
-            cells = []
-            for s in SIDES:
-                if m[s] is None:
-                    cells.append(notes[s] or "no value")
-                else:
-                    cell = run_base.fmt_val(m[s], unit)
-                    if notes[s]:
-                        cell += f" ({notes[s]})"
-                    cells.append(cell)
+            cells = [run_base.median_cell(m[s], unit, notes[s]) for s in SIDES]
             ratio = m["gort"] / m["node"] if m["gort"] is not None and m["node"] else None
             goal = goal_for(b.name, k)
             met = judge(goal, m["gort"], ratio)
@@ -215,15 +195,8 @@ def run(build_dir, runs, pats, procs, timeout=0, json_path=None, wait_quiet=0):
                 if res[s].get("error") or s in gave_up:
                     continue
                 path, args = cmds[s][0]
-                rec = run_base.run_once(path, args, procs, t)
-                rec["run"] = i
+                rec = run_base.run_logged(f"{b.name:<16} {s:<4}", path, args, procs, t, i, runs)
                 res[s]["runs"].append(rec)
-                shown = ", ".join(f"{k}={v['value']:.4g}" for k, v in rec["metrics"].items())
-                log(f"  {b.name:<16} {s:<4} run {i + 1}/{runs}: {rec['status']}  {shown}  "
-                    f"[{rec['elapsed_s']:.2f} s wall, {rec['user_s'] + rec['sys_s']:.2f} s cpu, "
-                    f"load {rec['load_before']}]")
-                if rec["status"] != "ok" and rec.get("stderr_tail"):
-                    log("    stderr: " + rec["stderr_tail"].splitlines()[-1][:300])
                 if rec["status"].startswith("timeout"):
                     gave_up.add(s)
         results[b.name] = res
@@ -241,15 +214,7 @@ def run(build_dir, runs, pats, procs, timeout=0, json_path=None, wait_quiet=0):
            "load_start": load_start, "load_end": load_end,
            "goals": {k: (list(v) if v else None) for k, v in LOOP_GOALS.items()},
            "table": rows, "benchmarks": results}
-    try:
-        os.makedirs(os.path.dirname(out_json) or ".", exist_ok=True)
-        with open(out_json, "w") as f:
-            json.dump(doc, f, indent=1)
-        with open(os.path.splitext(out_json)[0] + ".md", "w") as f:
-            f.write(header + "\n\n" + table + "\n")
-        log(f"raw results: {out_json}")
-    except OSError as e:
-        log(f"cannot write {out_json}: {e}")
+    run_base.write_results(out_json, doc, header, table)
     return 0
 
 

@@ -111,6 +111,8 @@ struct gort__m {
     pthread_t   thread;
     _Atomic uint32_t park;   /* futex word: 1 = has been woken (see mpark/mwake) */
     bool        spinning;    /* owner: counted in sched.nmspinning */
+    bool        defer_wakep; /* owner: dispatching a network poll: readies only note... */
+    bool        wakep_owed;  /* ...that a wakep() is owed, paid once after the batch */
     int         op;          /* GORT__OP_* requested by curg, consumed on g0 */
     void      (*op_fn)(void *); /* OP_PARK: commit function run on g0 */
     void       *op_arg;

@@ -323,8 +323,26 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
         globrunq_put_batch(g, g, 1);
         gort__lock_release(&gort__S.lock);
     }
-    wakep();
+    if (m && m->defer_wakep)
+        m->wakep_owed = true;
+    else
+        wakep();
     return overflow;
+}
+
+/* Poll the network, readying what is ready as one batch: one wakep() for
+ * the whole batch instead of one per goroutine (a woken spinning M wakes the
+ * next one when it finds work, so a big batch still spreads over the Ps). */
+GORT__CORE static int netpoll_batch(gort__m *m, int64_t until)
+{
+    m->defer_wakep = true;
+    int n = gort__netpoll_poll(until);
+    m->defer_wakep = false;
+    if (m->wakep_owed) {
+        m->wakep_owed = false;
+        wakep();
+    }
+    return n;
 }
 
 GORT__CORE void gort__ready(gort__g *g)
@@ -571,7 +589,7 @@ top:
             return g;
     }
     /* Non-blocking network poll: what it readies lands on our run queue. */
-    if (gort__netpoll_pending() && gort__netpoll_poll(GORT_NOWAIT) > 0) {
+    if (gort__netpoll_pending() && netpoll_batch(m, GORT_NOWAIT) > 0) {
         atomic_store_explicit(&gort__S.last_poll, now ? now : gort_now(), memory_order_relaxed);
         if ((g = gort__runq_get(&p->runq, &from_next)))
             return g;
@@ -636,7 +654,7 @@ idle:
                 atomic_store(&gort__S.in_netpoll, 1);
             gort__lock_release(&gort__S.lock);
             if (io) {
-                gort__netpoll_poll(next == INT64_MAX ? GORT_FOREVER : next);
+                netpoll_batch(m, next == INT64_MAX ? GORT_FOREVER : next);
                 atomic_store(&gort__S.in_netpoll, 0);
                 atomic_store_explicit(&gort__S.last_poll, gort_now(), memory_order_relaxed);
             } else {

@@ -4,6 +4,7 @@
  * deadlock reports and goroutine dumps. Everything through the public API.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include <gort.h>
 
@@ -16,14 +17,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int init_procs(int procs)
-{
-    gort_config cfg;
-    gort_config_init(&cfg);
-    cfg.procs = procs;
-    return gort_init(&cfg);
-}
 
 /* Slack factor for slow runs (sanitizers, Valgrind, qemu set a scale). */
 static int64_t slack(void)

@@ -11,6 +11,7 @@
  * blocks"). They never order events a check depends on.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include <gort.h>
 
@@ -22,25 +23,6 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int stress(void)
-{
-    const char *s = getenv("STRESS");
-    return s != NULL && *s != '\0' && strcmp(s, "0") != 0;
-}
-
-/* Go's short count normally, its full count under STRESS=1; scaled. */
-static long long cnt(long long short_n, long long full_n)
-{
-    return T_SCALE(stress() ? full_n : short_n);
-}
-
-#define GO(fn, arg) CHECK_EQ(gort_go((fn), (arg)), 0)
-
-static void run_main(void (*fn)(void *), void *arg)
-{
-    CHECK_EQ(gort_main(fn, arg), 0);
-}
 
 static void send_int(gort_chan *c, int v)
 {

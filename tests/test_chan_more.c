@@ -12,6 +12,7 @@
  * verifying that a select left no stale entries behind.
  */
 #include "harness.h"
+#include "test_util.h"
 
 #include "chan.h"
 
@@ -25,24 +26,6 @@
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int stress(void)
-{
-    const char *s = getenv("STRESS");
-    return s != NULL && *s != '\0' && strcmp(s, "0") != 0;
-}
-
-static long long cnt(long long short_n, long long full_n)
-{
-    return T_SCALE(stress() ? full_n : short_n);
-}
-
-#define GO(fn, arg) CHECK_EQ(gort_go((fn), (arg)), 0)
-
-static void run_main(void (*fn)(void *), void *arg)
-{
-    CHECK_EQ(gort_main(fn, arg), 0);
-}
 
 static gort_chan *make_chan(size_t elem, size_t cap)
 {

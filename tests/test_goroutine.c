@@ -14,6 +14,7 @@
  */
 #include "gort.h"
 #include "harness.h"
+#include "test_util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,181 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define T_ON_VALGRIND() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef T_ON_VALGRIND
-#define T_ON_VALGRIND() 0
-#endif
-
 #define NOINLINE __attribute__((noinline))
 #define MS GORT_MILLISECOND
 
-/* Async (signal) preemption is documented as unavailable (preempt.c) under
- * ThreadSanitizer, off x86-64, with a statically linked C library and with
- * GORT_ASYNCPREEMPT=0. Returns why, or NULL if it should work. */
-static const char *no_async_preempt(void)
-{
-#if defined(__SANITIZE_THREAD__)
-    return "ThreadSanitizer build: cooperative preemption only";
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    return "ThreadSanitizer build: cooperative preemption only";
-#endif
-#endif
-#if !defined(__x86_64__)
-    return "async preemption is x86-64 only";
-#endif
-    const char *e = getenv("GORT_ASYNCPREEMPT");
-    if (e && strcmp(e, "0") == 0)
-        return "GORT_ASYNCPREEMPT=0";
-    if (getauxval(AT_BASE) == 0)
-        return "statically linked: async preemption stays off";
-    if (T_ON_VALGRIND())
-        return "signal-based preemption under valgrind";
-    return NULL;
-}
-
-/* ---- helpers ------------------------------------------------------------- */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+/* ---- helpers (the shared ones are in test_util.h) ----------------------- */
 
 static long tid(void)
 {
     return (long)syscall(SYS_gettid);
-}
-
-/* How much slower than normal this run is (GORT_TEST_SCALE): timing bounds
- * and escape hatches are multiplied by it. */
-static int64_t slow(void)
-{
-    long long s = 1000000LL / T_SCALE(1000000LL);
-    return s < 1 ? 1 : (int64_t)s;
-}
-
-static long long scaled(long long n, long long min)
-{
-    long long v = T_SCALE(n);
-    return v < min ? min : v;
-}
-
-/* Failures observed inside goroutines or helper threads. */
-static _Atomic int g_bad;
-static char g_bad_msg[512];
-
-static void gfail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void gfail(int line, const char *fmt, ...)
-{
-    if (atomic_fetch_add(&g_bad, 1) == 0) {
-        va_list ap;
-        int n = snprintf(g_bad_msg, sizeof g_bad_msg, "line %d: ", line);
-        va_start(ap, fmt);
-        vsnprintf(g_bad_msg + n, sizeof g_bad_msg - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-#define GCHECK(c)                                   \
-    do {                                            \
-        if (!(c))                                   \
-            gfail(__LINE__, "GCHECK(%s)", #c);      \
-    } while (0)
-#define GCHECKF(c, ...)                             \
-    do {                                            \
-        if (!(c))                                   \
-            gfail(__LINE__, __VA_ARGS__);           \
-    } while (0)
-#define CHECK_GOROUTINES()                                                           \
-    CHECK_MSG(atomic_load(&g_bad) == 0, "%d check(s) failed off the main thread; first: %s", \
-              atomic_load(&g_bad), g_bad_msg)
-
-/* A join point: goroutines (or threads) call join_done(); a foreign thread
- * blocks in join_wait() until `target` calls happened or the timeout. */
-typedef struct join {
-    _Atomic long    done;
-    long            target;
-    int             fired;
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-} join_t;
-
-static void join_init(join_t *j, long target)
-{
-    pthread_condattr_t a;
-    atomic_store(&j->done, 0);
-    j->target = target;
-    j->fired = 0;
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->cv, &a);
-    pthread_condattr_destroy(&a);
-}
-
-static void join_destroy(join_t *j)
-{
-    pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
-}
-
-static void join_done(join_t *j)
-{
-    /* read target before arriving: once the last one arrived the waiter may
-     * re-initialise j */
-    long target = j->target;
-    long n = atomic_fetch_add_explicit(&j->done, 1, memory_order_acq_rel) + 1;
-    if (n == target) {
-        pthread_mutex_lock(&j->mu);
-        j->fired = 1;
-        pthread_cond_broadcast(&j->cv);
-        pthread_mutex_unlock(&j->mu);
-    }
-}
-
-/* Foreign thread only. 1 when all arrived, 0 on timeout. */
-static int join_wait(join_t *j, int64_t timeout_ns)
-{
-    if (timeout_ns > 90 * GORT_SECOND) /* report before the harness's timeout */
-        timeout_ns = 90 * GORT_SECOND;
-    int64_t dl = mono_ns() + timeout_ns;
-    struct timespec ts = {.tv_sec = dl / 1000000000, .tv_nsec = dl % 1000000000};
-    int ok;
-    pthread_mutex_lock(&j->mu);
-    while (!j->fired) {
-        if (pthread_cond_timedwait(&j->cv, &j->mu, &ts) == ETIMEDOUT)
-            break;
-    }
-    ok = j->fired;
-    pthread_mutex_unlock(&j->mu);
-    return ok;
-}
-
-/* Goroutine side: yield until *c >= target or the timeout. 1 if reached. */
-static int yield_until(_Atomic long *c, long target, int64_t timeout_ns)
-{
-    int64_t dl = mono_ns() + timeout_ns;
-    unsigned i = 0;
-    while (atomic_load_explicit(c, memory_order_acquire) < target) {
-        gort_yield();
-        if ((++i & 63) == 0 && mono_ns() > dl)
-            return 0;
-    }
-    return 1;
-}
-
-static int init_procs(int procs)
-{
-    gort_config cfg;
-    gort_config_init(&cfg);
-    cfg.procs = procs;
-    return gort_init(&cfg);
 }
 
 /* Busy work the compiler cannot remove. */

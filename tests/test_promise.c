@@ -49,6 +49,7 @@
 #define _GNU_SOURCE 1
 #include "gort.h"
 #include "harness.h"
+#include "test_util.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -62,17 +63,6 @@
 #define MS GORT_MILLISECOND
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int64_t slow(void)
-{
-    long long s = 1000000LL / T_SCALE(1000000LL);
-    return s < 1 ? 1 : (int64_t)s;
-}
-
-static int64_t hatch(void)
-{
-    return gort_now() + 20 * GORT_SECOND * slow();
-}
 
 static void start(void)
 {

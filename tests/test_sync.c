@@ -17,6 +17,7 @@
  */
 #include "gort.h"
 #include "harness.h"
+#include "test_util.h"
 #include "internal.h" /* white-box: gort__sema, for the mutex layout mirror */
 
 #include <pthread.h>
@@ -30,25 +31,6 @@
 #define US GORT_MICROSECOND
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* How much slower than normal this run is (GORT_TEST_SCALE). */
-static int64_t slow(void)
-{
-    long long s = 1000000LL / T_SCALE(1000000LL);
-    return s < 1 ? 1 : (int64_t)s;
-}
-
-static long long scaled(long long n, long long min)
-{
-    long long v = T_SCALE(n);
-    return v < min ? min : v;
-}
-
-/* Escape hatch for joins: something is broken if it takes this long. */
-static int64_t hatch(void)
-{
-    return gort_now() + 20 * GORT_SECOND * slow();
-}
 
 static uint64_t rng(uint64_t *s)
 {
@@ -104,6 +86,48 @@ static void wg_join(gort_wg *wg)
 static void engine_up(void)
 {
     CHECK_EQ(gort_init(NULL), 0);
+}
+
+/* A seeded worker, work(shared, seed), that run_workers runs on goroutines
+ * and pthreads at the same time. */
+typedef void (*work_fn)(void *shared, uint64_t seed);
+typedef struct {
+    work_fn work;
+    void   *shared;
+    uint64_t seed;
+} work_arg;
+
+static void work_go(void *p)
+{
+    work_arg *a = p;
+    a->work(a->shared, a->seed);
+}
+
+static void *work_thread(void *p)
+{
+    work_go(p);
+    return NULL;
+}
+
+/* Runs work on nt pthreads, then on ng goroutines, the i-th of them
+ * (goroutines first) with seed_for(seed_base + i); waits for wg (the caller
+ * added ng + nt, or more, to it) and joins the threads. */
+enum { MAX_WORKERS = 16 };
+static void run_workers(work_fn work, void *shared, gort_wg *wg, int ng, int nt,
+                        uint64_t seed_base)
+{
+    work_arg args[MAX_WORKERS];
+    pthread_t th[MAX_WORKERS];
+    CHECK(ng + nt <= MAX_WORKERS);
+    for (int i = 0; i < ng + nt; i++)
+        args[i] = (work_arg){work, shared, seed_for((uint64_t)i + seed_base)};
+    for (int i = 0; i < nt; i++)
+        thread(&th[i], work_thread, &args[ng + i]);
+    for (int i = 0; i < ng; i++)
+        go(work_go, &args[i]);
+    wg_join(wg);
+    for (int i = 0; i < nt; i++)
+        join(th[i]);
 }
 
 /* ======================================================================== */
@@ -278,8 +302,9 @@ typedef struct {
     gort_wg wg;
 } lus_shared;
 
-static void lus_work(lus_shared *s, uint64_t seed)
+static void lus_work(void *p, uint64_t seed)
 {
+    lus_shared *s = p;
     for (long long i = 0; i < s->iters; i++) {
         uint64_t r = rng(&seed);
         int got;
@@ -321,18 +346,6 @@ static void lus_work(lus_shared *s, uint64_t seed)
     gort_wg_done(&s->wg);
 }
 
-static void lus_go(void *p)
-{
-    void **a = p;
-    lus_work(a[0], (uint64_t)(uintptr_t)a[1]);
-}
-
-static void *lus_thread(void *p)
-{
-    lus_go(p);
-    return NULL;
-}
-
 TEST(mutex_lock_until_stress)
 {
     enum { NG = 8, NT = 2 };
@@ -340,19 +353,7 @@ TEST(mutex_lock_until_stress)
     static lus_shared s;
     s.iters = scaled(1500, 50);
     gort_wg_add(&s.wg, NG + NT);
-    void *args[NG + NT][2];
-    pthread_t th[NT];
-    for (int i = 0; i < NG + NT; i++) {
-        args[i][0] = &s;
-        args[i][1] = (void *)(uintptr_t)seed_for((uint64_t)i + 100);
-    }
-    for (int i = 0; i < NT; i++)
-        thread(&th[i], lus_thread, args[NG + i]);
-    for (int i = 0; i < NG; i++)
-        go(lus_go, args[i]);
-    wg_join(&s.wg);
-    for (int i = 0; i < NT; i++)
-        join(th[i]);
+    run_workers(lus_work, &s, &s.wg, NG, NT, 100);
     CHECK_EQ(s.counter, atomic_load(&s.acquired));
     CHECK_EQ(atomic_load(&s.acquired) + atomic_load(&s.timeouts) + atomic_load(&s.busy),
              (long long)(NG + NT) * s.iters);
@@ -482,8 +483,9 @@ static void st_holder(void *p)
     gort_wg_done(&s->wg);
 }
 
-static void st_waiter(st_shared *s, uint64_t seed)
+static void st_waiter(void *p, uint64_t seed)
 {
+    st_shared *s = p;
     while (!atomic_load(&s->stop)) {
         int64_t d = gort_now() + 1500 * US + (int64_t)(rng(&seed) % (4 * MS));
         int r = gort_mutex_lock_until(&s->mu, d);
@@ -499,38 +501,14 @@ static void st_waiter(st_shared *s, uint64_t seed)
     gort_wg_done(&s->wg);
 }
 
-static void st_waiter_go(void *p)
-{
-    void **a = p;
-    st_waiter(a[0], (uint64_t)(uintptr_t)a[1]);
-}
-
-static void *st_waiter_thread(void *p)
-{
-    st_waiter_go(p);
-    return NULL;
-}
-
 TEST(mutex_lock_until_starving)
 {
     enum { NG = 2, NT = 1 };
     engine_up();
     static st_shared s;
     gort_wg_add(&s.wg, 1 + NG + NT);
-    void *args[NG + NT][2];
-    for (int i = 0; i < NG + NT; i++) {
-        args[i][0] = &s;
-        args[i][1] = (void *)(uintptr_t)seed_for((uint64_t)i + 300);
-    }
     go(st_holder, &s);
-    pthread_t th[NT];
-    for (int i = 0; i < NT; i++)
-        thread(&th[i], st_waiter_thread, args[NG + i]);
-    for (int i = 0; i < NG; i++)
-        go(st_waiter_go, args[i]);
-    wg_join(&s.wg);
-    for (int i = 0; i < NT; i++)
-        join(th[i]);
+    run_workers(st_waiter, &s, &s.wg, NG, NT, 300);
     CHECK(atomic_load(&s.timeouts) > 0);
     CHECK_MSG(all_zero(&s.mu, sizeof s.mu), "state %#llx", (unsigned long long)s.mu.opaque_[0]);
     gort_shutdown();
@@ -1356,8 +1334,9 @@ typedef struct {
     gort_wg wg;
 } rx_shared;
 
-static void rx_work(rx_shared *s, uint64_t seed)
+static void rx_work(void *p, uint64_t seed)
 {
+    rx_shared *s = p;
     for (long long i = 0; i < s->iters; i++) {
         uint64_t r = rng(&seed);
         if (r % 8 == 0) {
@@ -1397,18 +1376,6 @@ static void rx_work(rx_shared *s, uint64_t seed)
     gort_wg_done(&s->wg);
 }
 
-static void rx_go(void *p)
-{
-    void **a = p;
-    rx_work(a[0], (uint64_t)(uintptr_t)a[1]);
-}
-
-static void *rx_thread(void *p)
-{
-    rx_go(p);
-    return NULL;
-}
-
 TEST(rwmutex_writer_exclusion)
 {
     enum { NG = 10, NT = 2 };
@@ -1416,19 +1383,7 @@ TEST(rwmutex_writer_exclusion)
     static rx_shared s;
     s.iters = scaled(10000, 100);
     gort_wg_add(&s.wg, NG + NT);
-    void *args[NG + NT][2];
-    for (int i = 0; i < NG + NT; i++) {
-        args[i][0] = &s;
-        args[i][1] = (void *)(uintptr_t)seed_for((uint64_t)i + 50);
-    }
-    pthread_t th[NT];
-    for (int i = 0; i < NT; i++)
-        thread(&th[i], rx_thread, args[NG + i]);
-    for (int i = 0; i < NG; i++)
-        go(rx_go, args[i]);
-    wg_join(&s.wg);
-    for (int i = 0; i < NT; i++)
-        join(th[i]);
+    run_workers(rx_work, &s, &s.wg, NG, NT, 50);
     CHECK_EQ(s.a, atomic_load(&s.writes));
     CHECK_EQ(s.b, s.a);
     CHECK(atomic_load(&s.writes) > 0 && atomic_load(&s.reads) > 0);
@@ -1654,8 +1609,9 @@ typedef struct {
     gort_wg wg;
 } ss_shared;
 
-static void ss_work(ss_shared *s, uint64_t seed)
+static void ss_work(void *p, uint64_t seed)
 {
+    ss_shared *s = p;
     for (long long i = 0; i < s->iters; i++) {
         uint64_t r = rng(&seed);
         int64_t n = (int64_t)(r % (uint64_t)(s->cap + 1));
@@ -1688,18 +1644,6 @@ static void ss_work(ss_shared *s, uint64_t seed)
     gort_wg_done(&s->wg);
 }
 
-static void ss_go(void *p)
-{
-    void **a = p;
-    ss_work(a[0], (uint64_t)(uintptr_t)a[1]);
-}
-
-static void *ss_thread(void *p)
-{
-    ss_go(p);
-    return NULL;
-}
-
 TEST(sem_stress)
 {
     enum { NG = 10, NT = 2 };
@@ -1709,19 +1653,7 @@ TEST(sem_stress)
     CHECK_EQ(gort_sem_init(&s.sem, s.cap), 0);
     s.iters = scaled(5000, 100);
     gort_wg_add(&s.wg, NG + NT);
-    void *args[NG + NT][2];
-    for (int i = 0; i < NG + NT; i++) {
-        args[i][0] = &s;
-        args[i][1] = (void *)(uintptr_t)seed_for((uint64_t)i + 200);
-    }
-    pthread_t th[NT];
-    for (int i = 0; i < NT; i++)
-        thread(&th[i], ss_thread, args[NG + i]);
-    for (int i = 0; i < NG; i++)
-        go(ss_go, args[i]);
-    wg_join(&s.wg);
-    for (int i = 0; i < NT; i++)
-        join(th[i]);
+    run_workers(ss_work, &s, &s.wg, NG, NT, 200);
     CHECK_EQ(atomic_load(&s.ok) + atomic_load(&s.timeouts), (long long)(NG + NT) * s.iters);
     /* Everything was given back and nobody is left queued. */
     CHECK_EQ(gort_sem_try_acquire(&s.sem, s.cap), 0);

@@ -7,28 +7,13 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
 
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
-
 func main() {
-	n := arg(1, 2000000)
+	n := benchutil.Arg(1, 2000000)
 	ping := make(chan int64)
 	pong := make(chan int64)
 	fin := make(chan struct{})
@@ -53,5 +38,5 @@ func main() {
 	el := time.Since(t0)
 	ping <- -1
 	<-fin
-	result("ns_per_roundtrip", float64(el.Nanoseconds())/float64(n), "ns")
+	benchutil.Result("ns_per_roundtrip", float64(el.Nanoseconds())/float64(n), "ns")
 }

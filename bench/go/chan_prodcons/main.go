@@ -7,30 +7,13 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 const callsPerSched = 1000
 
@@ -68,14 +51,14 @@ func run(chanSize int, items int64) float64 {
 }
 
 func main() {
-	items := arg(1, 3000000)
+	items := benchutil.Arg(1, 3000000)
 	if items < callsPerSched {
 		items = callsPerSched
 	}
 	r0 := run(0, items)
 	r10 := run(10, items)
 	r128 := run(128, items)
-	result("ns_cap0", r0, "ns")
-	result("ns_cap10", r10, "ns")
-	result("ns_cap128", r128, "ns")
+	benchutil.Result("ns_cap0", r0, "ns")
+	benchutil.Result("ns_cap10", r10, "ns")
+	benchutil.Result("ns_cap128", r128, "ns")
 }

@@ -8,26 +8,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 //go:noinline
 func fib(n int) int64 {
@@ -38,8 +23,8 @@ func fib(n int) int64 {
 }
 
 func main() {
-	tasks := int(arg(1, 16))
-	n := int(arg(2, 35))
+	tasks := int(benchutil.Arg(1, 16))
+	n := int(benchutil.Arg(2, 35))
 	res := make([]int64, tasks)
 	var wg sync.WaitGroup
 	wg.Add(tasks)
@@ -58,5 +43,5 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	result("seconds", el.Seconds(), "s")
+	benchutil.Result("seconds", el.Seconds(), "s")
 }

@@ -7,26 +7,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 var (
 	mu      sync.Mutex
@@ -44,8 +29,8 @@ func worker(k int64) {
 }
 
 func main() {
-	k := arg(1, 10000000)
-	n := arg(2, 4)
+	k := benchutil.Arg(1, 10000000)
+	n := benchutil.Arg(2, 4)
 	wg.Add(int(n))
 	t0 := time.Now()
 	for i := int64(0); i < n; i++ {
@@ -57,5 +42,5 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: error: counter %d, want %d\n", counter, n*k)
 		os.Exit(2)
 	}
-	result("ns_per_op", float64(el.Nanoseconds())/float64(n*k), "ns")
+	benchutil.Result("ns_per_op", float64(el.Nanoseconds())/float64(n*k), "ns")
 }

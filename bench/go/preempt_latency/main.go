@@ -7,34 +7,17 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 func main() {
 	runtime.GOMAXPROCS(1)
-	samples := arg(1, 20)
+	samples := benchutil.Arg(1, 20)
 	var stop atomic.Bool
 	var spins atomic.Int64
 	var wg sync.WaitGroup
@@ -62,6 +45,6 @@ func main() {
 		stop.Store(true)
 	}()
 	wg.Wait()
-	result("late_mean_ms", mean, "ms")
-	result("late_max_ms", max, "ms")
+	benchutil.Result("late_mean_ms", mean, "ms")
+	benchutil.Result("late_max_ms", max, "ms")
 }

@@ -13,23 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 func vmrss() int64 {
 	f, err := os.Open("/proc/self/status")
@@ -66,7 +52,7 @@ func blocked() {
 }
 
 func main() {
-	n := int(arg(1, 1000000))
+	n := int(benchutil.Arg(1, 1000000))
 	base := vmrss()
 	started.Add(n)
 	done.Add(n)
@@ -86,7 +72,7 @@ func main() {
 	done.Wait()
 	t3 := time.Now()
 	fmt.Fprintf(os.Stderr, "rss_blocked: baseline %d KiB, blocked %d KiB\n", base/1024, rss/1024)
-	result("bytes_per_g", float64(rss-base)/float64(n), "B")
-	result("spawn_ms", float64(t1.Sub(t0).Nanoseconds())/1e6, "ms")
-	result("release_ms", float64(t3.Sub(t2).Nanoseconds())/1e6, "ms")
+	benchutil.Result("bytes_per_g", float64(rss-base)/float64(n), "B")
+	benchutil.Result("spawn_ms", float64(t1.Sub(t0).Nanoseconds())/1e6, "ms")
+	benchutil.Result("release_ms", float64(t3.Sub(t2).Nanoseconds())/1e6, "ms")
 }

@@ -7,32 +7,15 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
 
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
-
 func main() {
-	n := arg(1, 1000000)
+	n := benchutil.Arg(1, 1000000)
 	procs := int64(runtime.GOMAXPROCS(0))
 	per := n / procs
 	myc1 := make(chan int64)
@@ -71,5 +54,5 @@ func main() {
 	el := time.Since(t0)
 	close(done)
 	sendWg.Wait()
-	result("ns_per_op", float64(el.Nanoseconds())/float64(per*procs), "ns")
+	benchutil.Result("ns_per_op", float64(el.Nanoseconds())/float64(per*procs), "ns")
 }

@@ -9,26 +9,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 func splitmix64(state *uint64) uint64 {
 	*state += 0x9E3779B97F4A7C15
@@ -56,8 +41,8 @@ func sleeper(i int) {
 }
 
 func main() {
-	n := int(arg(1, 100000))
-	st := uint64(arg(2, 42))
+	n := int(benchutil.Arg(1, 100000))
+	st := uint64(benchutil.Arg(2, 42))
 	dur = make([]int64, n)
 	over = make([]int64, n)
 	for i := range dur {
@@ -79,7 +64,7 @@ func main() {
 	if over[0] < 0 {
 		fmt.Fprintf(os.Stderr, "sleepers: warning: a sleep returned %.1f us early\n", float64(-over[0])/1e3)
 	}
-	result("wall_ms", float64(wall.Nanoseconds())/1e6, "ms")
-	result("oversleep_mean_us", sum/float64(n)/1e3, "us")
-	result("oversleep_p99_us", float64(over[(n*99)/100])/1e3, "us")
+	benchutil.Result("wall_ms", float64(wall.Nanoseconds())/1e6, "ms")
+	benchutil.Result("oversleep_mean_us", sum/float64(n)/1e3, "us")
+	benchutil.Result("oversleep_p99_us", float64(over[(n*99)/100])/1e3, "us")
 }

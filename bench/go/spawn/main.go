@@ -8,29 +8,12 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 var wg sync.WaitGroup
 
@@ -47,7 +30,7 @@ func leaf() {
 }
 
 func main() {
-	n := arg(1, 1000000)
+	n := benchutil.Arg(1, 1000000)
 	procs := int64(runtime.GOMAXPROCS(0))
 
 	// warm-up
@@ -74,6 +57,6 @@ func main() {
 	wg.Wait()
 	wgNs := float64(time.Since(t0).Nanoseconds()) / float64(n)
 
-	result("ns_per_go_chain", chainNs, "ns")
-	result("ns_per_go_wg", wgNs, "ns")
+	benchutil.Result("ns_per_go_chain", chainNs, "ns")
+	benchutil.Result("ns_per_go_wg", wgNs, "ns")
 }

@@ -8,26 +8,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
-
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
 
 func worker(jobs <-chan int64, results chan<- int64, wg *sync.WaitGroup) {
 	defer wg.Done()
@@ -66,9 +51,9 @@ func run(numJobs int64, workers int) float64 {
 }
 
 func main() {
-	n := arg(1, 1000000)
+	n := benchutil.Arg(1, 1000000)
 	m3 := run(n, 3)
 	m64 := run(n, 64)
-	result("ms_w3", m3, "ms")
-	result("ms_w64", m64, "ms")
+	benchutil.Result("ms_w3", m3, "ms")
+	benchutil.Result("ms_w64", m64, "ms")
 }

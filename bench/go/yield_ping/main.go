@@ -5,33 +5,16 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
+
+	"gortbench/internal/benchutil"
 )
 
-func arg(i int, def int64) int64 {
-	if i < len(os.Args) && os.Args[i] != "" {
-		v, err := strconv.ParseInt(os.Args[i], 0, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "bench: error: bad argument %d: '%s'\n", i, os.Args[i])
-			os.Exit(2)
-		}
-		return v
-	}
-	return def
-}
-
-func result(metric string, v float64, unit string) {
-	fmt.Printf("RESULT %s=%.6g %s\n", metric, v, unit)
-}
-
 func main() {
-	n := arg(1, 4)
-	iters := arg(2, 2000000)
+	n := benchutil.Arg(1, 4)
+	iters := benchutil.Arg(2, 2000000)
 	var wg sync.WaitGroup
 	wg.Add(int(n))
 	t0 := time.Now()
@@ -45,5 +28,5 @@ func main() {
 	}
 	wg.Wait()
 	el := time.Since(t0)
-	result("ns_per_yield", float64(el.Nanoseconds())/float64(n*iters), "ns")
+	benchutil.Result("ns_per_yield", float64(el.Nanoseconds())/float64(n*iters), "ns")
 }
