@@ -174,7 +174,6 @@ typedef struct gort__sched {
     _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
-    _Atomic int deadlock;      /* 1: checkdead found every goroutine asleep */
 } gort__sched;
 
 extern gort__sched gort__S;

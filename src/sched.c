@@ -1297,7 +1297,6 @@ GORT__CORE void gort__checkdead(void)
     uint32_t waiting = 0;
     if (!atomic_compare_exchange_strong(main_wait, &waiting, 2))
         return;
-    atomic_store(&gort__S.deadlock, 1);
     gort__futex_wake(main_wait, 1);
 }
 
