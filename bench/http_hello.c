@@ -18,21 +18,15 @@
  * Not a general HTTP server (no chunked bodies, no header folding): it is
  * the minimum that answers the load generator, a browser and curl.
  */
-#include "bench.h"
+#include "bench_net.h"
 
 #include <ctype.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #define BODY "Hello, World!\n"
 #define REQ_MAX 8192
-
-static int g_port;
 
 /* "Date:" value, cached per connection and refreshed when the second
  * changes (time() is a vDSO call; no shared state between goroutines). */
@@ -130,30 +124,8 @@ out:
     gort_fd_close(fd);
 }
 
-static void server(void *arg)
-{
-    (void)arg;
-    int lfd = gort_tcp_listen("127.0.0.1", g_port, 4096);
-    if (lfd < 0)
-        bench_die("listen: %s", gort_strerror(lfd));
-    printf("LISTENING %d\n", gort_tcp_port(lfd));
-    fflush(stdout);
-    for (;;) {
-        int fd = gort_accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            fprintf(stderr, "http_hello: accept: %s\n", gort_strerror(fd));
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        bench_go(conn_main, (void *)(intptr_t)fd);
-    }
-}
-
 int main(int argc, char **argv)
 {
-    signal(SIGPIPE, SIG_IGN);
-    g_port = argc > 1 ? atoi(argv[1]) : 0;
-    bench_main(server, NULL);
+    bench_serve_main(argc, argv, "http_hello", conn_main);
     return 0;
 }

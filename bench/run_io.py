@@ -37,12 +37,10 @@ better, unlike run.py's time ratios). Missing binaries, a missing `go` or
 
 import argparse
 import datetime
-import json
 import os
 import selectors
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -51,7 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "node")
 
 sys.path.insert(0, HERE)
-import run as run_base  # noqa: E402  (build_go, find_go, loadavg, RESULT_RE, fmt_val)
+import run as run_base  # noqa: E402  (shared runner, table and output helpers)
 
 
 ALL = "all"  # procs placeholder: the number of CPUs (or --procs)
@@ -84,8 +82,7 @@ IO_GOALS = {
 SIDES = ("gort", "go", "node")
 
 
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+log = run_base.log
 
 
 def names():
@@ -233,10 +230,6 @@ def side_cmds(b, build_dir, go, no_go):
     return cmds
 
 
-def med(vals):
-    return statistics.median(vals) if vals else None
-
-
 def fmt_ratio(a, b):
     if a is None or b in (None, 0):
         return "—"
@@ -254,13 +247,7 @@ def build_table(benches, results):
         notes = {}
         for side in SIDES:
             runs = res[side]["runs"]
-            bad = [r for r in runs if r["status"] != "ok"]
-            if res[side].get("error"):
-                notes[side] = res[side]["error"]
-            elif bad:
-                notes[side] = f"{'; '.join(sorted({r['status'] for r in bad}))} ({len(bad)}/{len(runs)} runs)"
-            else:
-                notes[side] = ""
+            notes[side] = run_base.summarize_side(res[side])
             vals = {}
             multi = len(res.get("configs", [])) > 1
             for r in runs:
@@ -282,16 +269,8 @@ def build_table(benches, results):
             continue
         for k in metrics:
             unit = next((per[s][k][1] for s in SIDES if k in per[s]), "")
-            m = {s: med(per[s].get(k, ([], ""))[0]) for s in SIDES}
-            cells = []
-            for s in SIDES:
-                if m[s] is None:
-                    cells.append(notes[s] or "no value")
-                else:
-                    cell = run_base.fmt_val(m[s], unit)
-                    if notes[s]:
-                        cell += f" ({notes[s]})"
-                    cells.append(cell)
+            m = {s: run_base.med(per[s].get(k, ([], ""))[0]) for s in SIDES}
+            cells = [run_base.median_cell(m[s], unit, notes[s]) for s in SIDES]
             goal = IO_GOALS.get(k.split("@")[0])
             ratio = m["gort"] / m["go"] if m["gort"] is not None and m["go"] else None
             if goal is None:
@@ -379,15 +358,7 @@ def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path
            "load_start": load_start, "load_end": load_end,
            "goals": {k: (list(v) if v else None) for k, v in IO_GOALS.items()},
            "table": rows, "benchmarks": results}
-    try:
-        os.makedirs(os.path.dirname(out_json) or ".", exist_ok=True)
-        with open(out_json, "w") as f:
-            json.dump(doc, f, indent=1)
-        with open(os.path.splitext(out_json)[0] + ".md", "w") as f:
-            f.write(header + "\n\n" + table + "\n")
-        log(f"raw results: {out_json}")
-    except OSError as e:
-        log(f"cannot write {out_json}: {e}")
+    run_base.write_results(out_json, doc, header, table)
     return 0
 
 

@@ -15,14 +15,7 @@
  *
  * This binary prints no RESULT lines: the numbers come from loadgen.
  */
-#include "bench.h"
-
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <sys/socket.h>
-
-static int g_port;
+#include "bench_net.h"
 
 static void conn_main(void *arg)
 {
@@ -38,30 +31,8 @@ static void conn_main(void *arg)
     gort_fd_close(fd);
 }
 
-static void server(void *arg)
-{
-    (void)arg;
-    int lfd = gort_tcp_listen("127.0.0.1", g_port, 4096);
-    if (lfd < 0)
-        bench_die("listen: %s", gort_strerror(lfd));
-    printf("LISTENING %d\n", gort_tcp_port(lfd));
-    fflush(stdout);
-    for (;;) {
-        int fd = gort_accept(lfd, NULL, NULL);
-        if (fd < 0) {
-            fprintf(stderr, "tcp_echo: accept: %s\n", gort_strerror(fd));
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        bench_go(conn_main, (void *)(intptr_t)fd);
-    }
-}
-
 int main(int argc, char **argv)
 {
-    signal(SIGPIPE, SIG_IGN);
-    g_port = argc > 1 ? atoi(argv[1]) : 0;
-    bench_main(server, NULL);
+    bench_serve_main(argc, argv, "tcp_echo", conn_main);
     return 0;
 }

@@ -91,27 +91,18 @@
 
 /* ---- system calls returning -errno (see ERRNO AND PREEMPTION) ------------ */
 
-GORT__CORE static ssize_t sys_read(int fd, void *buf, size_t len)
-{
-    ssize_t r = read(fd, buf, len);
-    return r >= 0 ? r : -errno;
-}
+/* The four data transfers (read, write, recv, send), told apart by `op`. */
+typedef enum io_op { IO_READ, IO_WRITE, IO_RECV, IO_SEND } io_op;
 
-GORT__CORE static ssize_t sys_write(int fd, const void *buf, size_t len)
+GORT__CORE static ssize_t sys_io(io_op op, int fd, void *buf, size_t len, int flags)
 {
-    ssize_t r = write(fd, buf, len);
-    return r >= 0 ? r : -errno;
-}
-
-GORT__CORE static ssize_t sys_recv(int fd, void *buf, size_t len, int flags)
-{
-    ssize_t r = recv(fd, buf, len, flags);
-    return r >= 0 ? r : -errno;
-}
-
-GORT__CORE static ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
-{
-    ssize_t r = send(fd, buf, len, flags);
+    ssize_t r;
+    switch (op) {
+    case IO_READ:  r = read(fd, buf, len); break;
+    case IO_WRITE: r = write(fd, buf, len); break;
+    case IO_RECV:  r = recv(fd, buf, len, flags); break;
+    default:       r = send(fd, buf, len, flags); break;
+    }
     return r >= 0 ? r : -errno;
 }
 
@@ -384,20 +375,28 @@ static int register_new(int fd)
 
 /* ---- read / write --------------------------------------------------------- */
 
-GORT_API ssize_t gort_read_until(int fd, void *buf, size_t len, int64_t deadline)
+/* The wrapper loop of CONCEPTS for one transfer: read and recv wait for
+ * input, write and send for output. `flags` is passed to recv/send only. */
+static ssize_t io_until(io_op op, int fd, void *buf, size_t len, int flags, int64_t deadline)
 {
     if (fd < 0)
         return -EBADF;
+    int events = op == IO_READ || op == IO_RECV ? GORT_POLLIN : GORT_POLLOUT;
     for (;;) {
-        ssize_t n = sys_read(fd, buf, len);
+        ssize_t n = sys_io(op, fd, buf, len, flags);
         if (n >= 0 || (n != -EAGAIN && n != -EINTR))
             return n;
         if (n == -EINTR)
             continue;
-        int r = io_wait(fd, GORT_POLLIN, deadline);
+        int r = io_wait(fd, events, deadline);
         if (r < 0)
             return r;
     }
+}
+
+GORT_API ssize_t gort_read_until(int fd, void *buf, size_t len, int64_t deadline)
+{
+    return io_until(IO_READ, fd, buf, len, 0, deadline);
 }
 
 GORT_API ssize_t gort_read(int fd, void *buf, size_t len)
@@ -407,18 +406,7 @@ GORT_API ssize_t gort_read(int fd, void *buf, size_t len)
 
 GORT_API ssize_t gort_write_until(int fd, const void *buf, size_t len, int64_t deadline)
 {
-    if (fd < 0)
-        return -EBADF;
-    for (;;) {
-        ssize_t n = sys_write(fd, buf, len);
-        if (n >= 0 || (n != -EAGAIN && n != -EINTR))
-            return n;
-        if (n == -EINTR)
-            continue;
-        int r = io_wait(fd, GORT_POLLOUT, deadline);
-        if (r < 0)
-            return r;
-    }
+    return io_until(IO_WRITE, fd, (void *)buf, len, 0, deadline);
 }
 
 GORT_API ssize_t gort_write(int fd, const void *buf, size_t len)
@@ -450,18 +438,7 @@ GORT_API ssize_t gort_write_all(int fd, const void *buf, size_t len)
 
 GORT_API ssize_t gort_recv_until(int fd, void *buf, size_t len, int flags, int64_t deadline)
 {
-    if (fd < 0)
-        return -EBADF;
-    for (;;) {
-        ssize_t n = sys_recv(fd, buf, len, flags | MSG_DONTWAIT);
-        if (n >= 0 || (n != -EAGAIN && n != -EINTR))
-            return n;
-        if (n == -EINTR)
-            continue;
-        int r = io_wait(fd, GORT_POLLIN, deadline);
-        if (r < 0)
-            return r;
-    }
+    return io_until(IO_RECV, fd, buf, len, flags | MSG_DONTWAIT, deadline);
 }
 
 GORT_API ssize_t gort_recv(int fd, void *buf, size_t len, int flags)
@@ -471,18 +448,7 @@ GORT_API ssize_t gort_recv(int fd, void *buf, size_t len, int flags)
 
 GORT_API ssize_t gort_send_until(int fd, const void *buf, size_t len, int flags, int64_t deadline)
 {
-    if (fd < 0)
-        return -EBADF;
-    for (;;) {
-        ssize_t n = sys_send(fd, buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n >= 0 || (n != -EAGAIN && n != -EINTR))
-            return n;
-        if (n == -EINTR)
-            continue;
-        int r = io_wait(fd, GORT_POLLOUT, deadline);
-        if (r < 0)
-            return r;
-    }
+    return io_until(IO_SEND, fd, (void *)buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, deadline);
 }
 
 GORT_API ssize_t gort_send(int fd, const void *buf, size_t len, int flags)
@@ -610,6 +576,18 @@ static int resolve(const char *host, int port, bool passive, struct addrinfo **o
     }
 }
 
+/* A non-blocking socket for `ai` with the boolean option level/name turned
+ * on (best effort: its failure is ignored), or -errno. */
+static int sys_socket_opt(const struct addrinfo *ai, int level, int name)
+{
+    int s = sys_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (s >= 0) {
+        int one = 1;
+        setsockopt(s, level, name, &one, sizeof one);
+    }
+    return s;
+}
+
 GORT_API int gort_tcp_listen(const char *host, int port, int backlog)
 {
     if (port < 0 || port > 65535)
@@ -628,13 +606,11 @@ GORT_API int gort_tcp_listen(const char *host, int port, int backlog)
                 continue;
             if (pass == 1 && wildcard && ai->ai_family == AF_INET6)
                 continue;
-            int s = sys_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+            int s = sys_socket_opt(ai, SOL_SOCKET, SO_REUSEADDR);
             if (s < 0) {
                 last = s;
                 continue;
             }
-            int one = 1;
-            setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
             r = sys_bind_listen(s, ai->ai_addr, ai->ai_addrlen, backlog > 0 ? backlog : SOMAXCONN);
             if (r == 0)
                 r = register_new(s);
@@ -660,13 +636,11 @@ GORT_API int gort_tcp_dial(const char *host, int port, int64_t deadline)
         return r;
     int last = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int s = sys_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        int s = sys_socket_opt(ai, IPPROTO_TCP, TCP_NODELAY);
         if (s < 0) {
             last = s;
             continue;
         }
-        int one = 1;
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         r = register_new(s);
         if (r == 0)
             r = gort_connect_until(s, ai->ai_addr, ai->ai_addrlen, deadline);

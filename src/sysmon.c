@@ -15,6 +15,9 @@
  *     signal handler declines at unsafe points.
  *   - polls the network if nobody did for 10 ms (readied goroutines go to
  *     the global queue), so busy Ms do not starve I/O waiters.
+ *   - re-runs the deadlock check while gort_main waits on an idle engine
+ *     (the check an M makes when it goes idle can miss a thread that was
+ *     still starting).
  * The tick starts at 20 us and doubles after 50 idle ticks, up to 10 ms, so
  * an idle engine costs ~100 wake-ups per second.
  *
@@ -104,6 +107,15 @@ GORT__CORE static void *sysmon_main(void *arg)
             break;
         int64_t now = gort_now();
         bool acted = retake(seen, now);
+        /* The deadlock check runs when the last M goes idle; a thread that
+         * was still starting then (not yet counted) makes it miss, so while
+         * gort_main waits on an idle engine, look again every tick. */
+        if (atomic_load(&gort__S.main_wait) &&
+            atomic_load(&gort__S.npidle) == gort__S.nprocs) {
+            gort__lock_acquire(&gort__S.lock);
+            gort__checkdead();
+            gort__lock_release(&gort__S.lock);
+        }
         if (gort__netpoll_pending() &&
             now - atomic_load_explicit(&gort__S.last_poll, memory_order_relaxed) > NETPOLL_STALE_NS) {
             atomic_store_explicit(&gort__S.last_poll, now, memory_order_relaxed);

@@ -8,30 +8,16 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
+
+	"gortbench/internal/benchutil"
 )
 
 var body = []byte("Hello, World!\n")
 
 func main() {
-	port := 0
-	if len(os.Args) > 1 {
-		p, err := strconv.Atoi(os.Args[1])
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: error: bad port %q\n", os.Args[1])
-			os.Exit(2)
-		}
-		port = p
-	}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: error: listen: %v\n", err)
-		os.Exit(2)
-	}
-	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
+	ln := benchutil.Listen()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(body)

@@ -11,7 +11,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
+
+	"gortbench/internal/benchutil"
 )
 
 func handle(c net.Conn) {
@@ -31,21 +32,7 @@ func handle(c net.Conn) {
 }
 
 func main() {
-	port := 0
-	if len(os.Args) > 1 {
-		p, err := strconv.Atoi(os.Args[1])
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: error: bad port %q\n", os.Args[1])
-			os.Exit(2)
-		}
-		port = p
-	}
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: error: listen: %v\n", err)
-		os.Exit(2)
-	}
-	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
+	ln := benchutil.Listen()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
