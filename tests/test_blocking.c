@@ -8,7 +8,10 @@
 
 #include <gort.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -318,12 +321,43 @@ static void waits_on_foreign_thread_main(void *arg)
     gort_chan_release(ch);
 }
 
+/* Waiting for I/O only: no timer, no other thread in this process; a
+ * separate process connects after 100 ms. Go reports no deadlock while
+ * goroutines wait on the network, and neither does gort. */
+static void waits_on_io_main(void *arg)
+{
+    (void)arg;
+    int lfd = gort_tcp_listen("127.0.0.1", 0, 4);
+    CHECK(lfd >= 0);
+    int port = gort_tcp_port(lfd);
+    CHECK(port > 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        _exit(c >= 0 && connect(c, (struct sockaddr *)&a, sizeof a) == 0 ? 0 : 1);
+    }
+    int cfd = gort_accept(lfd, NULL, NULL);
+    CHECK_MSG(cfd >= 0, "accept: %s", gort_strerror(cfd));
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    gort_fd_close(cfd);
+    gort_fd_close(lfd);
+}
+
 TEST(no_false_deadlock_for_timers_or_foreign_threads)
 {
     char out[4096];
     CHECK_EQ(run_main_in_child(sleeping_main, out, sizeof out), 0);
     CHECK_EQ(run_main_in_child(waits_on_foreign_thread_main, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "deadlock") == NULL, "false report: %s", out);
+    CHECK_EQ(run_main_in_child(waits_on_io_main, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "deadlock") == NULL, "false report while waiting for I/O: %s", out);
 }
 
 /* ---- goroutine dump ----------------------------------------------------- */
