@@ -477,6 +477,21 @@ def write_results(out_json, doc, header, table):
         log(f"cannot write {out_json}: {e}")
 
 
+def report_side_table(header, table, rows, results, goals, out_json, started, runs, procs,
+                      load_start, load_end):
+    """Print a comparison table under its header and save it with the raw
+    results (the shared tail of run_io.py and run_loop.py)."""
+    print(header)
+    print()
+    print(table)
+    sys.stdout.flush()
+    doc = {"started": started.isoformat(), "runs": runs, "procs": procs,
+           "load_start": load_start, "load_end": load_end,
+           "goals": {k: (list(v) if v else None) for k, v in goals.items()},
+           "table": rows, "benchmarks": results}
+    write_results(out_json, doc, header, table)
+
+
 def go_version(go):
     if go is None:
         return None

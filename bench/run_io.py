@@ -349,16 +349,9 @@ def run(build_dir, runs, pats, procs, go=None, no_go=False, timeout=0, json_path
               f"{runs} run(s) per side, GORT_PROCS = GOMAXPROCS = 1 and {procs} (@P1, @P{procs}), "
               f"one load generator "
               f"(bench/loadgen.c); load average {load_start} at start, {load_end} at end")
-    print(header)
-    print()
-    print(table)
-    sys.stdout.flush()
     out_json = json_path or os.path.join(build_dir, "bench-io-results.json")
-    doc = {"started": started.isoformat(), "runs": runs, "procs": procs,
-           "load_start": load_start, "load_end": load_end,
-           "goals": {k: (list(v) if v else None) for k, v in IO_GOALS.items()},
-           "table": rows, "benchmarks": results}
-    run_base.write_results(out_json, doc, header, table)
+    run_base.report_side_table(header, table, rows, results, IO_GOALS, out_json, started, runs,
+                               procs, load_start, load_end)
     return 0
 
 

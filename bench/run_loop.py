@@ -205,16 +205,9 @@ def run(build_dir, runs, pats, procs, timeout=0, json_path=None, wait_quiet=0):
     header = (f"gort vs Node (event loop, promises) — {started:%Y-%m-%d %H:%M}, median of "
               f"{runs} run(s) per side, GORT_PROCS = {procs}; load average {load_start} at "
               f"start, {load_end} at end")
-    print(header)
-    print()
-    print(table)
-    sys.stdout.flush()
     out_json = json_path or os.path.join(build_dir, "bench-loop-results.json")
-    doc = {"started": started.isoformat(), "runs": runs, "procs": procs,
-           "load_start": load_start, "load_end": load_end,
-           "goals": {k: (list(v) if v else None) for k, v in LOOP_GOALS.items()},
-           "table": rows, "benchmarks": results}
-    run_base.write_results(out_json, doc, header, table)
+    run_base.report_side_table(header, table, rows, results, LOOP_GOALS, out_json, started, runs,
+                               procs, load_start, load_end)
     return 0
 
 
