@@ -378,6 +378,11 @@ GORT_API void gort_loop_unref(gort_loop *loop);
  * loop's thread, one at a time with the loop's tasks, and gives the loop
  * back only where it blocks (gort_await, channel operations, sleeps...). */
 GORT_API int  gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg);
+/* The same with options (stack size, name, nopreempt); pinned is GORT_EINVAL
+ * (a loop-bound goroutine already runs only on the loop's thread). Language
+ * bindings use it for interpreters that need deep stacks. */
+GORT_API int  gort_loop_go_opts(gort_loop *loop, void (*fn)(void *), void *arg,
+                                const gort_go_options *opts);
 /* An fd that is readable whenever the loop has work to do (an eventfd), so
  * another event loop (asyncio, libuv, Node) can watch it and call
  * gort_loop_run_once(loop, GORT_NOWAIT). */

@@ -194,7 +194,8 @@ void     gort__exec_wake(gort__exec *e);  /* signal the executor's thread */
 /* Sleep on the executor's futex word until it differs from `seen` or the
  * deadline (pairs with the waker's check of `sleeping`). */
 void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);
-int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg); /* 0 or GORT_E* */
+int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
+                        const gort_go_options *opts); /* 0 or GORT_E*; opts may be NULL */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */

@@ -660,9 +660,15 @@ GORT_API void gort_loop_unref(gort_loop *loop)
 
 GORT_API int gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg)
 {
+    return gort_loop_go_opts(loop, fn, arg, NULL);
+}
+
+GORT_API int gort_loop_go_opts(gort_loop *loop, void (*fn)(void *), void *arg,
+                               const gort_go_options *opts)
+{
     if (!loop)
         return GORT_EINVAL;
-    return gort__spawn_on(loop->exec, fn, arg);
+    return gort__spawn_on(loop->exec, fn, arg, opts);
 }
 
 GORT_API int gort_loop_fd(gort_loop *loop)

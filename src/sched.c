@@ -1018,9 +1018,12 @@ GORT__CORE GORT_API int gort_go_opts(void (*fn)(void *), void *arg, const gort_g
     return spawn(fn, arg, opts, NULL, (uintptr_t)__builtin_return_address(0));
 }
 
-GORT__CORE int gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg)
+GORT__CORE int gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
+                              const gort_go_options *opts)
 {
-    return spawn(fn, arg, NULL, e, (uintptr_t)__builtin_return_address(0));
+    if (opts && opts->pinned)
+        return GORT_EINVAL; /* it runs on e's thread: it cannot have its own */
+    return spawn(fn, arg, opts, e, (uintptr_t)__builtin_return_address(0));
 }
 
 /* Spawn fn(arg): on the parallel pool, on executor `home`, or (opts->pinned)

@@ -1072,6 +1072,42 @@ static void *counter_poster(void *arg)
     return NULL;
 }
 
+/* gort_loop_go_opts: a big stack (deep recursion that would overflow the
+ * default 256 KiB), the name, and pinned refused. */
+static int deep(int n)
+{
+    volatile char pad[1024];
+    pad[0] = (char)n;
+    return n == 0 ? pad[0] : deep(n - 1) + 1 + (pad[0] & 0);
+}
+
+static void lg_deep(void *arg)
+{
+    on_loop_thread();
+    CHECK_EQ(strcmp(gort_self_name(), "deep"), 0);
+    *(int *)arg = deep(1500); /* ~1.5 MiB of frames */
+}
+
+TEST(loop_go_opts_stack_size_and_name)
+{
+    gort_loop *loop = setup();
+    g_loop = loop;
+    g_loop_thread = pthread_self();
+    gort_go_options o;
+    gort_go_options_init(&o);
+    o.stack_size = (size_t)4 << 20;
+    o.name = "deep";
+    int depth = 0;
+    CHECK_EQ(gort_loop_go_opts(loop, lg_deep, &depth, &o), 0);
+    run_checked(loop);
+    CHECK_EQ(depth, 1500);
+    o.pinned = 1;
+    CHECK_EQ(gort_loop_go_opts(loop, lg_deep, &depth, &o), GORT_EINVAL);
+    CHECK_EQ(gort_loop_go_opts(NULL, lg_deep, &depth, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_loop_go_opts(loop, NULL, NULL, NULL), GORT_EINVAL);
+    teardown(loop);
+}
+
 TEST(loop_go_never_concurrent_with_tasks)
 {
     gort_loop *loop = setup();
