@@ -14,6 +14,10 @@ For every benchmark in BENCHES this script
     | met?) and writes every raw run to <build-dir>/bench-results.json (and
     the table to <build-dir>/bench-results.md).
 
+The Node twins (bench/run_loop.py), the network servers (bench/run_io.py)
+and the Python binding against asyncio/threading (bench/run_py.py; skipped
+with --no-python) get tables of their own, printed after this one.
+
 A C binary that does not exist yet is reported as "not built"; a crash, a
 non-zero exit, a timeout or missing RESULT lines are reported as such, never
 raised. The exit status is 0 unless the script itself was misused: the
@@ -519,6 +523,11 @@ def main():
                          "to fall below half the CPUs (default 0: do not wait)")
     ap.add_argument("--go", default=None, help="go binary (default: $GO, PATH, /usr/local/go)")
     ap.add_argument("--no-go", action="store_true", help="run only the C side")
+    ap.add_argument("--no-python", action="store_true",
+                    help="skip the Python-binding table (gort vs asyncio/threading)")
+    ap.add_argument("--python", default=None,
+                    help="interpreter with gort installed for the Python table "
+                         "(default: newest build/python/venv-*/bin/python)")
     ap.add_argument("--json", default=None,
                     help="raw results file (default <build-dir>/bench-results.json)")
     ap.add_argument("--list", action="store_true", help="list benchmarks and exit")
@@ -529,11 +538,12 @@ def main():
     sys.path.insert(0, HERE)
     import run_io
     import run_loop  # event loop / promises: gort vs Node (bench/node/<name>.js)
+    import run_py  # Python binding: gort vs asyncio vs threading (bench/python/<name>.py)
 
     if args.list:
         for b in BENCHES:
             print(b.name)
-        for name in run_io.names() + run_loop.names():
+        for name in run_io.names() + run_loop.names() + run_py.names():
             print(name)
         return 0
     if args.runs < 1:
@@ -544,15 +554,26 @@ def main():
     benches = [b for b in BENCHES if not pats or any(p in b.name for p in pats)]
     io_benches = run_io.select(pats)
     loop_benches = run_loop.select(pats)
-    if not benches and not io_benches and not loop_benches:
+    py_benches = [] if args.no_python else run_py.select(pats)
+    if not benches and not io_benches and not loop_benches and not py_benches:
         log(f"no benchmark matches --filter {args.filter!r}")
         return 2
+
+    def run_python_table():
+        # Last, after the Go, Node and server tables (--no-python skips it).
+        if py_benches:
+            print()
+            run_py.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
+                       timeout=args.timeout, wait_quiet=args.wait_quiet, python=args.python)
+
     if not benches:
         run_loop.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
                      timeout=args.timeout, wait_quiet=args.wait_quiet)  # 0 at once if none
-        return run_io.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
-                          go=None if args.no_go else find_go(args.go), no_go=args.no_go,
-                          timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
+        rc = run_io.run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
+                        go=None if args.no_go else find_go(args.go), no_go=args.no_go,
+                        timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
+        run_python_table()
+        return rc
 
     all_procs = args.procs or os.cpu_count() or 1
     go = None if args.no_go else find_go(args.go)
@@ -606,6 +627,7 @@ def main():
         print()
         run_io.run(args.build_dir, args.runs, pats, all_procs, go=go, no_go=args.no_go,
                    timeout=args.timeout, wait_quiet=getattr(args, "wait_quiet", 0))
+    run_python_table()
     return 0
 
 

@@ -125,7 +125,8 @@ typedef struct gort_go_options {
     const char *name;        /* copied (first GORT_NAME_MAX-1 bytes); NULL = none */
     int         pinned;      /* 1: runs only on an OS thread of its own (never migrates) */
     int         nopreempt;   /* 1: never preempted, like gort_preempt_disable (also no
-                                cooperative yields at gort calls) */
+                                cooperative yields at gort calls, nor the yield of a
+                                mutex unlock handing off to a starving waiter) */
     uint64_t    reserved[6];
 } gort_go_options;
 #define GORT_NAME_MAX 32
@@ -422,6 +423,11 @@ GORT_API void *gort_promise_value(const gort_promise *p);       /* fulfilled val
 GORT_API int   gort_promise_error(const gort_promise *p);       /* rejection code, or 0 */
 GORT_API const char *gort_promise_message(const gort_promise *p); /* rejection message or NULL */
 GORT_API void *gort_promise_reason(const gort_promise *p);      /* rejection value or NULL */
+/* The destructor given with the fulfilled value or the rejection value (NULL
+ * if none, or pending). Lets a language binding tell its own boxed values
+ * from C values without dereferencing them. */
+typedef void (*gort_dtor_fn)(void *);
+GORT_API gort_dtor_fn gort_promise_dtor(const gort_promise *p);
 
 /* A reaction: settle `next` (the promise then() returned) with
  * gort_promise_resolve / _reject / _resolve_with. If it returns without
@@ -434,6 +440,15 @@ typedef void (*gort_reaction_fn)(gort_promise *next, gort_promise *settled, void
 GORT_API gort_promise *gort_promise_then(gort_promise *p, gort_loop *loop,
                                          gort_reaction_fn on_fulfilled,
                                          gort_reaction_fn on_rejected, void *user_data);
+/* The same, plus a destructor for user_data: it runs exactly once, right
+ * after the reaction ran, or when the reaction is dropped without running
+ * (p freed while pending, or its microtask could not be queued) — on the
+ * thread where that happens. Not called if this returns NULL (the caller
+ * still owns user_data). Lets a binding own what it passes as user_data. */
+GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
+                                            gort_reaction_fn on_fulfilled,
+                                            gort_reaction_fn on_rejected, void *user_data,
+                                            void (*user_data_dtor)(void *));
 /* Combinators (new promise; the inputs are retained, not consumed).
  * all: fulfilled with a void ** array of the n values (valid while the
  *      result lives), or rejected like the first rejected input.

@@ -10,6 +10,9 @@
 #   qemu-aarch64, aarch64-linux-gnu-gcc,
 #   libc6-dev-arm64-cross                aarch64 cross stage
 #   python3, go                          benchmarks (bench/run.py, bench/go)
+#   python3-venv, python3-dev            Python binding (scripts/python-env.sh):
+#                                        venvs and Python.h, for Debian's python3
+#                                        when it is >= 3.10 (pyenv builds have both)
 set -euo pipefail
 
 missing=()      # Debian packages to install
@@ -34,6 +37,18 @@ have aarch64-linux-gnu-gcc || want gcc-aarch64-linux-gnu "aarch64-linux-gnu-gcc"
 { [ -f /usr/aarch64-linux-gnu/include/stdio.h ] && [ -f /usr/aarch64-linux-gnu/lib/libc.a ]; } \
     || want libc6-dev-arm64-cross "aarch64 glibc headers + static libc (libc6-dev-arm64-cross)"
 have python3 || want python3 "python3"
+# The Python binding's venvs (scripts/python-env.sh) use every CPython >= 3.10
+# found; Debian's own python3 needs python3-venv (ensurepip) and python3-dev
+# (Python.h) for that. Other pythons (pyenv) bring both or are skipped there.
+if [ ! -x /usr/bin/python3 ] && ! have python3; then
+    want python3-venv "python3 -m venv (python3-venv)"
+    want python3-dev "Python.h (python3-dev)"
+elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 \
+        || want python3-venv "python3 -m venv (python3-venv)"
+    pyinc=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+    [ -n "$pyinc" ] && [ -f "$pyinc/Python.h" ] || want python3-dev "Python.h for /usr/bin/python3 (python3-dev)"
+fi
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
     want golang-go "go"
 fi

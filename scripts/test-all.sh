@@ -11,6 +11,11 @@
 #                                                   GORT_TEST_SCALE=100
 #   aarch64   cross build (static) + ctest under qemu-aarch64
 #                                                   GORT_TEST_SCALE=20
+#   python    Python binding: scripts/python-env.sh (one venv per CPython
+#             >= 3.10, GORT_PYTHONS to restrict), pytest bindings/python/tests
+#             in each (--timeout per test: GORT_PY_TEST_TIMEOUT, 120 s), then
+#             once more under `python -X dev` with the newest version
+#             (GORT_PY_SUITE_TIMEOUT, 900 s, bounds each whole pytest run)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -27,7 +32,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64)
+all_stages=(release asan tsan valgrind aarch64 python)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -174,6 +179,74 @@ stage_aarch64() {
     run_ctest "$broot/aarch64" env GORT_TEST_SCALE=20 GORT_TEST_EMULATED=1 QEMU_LD_PREFIX="$sysroot" -- -LE install
 }
 
+# run_pytest LABEL PYTHON [python options...]: pytest over bindings/python/tests.
+# Exit 5 (no tests collected) passes only while there is no tests/test_*.py.
+py_skipped=0
+pyroot=${GORT_PY_ROOT:-$root/build/python}
+run_pytest() {
+    local label=$1 py=$2
+    shift 2
+    local log="$pyroot/pytest-$label.log" rc line n
+    echo "-- pytest ($label): $("$py" "$@" -c 'import sys; print(sys.executable, sys.version.split()[0])') $*"
+    # The outer timeout only catches a hang that pytest-timeout cannot stop.
+    timeout --kill-after=10 "${GORT_PY_SUITE_TIMEOUT:-900}" \
+        "$py" "$@" -m pytest -q -rsfE --timeout "${GORT_PY_TEST_TIMEOUT:-120}" \
+        -p no:cacheprovider bindings/python/tests 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '[0-9]+ (passed|failed|skipped|errors?|xfailed|xpassed|deselected)' "$log" | tail -1)
+    n=$(grep -Eo '[0-9]+ passed' <<<"$line" | awk '{print $1}'); total_passed=$((total_passed + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ failed' <<<"$line" | awk '{print $1}'); total_failed=$((total_failed + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ errors?' <<<"$line" | awk '{print $1}'); total_failed=$((total_failed + ${n:-0}))
+    n=$(grep -Eo '[0-9]+ skipped' <<<"$line" | awk '{print $1}'); py_skipped=$((py_skipped + ${n:-0}))
+    if [ "$rc" -eq 5 ]; then
+        if compgen -G "bindings/python/tests/test_*.py" >/dev/null; then
+            echo "-- pytest ($label): no tests collected although tests/test_*.py exist"
+            total_failed=$((total_failed + 1))
+            return 1
+        fi
+        echo "-- pytest ($label): no tests yet (bindings/python/tests/test_*.py), not a failure"
+        return 0
+    fi
+    if [ "$rc" -ne 0 ] && [ -z "$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$line")" ]; then
+        total_failed=$((total_failed + 1))   # crashed, timed out or failed to start
+    fi
+    case $rc in
+        0 | 1) ;;
+        124 | 137) line="suite timed out after ${GORT_PY_SUITE_TIMEOUT:-900} s${line:+; last: $line}" ;;
+        *) [ "$rc" -gt 128 ] && line="crashed: signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null))${line:+; $line}" ;;
+    esac
+    echo "-- pytest ($label): exit $rc${line:+: $line}"
+    return "$rc"
+}
+
+stage_python() {
+    local venvs=() v dir rc=0 newest=""
+    if ! GORT_PY_ROOT="$pyroot" bash scripts/python-env.sh; then
+        echo "python: scripts/python-env.sh failed for some version"
+        total_failed=$((total_failed + 1))
+        rc=1
+    fi
+    while IFS=$'\t' read -r v dir; do
+        [ -n "$v" ] && venvs+=("$v=$dir")
+    done <"$pyroot/venvs.txt"
+    if [ ${#venvs[@]} -eq 0 ]; then
+        echo "python: no usable CPython >= 3.10 venv"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    py_skipped=0
+    for e in "${venvs[@]}"; do
+        v=${e%%=*}
+        dir=${e#*=}
+        newest=$e
+        run_pytest "$v" "$dir/bin/python" || rc=1
+    done
+    v=${newest%%=*}
+    run_pytest "$v-dev" "${newest#*=}/bin/python" -X dev || rc=1
+    echo "python: ${#venvs[@]} version(s) + -X dev on $v; $py_skipped test(s) skipped in all"
+    return "$rc"
+}
+
 describe() {
     case "$1" in
         release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
@@ -181,6 +254,7 @@ describe() {
         tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
+        python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev on the newest" ;;
     esac
 }
 

@@ -226,6 +226,11 @@ void gort__sema_release(gort__sema *s, bool handoff);
  * yield (it ran for 10 ms), yield now. Call it at API entry, holding no
  * lock. No-op on foreign threads and on the scheduler stack. */
 void gort__preempt_point(void);
+/* A hand-off yield (sema.c): yield if the caller is a goroutine that allows
+ * cooperative yields at gort calls (not nopreempt — a language binding may
+ * hold an interpreter lock across such calls); no-op on a foreign thread or
+ * the scheduler context, where there is nothing to yield to. */
+void gort__handoff_yield(void);
 
 /* Whether a sync primitive may spin-wait (Go's sync_runtime_canSpin): more
  * than one P, another P is running, our run queue is empty, iter < 4. */

@@ -281,6 +281,8 @@ struct pnode {
             gort_loop       *loop;    /* where the handler runs */
             gort_reaction_fn on_fulfilled, on_rejected; /* NULL: pass through */
             void            *ud;      /* user_data */
+            void           (*ud_dtor)(void *); /* then_ex: runs once, after the
+                                                  reaction or when it is dropped */
             gort_promise    *next;    /* promise then() returned (held) */
             gort_promise    *settled; /* the settled promise (held from settle
                                          time until the microtask ran) */
@@ -528,7 +530,9 @@ static void destroy(gort_promise *p, gort_promise **stack)
     for (pnode *n = p->head, *next; n; n = next) {
         next = n->next;
         switch (n->kind) {
-        case NODE_USER:
+        case NODE_USER: /* never ran: p was never settled */
+            if (n->user.ud_dtor)
+                n->user.ud_dtor(n->user.ud);
             unref_push(n->user.next, stack);
             gort_loop_unref(n->user.loop);
             break;
@@ -655,6 +659,8 @@ static void chan_deliver(gort_promise *p, gort_chan *ch);
 static void user_fail(pnode *n, int err, worklist *wl)
 {
     settle(n->user.next, &(outcome){.state = GORT_REJECTED, .err = err}, false, wl);
+    if (n->user.ud_dtor)
+        n->user.ud_dtor(n->user.ud);
     gort_promise_release(n->user.settled);
     gort_promise_release(n->user.next);
     gort_loop_unref(n->user.loop);
@@ -888,6 +894,16 @@ GORT_API void *gort_promise_reason(const gort_promise *p)
     return origin(p)->reason;
 }
 
+GORT_API gort_dtor_fn gort_promise_dtor(const gort_promise *p)
+{
+    int state = p ? load_state(p) : GORT_PENDING;
+    if (state == GORT_FULFILLED)
+        return origin(p)->value_dtor;
+    if (state == GORT_REJECTED)
+        return origin(p)->reason_dtor;
+    return NULL;
+}
+
 /* ---- then ------------------------------------------------------------------ */
 
 /* The microtask of a USER node, on its loop. */
@@ -898,6 +914,7 @@ static void user_micro(void *arg)
     gort_reaction_fn fn =
         load_state(s) == GORT_FULFILLED ? n->user.on_fulfilled : n->user.on_rejected;
     void *ud = n->user.ud;
+    void (*ud_dtor)(void *) = n->user.ud_dtor;
     gort_loop *loop = n->user.loop;
     free(n);
     if (fn) {
@@ -906,6 +923,8 @@ static void user_micro(void *arg)
     } else {
         gort_promise_resolve_with(next, s);     /* pass through (s is settled) */
     }
+    if (ud_dtor)
+        ud_dtor(ud);
     gort_promise_release(s);
     gort_promise_release(next);
     /* The node's loop reference, dropped on the loop's own thread: the loop
@@ -916,6 +935,14 @@ static void user_micro(void *arg)
 GORT_API gort_promise *gort_promise_then(gort_promise *p, gort_loop *loop,
                                          gort_reaction_fn on_fulfilled,
                                          gort_reaction_fn on_rejected, void *user_data)
+{
+    return gort_promise_then_ex(p, loop, on_fulfilled, on_rejected, user_data, NULL);
+}
+
+GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
+                                            gort_reaction_fn on_fulfilled,
+                                            gort_reaction_fn on_rejected, void *user_data,
+                                            void (*user_data_dtor)(void *))
 {
     if (!p)
         return NULL;
@@ -935,6 +962,7 @@ GORT_API gort_promise *gort_promise_then(gort_promise *p, gort_loop *loop,
     n->user.on_fulfilled = on_fulfilled;
     n->user.on_rejected = on_rejected;
     n->user.ud = user_data;
+    n->user.ud_dtor = user_data_dtor;
     n->user.next = next;
     retain(next); /* one for the caller, one for the node */
     mark_handled(p);

@@ -1237,6 +1237,13 @@ GORT__CORE void gort__preempt_point(void)
         gort_yield();
 }
 
+GORT__CORE void gort__handoff_yield(void)
+{
+    gort__g *g = gort__current();
+    if (g && g->nopreempt == 0)
+        gort_yield();
+}
+
 GORT__CORE GORT_API void gort_preempt_disable(void)
 {
     gort__g *g = gort__current();

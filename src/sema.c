@@ -28,8 +28,9 @@
  * release:  count++; if nwait == 0 done (lock-free). Otherwise lock and pop
  *           sleepers until one can be *claimed* (gort__waiter_claim); with
  *           handoff, take the unit back out of count and give it to the
- *           claimed sleeper directly, then (in a goroutine) gort_yield() so
- *           it runs at once — Go's starvation-mode direct hand-off.
+ *           claimed sleeper directly, then (in a goroutine that allows
+ *           it) yield so it runs at once — Go's starvation-mode direct
+ *           hand-off.
  *
  * Invariants (all under s->lock unless stated)
  * ----------
@@ -224,10 +225,8 @@ void gort__sema_release(gort__sema *s, bool handoff)
     if (won) {
         /* won stays valid until it is woken: it cannot time out any more. */
         gort__waiter_wake(&won->w);
-        /* Let the new owner run now, on our time slice (Go: goyield).
-         * Only in a goroutine: on a foreign thread or the scheduler
-         * context (e.g. a park commit) there is nothing to yield to. */
-        if (handed && gort__current() != NULL)
-            gort_yield();
+        /* Let the new owner run now, on our time slice (Go: goyield). */
+        if (handed)
+            gort__handoff_yield();
     }
 }

@@ -124,10 +124,13 @@ TEST(state_fulfil_once)
     CHECK(p != NULL);
     CHECK_EQ(gort_promise_state(p), GORT_PENDING);
     CHECK(gort_promise_value(p) == NULL);
+    CHECK(gort_promise_dtor(p) == NULL);
     CHECK_EQ(gort_promise_error(p), 0);
     CHECK_EQ(gort_promise_resolve(p, &a, count_dtor), 0);
     CHECK_EQ(gort_promise_state(p), GORT_FULFILLED);
     CHECK(gort_promise_value(p) == &a);
+    CHECK(gort_promise_dtor(p) == count_dtor);
+    CHECK(gort_promise_dtor(NULL) == NULL);
     CHECK_EQ(gort_promise_error(p), 0);
     CHECK(gort_promise_message(p) == NULL);
     CHECK(gort_promise_reason(p) == NULL);
@@ -174,7 +177,14 @@ TEST(state_reject_once)
     CHECK_EQ(gort_promise_reject_value(q, GORT_ERANGE, r, free), 0);
     CHECK_EQ(gort_promise_error(q), GORT_ERANGE);
     CHECK(gort_promise_reason(q) == r);
+    CHECK(gort_promise_dtor(q) == free);
     CHECK(gort_promise_message(q) == NULL);
+    /* Adoption shares the value: the adopter reports its destructor too. */
+    gort_promise *adopter = gort_promise_new();
+    CHECK_EQ(gort_promise_resolve_with(adopter, q), 0);
+    CHECK_EQ(gort_await(adopter), GORT_ERANGE);
+    CHECK(gort_promise_dtor(adopter) == free);
+    gort_promise_release(adopter);
     CHECK_EQ(gort_await(q), GORT_ERANGE);
     gort_promise_release(q); /* ASan: r freed exactly once */
     stop();
@@ -333,6 +343,58 @@ TEST(then_once_in_registration_order)
     CHECK_EQ(atomic_load(&nlog), 10);
     for (int i = 0; i < 10; i++)
         CHECK_EQ(logv[i], i);
+    stop();
+}
+
+/* then_ex: the user_data destructor runs once — after the reaction (and
+ * after it, never before), or when a pending promise is dropped. */
+static _Atomic int dropped_dtor_calls;
+static void count_dropped_dtor(void *v)
+{
+    (void)v;
+    atomic_fetch_add(&dropped_dtor_calls, 1);
+}
+
+static void h_log_then_check_dtor(gort_promise *next, gort_promise *settled, void *ud)
+{
+    (void)next;
+    (void)settled;
+    CHECK_EQ(atomic_load(&dtor_calls), 0); /* not yet */
+    log_put((int)(intptr_t)ud);
+}
+
+static void task_then_ex(void *arg)
+{
+    (void)arg;
+    gort_promise *p = gort_promise_new();
+    gort_promise *nx = gort_promise_then_ex(p, NULL, h_log_then_check_dtor, NULL,
+                                            (void *)(intptr_t)7, count_dtor);
+    CHECK(nx != NULL);
+    gort_promise_resolve(p, NULL, NULL);
+    gort_promise_release(nx);
+    gort_promise_release(p);
+    /* A pending promise dropped with a reaction: the destructor runs there. */
+    gort_promise *q = gort_promise_new();
+    gort_promise *nq = gort_promise_then_ex(q, NULL, h_log, h_log, (void *)(intptr_t)8,
+                                            count_dropped_dtor);
+    CHECK(nq != NULL);
+    gort_promise_release(nq);
+    CHECK_EQ(atomic_load(&dropped_dtor_calls), 0);
+    gort_promise_release(q);
+    CHECK_EQ(atomic_load(&dropped_dtor_calls), 1);
+}
+
+TEST(then_ex_user_data_dtor_runs_once)
+{
+    start();
+    atomic_store(&nlog, 0);
+    atomic_store(&dtor_calls, 0);
+    atomic_store(&dropped_dtor_calls, 0);
+    run_in_loop(task_then_ex, NULL); /* returns: the dropped reaction let go of the loop */
+    CHECK_EQ(atomic_load(&nlog), 1);
+    CHECK_EQ(logv[0], 7);
+    CHECK_EQ(atomic_load(&dtor_calls), 1);
+    CHECK_EQ(atomic_load(&dropped_dtor_calls), 1);
     stop();
 }
 

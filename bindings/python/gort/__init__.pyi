@@ -1,0 +1,220 @@
+"""Type stubs for gort: Go's concurrency engine (goroutines, channels, select,
+sync) and JavaScript-style promises, from Python, on the engine C code uses.
+
+Threading model: every Python goroutine of this interpreter runs on one
+executor thread ("gort-executor"), each with its own PyThreadState; it gives
+up the GIL whenever it parks, so C goroutines, other Python threads and I/O
+run meanwhile. Blocking calls park a goroutine, or block a plain thread with
+the GIL released (on the main thread Ctrl-C interrupts them: KeyboardInterrupt).
+Timeouts are in seconds (float); None waits forever; 0 never blocks.
+"""
+from typing import (Any, Awaitable, Callable, Generator, Generic, Iterable, Iterator,
+                    NamedTuple, Optional, Sequence, TypeVar, Union, overload)
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+__version__: str                       # the C library's version, e.g. "0.1.0"
+version_info: tuple[int, int, int]
+
+# ---- errors ---------------------------------------------------------------
+class GortError(Exception):
+    """A negative GORT_E* code from the C library."""
+    code: int                          # e.g. -1001
+    name: str                          # e.g. "GORT_ECLOSED"
+    def __init__(self, code: int, message: Optional[str] = None) -> None: ...
+
+class ChanClosed(GortError):
+    """Send on a closed channel, close of a closed channel, or receive from a
+    closed and drained channel (the ok == false of Go)."""
+
+class AggregateError(GortError):
+    """Promise.any: every input rejected. .errors holds their exceptions."""
+    errors: list[BaseException]
+
+# ---- runtime ---------------------------------------------------------------
+def procs() -> int: ...                # number of Ps of the engine
+def num_goroutine() -> int: ...        # live goroutines (C and Python)
+def goroutine_id() -> int: ...         # id of the calling goroutine, 0 on a plain thread
+def in_goroutine() -> bool: ...        # True inside a Python goroutine
+def now() -> float: ...                # gort's monotonic clock, seconds
+def sleep(seconds: float) -> None: ... # parks a goroutine / blocks a thread (GIL released)
+def yield_() -> None: ...              # let other goroutines run (Go's runtime.Gosched)
+
+# An exception escaping a fire-and-forget goroutine is passed to
+# gort.excepthook(exc, goroutine_name); the default prints
+# "Exception in goroutine <name>:" and the traceback on sys.stderr.
+excepthook: Callable[[BaseException, str], Any]
+
+# ---- goroutines ----------------------------------------------------------------
+def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Run fn(*args, **kwargs) as a Python goroutine (in a copy of the caller's
+    contextvars context). Its exception goes to gort.excepthook."""
+
+def spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Promise[T]":
+    """Like go(), returning a Promise fulfilled with fn's return value or
+    rejected with the exception it raised."""
+
+def blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Go's syscall hand-off for Python: run fn(*args, **kwargs) — a call that
+    blocks or releases the GIL for long (hashlib on big buffers, file I/O,
+    zlib, time.sleep, a C extension) — on a pool thread and park the calling
+    goroutine until it returns (its result or exception), so the executor
+    keeps running other goroutines and such calls run in parallel on all
+    cores. On a plain thread it just calls fn."""
+
+def go_native(fn: Any, arg: Any = None, *, name: Optional[str] = None) -> None:
+    """Spawn a C function `void fn(void *)` as a native goroutine on the
+    parallel pool (all cores, no GIL). fn: a cffi function pointer cdata or
+    an integer address (e.g. ctypes.cast(f, c_void_p).value); arg: a cffi
+    pointer cdata, an integer address, or None."""
+
+def get_include() -> str: ...          # directory holding gort.h (for C extensions)
+def get_library() -> str: ...          # path of the bundled libgort.so.0 (link C extensions to it)
+
+# ---- channels ----------------------------------------------------------------
+class Chan(Generic[T]):
+    """A Go channel. Chan(cap) carries any Python object (references are
+    counted: a value sent and never received is released when the channel
+    is collected). Chan(cap, ctype="int64_t") carries C values of that cffi
+    type (int64_t, uint32_t, double, void *, ...) and is the one to share with
+    native goroutines: Python ints/floats are converted on send and receive."""
+    def __init__(self, cap: int = 0, ctype: Optional[str] = None) -> None: ...
+    @classmethod
+    def from_handle(cls, handle: Any, ctype: Optional[str] = None) -> "Chan[Any]":
+        """Wrap a gort_chan * made in C (cffi cdata or integer address); takes a
+        new reference. ctype None means the channel carries Python objects."""
+    @property
+    def handle(self) -> Any: ...       # the gort_chan * (cffi cdata, borrowed)
+    @property
+    def address(self) -> int: ...      # the gort_chan * as an integer (borrowed)
+    @property
+    def ctype(self) -> Optional[str]: ...
+    @property
+    def cap(self) -> int: ...
+    def __len__(self) -> int: ...      # buffered values now
+    def send(self, value: T, timeout: Optional[float] = None) -> None:
+        """Raises ChanClosed if closed, TimeoutError at the timeout."""
+    def recv(self, timeout: Optional[float] = None) -> T:
+        """Raises ChanClosed once closed and drained, TimeoutError at the timeout."""
+    def recv2(self, timeout: Optional[float] = None) -> tuple[Optional[T], bool]:
+        """Go's v, ok := <-ch: (value, True), or (None, False) once closed and drained."""
+    def try_send(self, value: T) -> bool: ...          # False if it would block; ChanClosed if closed
+    def try_recv(self) -> tuple[bool, Optional[T]]: ...  # (True, v) or (False, None) if empty; ChanClosed
+    def close(self) -> None: ...       # ChanClosed if already closed
+    def __iter__(self) -> Iterator[T]: ...  # receives until closed and drained
+    def recv_promise(self) -> "Promise[T]": ...  # a Promise of the next value (rejects with ChanClosed)
+
+class Recv:
+    """A select case receiving from chan (None: a nil channel, never fires)."""
+    def __init__(self, chan: Optional[Chan[Any]]) -> None: ...
+class Send:
+    """A select case sending value on chan."""
+    def __init__(self, chan: Optional[Chan[Any]], value: Any) -> None: ...
+
+class Selected(NamedTuple):
+    index: int      # the case that fired; -1: default (nothing ready)
+    value: Any      # the value received (None for a send case, or a closed channel)
+    ok: bool        # False if the fired case's channel was closed
+
+def select(*cases: Union[Recv, Send], default: bool = False,
+           timeout: Optional[float] = None) -> Selected:
+    """Go's select: waits until one case can proceed, chosen uniformly among the
+    ready ones. default=True: never blocks (index -1 if none is ready).
+    timeout: raises TimeoutError. A send case on a closed channel raises
+    ChanClosed (Go panics)."""
+
+def after(seconds: float) -> Chan[float]:
+    """Go's time.After: a channel that receives gort.now() once, after seconds."""
+
+class Ticker:
+    def __init__(self, period: float) -> None: ...
+    @property
+    def chan(self) -> Chan[float]: ...
+    def stop(self) -> None: ...
+    def __enter__(self) -> "Ticker": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+# ---- sync -------------------------------------------------------------------------
+class WaitGroup:
+    def add(self, delta: int = 1) -> None: ...   # ValueError if the counter goes negative
+    def done(self) -> None: ...
+    def wait(self, timeout: Optional[float] = None) -> bool: ...  # False at the timeout
+    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """add(1), then go(fn, ...) calling done() when fn returns (Go 1.25's wg.Go)."""
+    def __enter__(self) -> "WaitGroup": ...
+    def __exit__(self, *exc: Any) -> None: ...   # waits for the group
+
+class Mutex:
+    def lock(self, timeout: Optional[float] = None) -> bool: ...  # False at the timeout
+    def try_lock(self) -> bool: ...
+    def unlock(self) -> None: ...      # RuntimeError if not locked
+    def __enter__(self) -> "Mutex": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+class RWMutex:
+    def lock(self) -> None: ...
+    def unlock(self) -> None: ...
+    def rlock(self) -> None: ...
+    def runlock(self) -> None: ...
+    def __enter__(self) -> "RWMutex": ...        # write lock
+    def __exit__(self, *exc: Any) -> None: ...
+    def reader(self) -> Any: ...                  # context manager for the read lock
+
+class Semaphore:
+    def __init__(self, capacity: int) -> None: ...
+    def acquire(self, n: int = 1, timeout: Optional[float] = None) -> bool: ...
+    def try_acquire(self, n: int = 1) -> bool: ...
+    def release(self, n: int = 1) -> None: ...
+    def __enter__(self) -> "Semaphore": ...
+    def __exit__(self, *exc: Any) -> None: ...
+
+# ---- promises -------------------------------------------------------------------
+class Promise(Generic[T]):
+    """A gort promise (Promises/A+). Promise() is pending; settle it with
+    resolve()/reject() from any thread or goroutine. Await it in asyncio
+    (the loop is woken through an fd it watches), block on it with result()
+    from a plain thread (or park a goroutine on it). Callbacks given to
+    then/catch/finally_ run on the gort executor thread as microtasks."""
+    def __init__(self) -> None: ...
+    @staticmethod
+    def resolved(value: U) -> "Promise[U]": ...
+    @staticmethod
+    def rejected(exc: BaseException) -> "Promise[Any]": ...
+    @classmethod
+    def from_handle(cls, handle: Any) -> "Promise[Any]":
+        """Wrap a gort_promise * made in C (takes a new reference). Values that
+        C code fulfils it with come back as cffi `void *` cdata (None for NULL);
+        C rejections raise GortError(code, message)."""
+    @property
+    def handle(self) -> Any: ...
+    def resolve(self, value: Any) -> bool: ...        # False if already settled; a Promise value is adopted
+    def reject(self, exc: BaseException) -> bool: ...
+    @property
+    def state(self) -> str: ...                        # "pending" | "fulfilled" | "rejected"
+    def done(self) -> bool: ...
+    def result(self, timeout: Optional[float] = None) -> T:
+        """Wait; return the value or raise the rejection. TimeoutError at timeout."""
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
+    def then(self, on_fulfilled: Optional[Callable[[T], Any]] = None,
+             on_rejected: Optional[Callable[[BaseException], Any]] = None) -> "Promise[Any]": ...
+    def catch(self, on_rejected: Callable[[BaseException], Any]) -> "Promise[Any]": ...
+    def finally_(self, fn: Callable[[], Any]) -> "Promise[T]": ...
+    def __await__(self) -> Generator[Any, None, T]: ...
+    @staticmethod
+    def all(ps: Iterable["Promise[Any]"]) -> "Promise[list[Any]]": ...
+    @staticmethod
+    def all_settled(ps: Iterable["Promise[Any]"]) -> "Promise[list[Promise[Any]]]": ...
+    @staticmethod
+    def race(ps: Iterable["Promise[Any]"]) -> "Promise[Any]": ...
+    @staticmethod
+    def any(ps: Iterable["Promise[Any]"]) -> "Promise[Any]": ...  # rejects with AggregateError
+
+def set_asyncio_loop(loop: Any) -> None:
+    """The asyncio loop from_asyncio uses when called off that loop's thread
+    (default: the first loop that awaited a gort promise)."""
+
+def from_asyncio(aw: Awaitable[T], loop: Any = None) -> Promise[T]:
+    """A gort Promise settled by an asyncio awaitable (coroutine, Task or Future)
+    running on loop (default: the running loop, else the one set with
+    set_asyncio_loop). A goroutine can block on it with .result()."""

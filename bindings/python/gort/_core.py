@@ -1,0 +1,202 @@
+"""The engine, errors and the executor thread that runs Python goroutines.
+
+Python goroutines run on one executor thread (see csrc/gortpy.c for the
+design). It starts on first use and stops at interpreter exit (atexit):
+parked goroutines are then simply never resumed; a goroutine still
+computing gets SystemExit at its next bytecode (via the thread state's
+async-exception slot) and the exit waits for it a short while.
+"""
+import atexit
+import ctypes
+import os
+import sys
+import threading
+import traceback
+
+from ._gort import ffi, lib
+
+if lib.gortpy_init() != 0:  # installs gort._native
+    raise ImportError("gort: cannot initialise the native module")
+from . import _native  # noqa: E402  (created by gortpy_init)
+
+__all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "error_for",
+           "ensure_executor", "to_deadline_ns", "address_of"]
+
+# Error codes used by the Python layer (gort.h's X-macro table).
+ETIMEDOUT = -110
+EAGAIN = -11
+ECLOSED = -1002
+EREJECTED = -1004
+EAGGREGATE = -1005
+EINVAL = -22
+ENOMEM = -12
+
+
+class GortError(Exception):
+    """A negative GORT_E* code from the C library."""
+
+    def __init__(self, code, message=None):
+        self.code = int(code)
+        self.name = ffi.string(lib.gort_err_name(self.code)).decode()
+        if message is None:
+            message = ffi.string(lib.gort_strerror(self.code)).decode()
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (self.code, str(self)))
+
+
+class ChanClosed(GortError):
+    """Send on a closed channel, close of a closed channel, or receive from a
+    closed and drained channel (the ok == false of Go)."""
+
+    def __init__(self, code=ECLOSED, message=None):
+        super().__init__(code, message)
+
+
+class AggregateError(GortError):
+    """Promise.any: every input rejected; .errors holds their exceptions."""
+
+    def __init__(self, errors, code=EAGGREGATE, message=None):
+        super().__init__(code, message)
+        self.errors = list(errors)
+
+    def __reduce__(self):
+        return (type(self), (self.errors, self.code, str(self)))
+
+
+class GortTimeoutError(GortError, TimeoutError):
+    """GORT_ETIMEDOUT: also a TimeoutError."""
+
+
+class GortValueError(GortError, ValueError):
+    """GORT_EINVAL: also a ValueError."""
+
+
+class GortMemoryError(GortError, MemoryError):
+    """GORT_ENOMEM: also a MemoryError."""
+
+
+_ERROR_CLASSES = {ECLOSED: ChanClosed, ETIMEDOUT: GortTimeoutError, EINVAL: GortValueError,
+                  ENOMEM: GortMemoryError}
+
+
+def error_for(code, message=None):
+    """The exception instance for a GORT_E* code: a GortError (code, name),
+    also the matching built-in exception where there is one."""
+    return _ERROR_CLASSES.get(code, GortError)(code, message)
+
+
+def address_of(x, ctype, who):
+    """A C pointer given as an int address or a cffi pointer cdata (of ctype,
+    or void *) -> int; None -> 0. Anything else is a TypeError."""
+    if x is None:
+        return 0
+    if isinstance(x, int) and not isinstance(x, bool):
+        if x < 0:
+            raise ValueError("%s: negative address" % who)
+        return x
+    if isinstance(x, ffi.CData):
+        kind = ffi.typeof(x).kind
+        if kind in ("pointer", "function"):
+            return int(ffi.cast("uintptr_t", x))
+    raise TypeError("%s: expected %s (cffi pointer or int address), not %s"
+                    % (who, ctype, type(x).__name__))
+
+
+def to_deadline_ns(timeout):
+    """timeout in seconds (None: forever, <= 0: now) -> gort deadline."""
+    if timeout is None:
+        return -1
+    if timeout <= 0:
+        return 0
+    return lib.gort_now() + int(timeout * 1e9)
+
+
+# ---- exceptions escaping fire-and-forget goroutines -------------------------
+
+def default_excepthook(exc, name):
+    """Print "Exception in goroutine <name>:" and the traceback on stderr."""
+    stderr = sys.stderr
+    if stderr is None:
+        return
+    print("Exception in goroutine %s:" % name, file=stderr, flush=True)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=stderr)
+    stderr.flush()
+
+
+def _report(exc, name):
+    import gort  # the hook is looked up at report time (users replace it)
+    hook = getattr(gort, "excepthook", default_excepthook)
+    hook(exc, name)
+
+
+# ---- promise reactions (the reactor is in _promise; late-bound) --------------
+
+_reactor = None
+
+
+def _react(handlers, fulfilled, settled, nxt):
+    return _reactor(handlers, fulfilled, settled, nxt)
+
+
+def set_reactor(fn):
+    global _reactor
+    _reactor = fn
+
+
+_native.init(_report, error_for, _react)
+_native.set_main_thread(threading.main_thread().ident)
+
+# ---- the executor thread ------------------------------------------------------
+
+_exec_lock = threading.Lock()
+_exec_thread = None
+_exec_stopped = False
+# How long interpreter exit waits for a goroutine that is still computing.
+EXIT_GRACE_SECONDS = 2.0
+
+
+def ensure_executor():
+    """Start the executor thread if it does not run yet."""
+    global _exec_thread
+    if _exec_thread is not None:
+        return
+    with _exec_lock:
+        if _exec_thread is not None:
+            return
+        if _exec_stopped:
+            raise RuntimeError("gort: the executor has shut down")
+        t = threading.Thread(target=_native.executor_run, name="gort-executor", daemon=True)
+        t.start()
+        _exec_thread = t
+
+
+def _shutdown():
+    """atexit: stop the executor before the interpreter finalizes."""
+    global _exec_stopped
+    with _exec_lock:
+        _exec_stopped = True
+        t = _exec_thread
+    _native.executor_stop()
+    if t is None:
+        return
+    t.join(0.2)
+    if t.is_alive():
+        # A goroutine is computing: raise SystemExit in it (every goroutine
+        # tstate of the executor thread shares its thread id; parked ones
+        # never resume, so only the running one sees it).
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident),
+                                                   ctypes.py_object(SystemExit))
+        t.join(EXIT_GRACE_SECONDS)
+
+
+atexit.register(_shutdown)
+
+if hasattr(os, "register_at_fork"):
+    def _after_fork_child():
+        global _exec_stopped, _exec_thread
+        # The engine's threads did not survive fork(): refuse instead of hanging.
+        _exec_stopped = True
+        _exec_thread = None
+    os.register_at_fork(after_in_child=_after_fork_child)
