@@ -322,3 +322,18 @@ def test_set_asyncio_loop_default_for_goroutines():
             gort.set_asyncio_loop(None)
 
     assert run(main()) == "via default loop"
+
+
+def test_await_recv_promise_and_chanclosed():
+    async def main():
+        ch = gort.Chan()
+        gort.go(lambda: ch.send("via chan", timeout=T))
+        v = await ch.recv_promise()
+        ch.close()
+        try:
+            await ch.recv_promise()
+        except gort.ChanClosed:
+            return v, "closed"
+        return v, "no exception"
+
+    assert run(main()) == ("via chan", "closed")

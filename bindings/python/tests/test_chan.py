@@ -739,3 +739,86 @@ def test_unreceived_values_of_abandoned_channel_collected():
     del ch
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+# ---- concurrency consistency ---------------------------------------------------------
+
+def test_close_racing_with_senders_loses_nothing():
+    """Senders on goroutines and threads race a close: every send either
+    succeeds (and its value is received) or raises ChanClosed."""
+    ch = gort.Chan(16)
+    ok_count = {"n": 0}
+    lock = threading.Lock()
+
+    def sender(tag):
+        sent = 0
+        for i in range(10_000):
+            try:
+                ch.send((tag, i), timeout=T)
+            except gort.ChanClosed:
+                break
+            sent += 1
+        with lock:
+            ok_count["n"] += sent
+
+    wg = gort.WaitGroup()
+    for g in range(4):
+        wg.go(sender, "g%d" % g)
+    threads = [threading.Thread(target=sender, args=("t%d" % t,)) for t in range(2)]
+    for t in threads:
+        t.start()
+    received = 0
+    for _ in range(500):
+        ch.recv(timeout=T)
+        received += 1
+    ch.close()
+    while True:
+        v, ok = ch.recv2(timeout=T)
+        if not ok:
+            break
+        received += 1
+    for t in threads:
+        t.join(T)
+    assert wg.wait(timeout=T)
+    assert received == ok_count["n"]
+
+
+def test_request_reply_with_channels_of_channels():
+    requests = gort.Chan()
+
+    def server():
+        for x, reply in requests:
+            reply.send(x * x, timeout=T)
+
+    gort.go(server)
+
+    def client(x):
+        reply = gort.Chan(1)
+        requests.send((x, reply), timeout=T)
+        return reply.recv(timeout=T)
+
+    ps = [gort.spawn(client, i) for i in range(100)]
+    from_thread = run_in_thread(client, 12)
+    assert [p.result(timeout=T) for p in ps] == [i * i for i in range(100)]
+    assert from_thread == 144
+    requests.close()
+
+
+def test_many_concurrent_timeouts():
+    n = 1000
+    ch = gort.Chan()
+
+    def waiter():
+        t0 = time.monotonic()
+        try:
+            ch.recv(timeout=0.05)
+        except TimeoutError:
+            return time.monotonic() - t0
+        return None
+
+    t0 = time.monotonic()
+    ps = [gort.spawn(waiter) for _ in range(n)]
+    dts = gort.Promise.all(ps).result(timeout=30)
+    assert all(dt is not None and dt >= 0.045 for dt in dts)
+    assert time.monotonic() - t0 < 10       # they wait concurrently, not one by one
+    assert ch.try_send(1) is False          # no receiver left behind

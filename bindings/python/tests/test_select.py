@@ -330,3 +330,81 @@ def test_ticker_bad_period(period):
 def test_ticker_bad_type():
     with pytest.raises(TypeError):
         gort.Ticker("fast")
+
+
+def test_contended_select_from_goroutines_and_threads():
+    """Consumers on goroutines and threads select over three channels until
+    all are closed; every value arrives exactly once."""
+    chans = [gort.Chan(4) for _ in range(3)]
+    per = 500
+    out = gort.Chan(10_000)
+
+    def consumer():
+        live = list(chans)
+        while True:
+            cases = [gort.Recv(c) for c in live]
+            r = gort.select(*cases, timeout=T)
+            if not r.ok:
+                live = [c for i, c in enumerate(live) if i != r.index]
+                if not live:
+                    return
+                continue
+            out.send(r.value, timeout=T)
+
+    def producer(k):
+        for i in range(per):
+            chans[k].send((k, i), timeout=T)
+        chans[k].close()
+
+    wg = gort.WaitGroup()
+    for _ in range(3):
+        wg.go(consumer)
+    threads = [threading.Thread(target=consumer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for k in range(3):
+        gort.go(producer, k)
+    assert wg.wait(timeout=T)
+    for t in threads:
+        t.join(T)
+    got = []
+    while True:
+        ok, v = out.try_recv()
+        if not ok:
+            break
+        got.append(v)
+    assert sorted(got) == sorted((k, i) for k in range(3) for i in range(per))
+
+
+def test_ticker_select_loop_with_done_channel():
+    done = gort.Chan()
+
+    def loop():
+        ticks = 0
+        with gort.Ticker(0.005) as t:
+            while True:
+                r = gort.select(gort.Recv(done), gort.Recv(t.chan), timeout=T)
+                if r.index == 0:
+                    return ticks
+                ticks += 1
+                if ticks == 5:
+                    gort.go(done.close)
+
+    assert run_in_goroutine(loop) >= 5
+
+
+def test_select_send_cases_between_thread_and_goroutine():
+    a, b = gort.Chan(), gort.Chan()
+
+    def receiver():
+        return [gort.select(gort.Recv(a), gort.Recv(b), timeout=T).value for _ in range(20)]
+
+    p = gort.spawn(receiver)
+
+    def sender():
+        for i in range(20):
+            gort.select(gort.Send(a, ("a", i)), gort.Send(b, ("b", i)), timeout=T)
+
+    run_in_thread(sender)
+    got = p.result(timeout=T)
+    assert [i for _, i in got] == list(range(20))

@@ -261,3 +261,15 @@ def test_import_in_fresh_interpreter_and_exit_quickly():
         print("done")
     """)
     assert cp.stderr == ""
+
+
+def test_exit_right_after_starting_the_executor_is_prompt():
+    # the first go() starts the executor; exiting at once must not wait for
+    # a grace timeout (the stop request must not be lost)
+    for _ in range(3):
+        cp, dt = run_python("""
+            import gort
+            gort.go(lambda: None)
+        """)
+        assert_clean_exit(cp)
+        assert dt < 1.5, "interpreter exit took %.2f s" % dt
