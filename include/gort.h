@@ -358,7 +358,10 @@ GORT_API int  gort_loop_run(gort_loop *loop);
 GORT_API int  gort_loop_run_once(gort_loop *loop, int64_t deadline);
 GORT_API int  gort_loop_start(gort_loop *loop);   /* run on a thread of its own */
 GORT_API int  gort_loop_join(gort_loop *loop);    /* wait for that thread to finish */
-GORT_API void gort_loop_stop(gort_loop *loop);    /* any thread: run returns after the current task */
+/* Any thread: run returns after the current task. A stop while the loop is
+ * not running makes its next run return at once (as libuv's uv_stop); run
+ * consumes the request when it returns. */
+GORT_API void gort_loop_stop(gort_loop *loop);
 /* Queue a macrotask (FIFO), from any thread or goroutine. */
 GORT_API int  gort_loop_post(gort_loop *loop, gort_task_fn fn, void *arg);
 /* Queue a microtask: runs after the current task, before the next macrotask.

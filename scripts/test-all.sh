@@ -243,8 +243,37 @@ stage_python() {
     done
     v=${newest%%=*}
     run_pytest "$v-dev" "${newest#*=}/bin/python" -X dev || rc=1
-    echo "python: ${#venvs[@]} version(s) + -X dev on $v; $py_skipped test(s) skipped in all"
+    python_asan "${newest#*=}/bin/python" || rc=1
+    echo "python: ${#venvs[@]} version(s) + -X dev + ASan+UBSan on $v; $py_skipped test(s) skipped in all"
     return "$rc"
+}
+
+# python_asan VENV_PYTHON: the suite once more with libgort and the extension
+# built with ASan+UBSan (the runtimes preloaded into the uninstrumented
+# interpreter; leak checking off: CPython keeps objects alive at exit). The
+# build uses a copy of the sources so no object of the normal build is reused.
+python_asan() {
+    local base=$1 venv="$pyroot/venv-asan" src="$pyroot/asan-src" pre
+    local cc="gcc -fsanitize=address,undefined -fno-omit-frame-pointer"
+    pre="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+    rm -rf "$src" && mkdir -p "$src/bindings" &&
+        cp -r src include packaging "$src/" && cp -r bindings/python "$src/bindings/python" &&
+        rm -rf "$src/bindings/python/build" "$src/bindings/python"/*.egg-info || return 1
+    if [ ! -x "$venv/bin/python" ]; then
+        "$("$base" -c 'import sys; print(sys._base_executable)')" -m venv "$venv" &&
+            "$venv/bin/pip" install --disable-pip-version-check -q cffi pytest pytest-timeout setuptools wheel ||
+            { echo "python: cannot make $venv"; total_failed=$((total_failed + 1)); return 1; }
+    fi
+    echo "-- python (asan): building the binding with $cc"
+    if ! (cd "$src" && CC="$cc" LDSHARED="gcc -shared -fsanitize=address,undefined" GORT_WERROR=0 \
+            "$venv/bin/pip" install --disable-pip-version-check -q --no-build-isolation --no-deps \
+            --force-reinstall ./bindings/python >"$pyroot/logs/asan-build.log" 2>&1); then
+        echo "python: ASan build failed (see $pyroot/logs/asan-build.log)"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    LD_PRELOAD="$pre" ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_pytest asan "$venv/bin/python"
 }
 
 describe() {
@@ -254,7 +283,7 @@ describe() {
         tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
-        python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev on the newest" ;;
+        python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev and ASan+UBSan on the newest" ;;
     esac
 }
 

@@ -566,7 +566,8 @@ GORT_API int gort_loop_run(gort_loop *loop)
     int err = enter(loop, &m);
     if (err)
         return err;
-    atomic_store(&loop->stop, 0);
+    /* A stop requested before this run (even before the thread got here)
+     * is honoured, then consumed when run returns (libuv's uv_stop). */
     while (!atomic_load(&loop->stop) && !engine_stopping()) {
         uint32_t seen = atomic_load_explicit(&loop->exec->signal, memory_order_acquire);
         bool ran = turn(loop);
@@ -575,6 +576,7 @@ GORT_API int gort_loop_run(gort_loop *loop)
         if (!ran)
             idle_wait(loop, seen, GORT_FOREVER);
     }
+    atomic_store(&loop->stop, 0);
     leave(loop, m);
     return 0;
 }

@@ -795,6 +795,25 @@ TEST(stop_from_other_thread_and_from_task)
     teardown(loop);
 }
 
+/* A stop before run is not lost (a thread asked to stop a loop that another
+ * thread is only about to run): that run returns at once, and the request
+ * is consumed. */
+TEST(stop_before_run_is_honoured_once)
+{
+    gort_loop *loop = setup();
+    g_loop = loop;
+    g_loop_thread = pthread_self();
+    gort_loop_ref(loop); /* would run forever without the stop */
+    CHECK_EQ(gort_loop_post(loop, t_log, (void *)(intptr_t)1), 0);
+    gort_loop_stop(loop);
+    run_checked(loop);
+    check_log(NULL, 0); /* returned before running anything */
+    gort_loop_unref(loop);
+    run_checked(loop); /* consumed: this run runs the task */
+    check_log((int[]){1}, 1);
+    teardown(loop);
+}
+
 static void t_post_again(void *arg)
 {
     logv((int)(intptr_t)arg);
