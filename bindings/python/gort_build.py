@@ -43,6 +43,7 @@ typedef struct gort_go_options {
     uint64_t    reserved[6];
 } gort_go_options;
 
+#define GORT_VERSION_HEX ...  /* the header this extension was compiled with */
 unsigned    gort_version(void);
 const char *gort_version_string(void);
 const char *gort_strerror(int err);

@@ -15,6 +15,10 @@ import traceback
 
 from ._gort import ffi, lib
 
+if lib.gort_version() != lib.GORT_VERSION_HEX:
+    # Another libgort.so.0 was loaded first (one engine per process, by SONAME).
+    raise ImportError("gort: the loaded libgort is version %#x, this package was built for %#x"
+                      % (lib.gort_version(), lib.GORT_VERSION_HEX))
 if lib.gortpy_init() != 0:  # installs gort._native
     raise ImportError("gort: cannot initialise the native module")
 from . import _native  # noqa: E402  (created by gortpy_init)
