@@ -84,6 +84,7 @@ int64_t hashwork_sha256(const uint8_t *buf, size_t len)
 struct hashwork_pool {
     gort_chan     *jobs;     /* chan int64_t: job numbers; closed when all are sent */
     gort_chan     *results;  /* chan int64_t: one digest prefix per job */
+    gort_chan     *exited;   /* chan int64_t: one value per worker as it ends */
     const uint8_t *buf;      /* job j hashes buf[j % 64 .. j % 64 + len) */
     size_t         len;
 };
@@ -99,5 +100,9 @@ void hashwork_worker(void *arg)
         if (gort_chan_send(p->results, &r) != 0)
             break;
     }
+    /* Last touch of the pool: Python waits for one of these per worker
+     * before it lets go of the channels and the buffer. */
+    int64_t one = 1;
+    gort_chan_send(p->exited, &one);
 }
 #endif

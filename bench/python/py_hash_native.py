@@ -73,13 +73,15 @@ def run_gort(buf, jobs, workers):
 
     class Pool(ctypes.Structure):          # struct hashwork_pool in hashwork.c
         _fields_ = [("jobs", ctypes.c_void_p), ("results", ctypes.c_void_p),
-                    ("buf", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+                    ("exited", ctypes.c_void_p), ("buf", ctypes.c_void_p),
+                    ("len", ctypes.c_size_t)]
 
     worker = ctypes.cast(lib.hashwork_worker, ctypes.c_void_p).value
     lib.hashwork_sha256(buf, 64)           # warm up, as the other sides do
     jobs_ch = gort.Chan(jobs, ctype="int64_t")
     results = gort.Chan(jobs, ctype="int64_t")
-    pool = Pool(jobs_ch.address, results.address, ctypes.addressof(buf), LEN)
+    exited = gort.Chan(workers, ctype="int64_t")
+    pool = Pool(jobs_ch.address, results.address, exited.address, ctypes.addressof(buf), LEN)
 
     t0 = time.perf_counter_ns()
     for _ in range(workers):
@@ -91,7 +93,9 @@ def run_gort(buf, jobs, workers):
     for _ in range(jobs):
         acc ^= results.recv()
     el = time.perf_counter_ns() - t0
-    return el, acc, pool                   # pool: alive until the workers are gone
+    for _ in range(workers):               # the workers hold raw pointers to the
+        exited.recv()                      # channels, pool and buffer: outlive them
+    return el, acc, None
 
 
 def run_asyncio(buf, jobs, workers):

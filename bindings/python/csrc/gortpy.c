@@ -567,6 +567,16 @@ static PyObject *py_executor_stop(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Raise SystemExit in the goroutine running on the executor (interpreter
+ * exit while one computes). Every goroutine tstate of the executor shares
+ * its thread id, so all get it; parked ones never resume after the stop. */
+static PyObject *py_executor_interrupt(PyObject *self, PyObject *unused)
+{
+    if (exec_ident)
+        PyThreadState_SetAsyncExc(exec_ident, PyExc_SystemExit);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_in_goroutine(PyObject *self, PyObject *unused)
 {
     return PyBool_FromLong(gort_self() != 0);
@@ -1462,6 +1472,7 @@ static PyMethodDef native_methods[] = {
     ONE("set_main_thread", py_set_main_thread, "ident of the thread that handles signals"),
     NONE("executor_run", py_executor_run, "run the executor loop on this thread"),
     NONE("executor_stop", py_executor_stop, "stop the executor"),
+    NONE("executor_interrupt", py_executor_interrupt, "SystemExit in the running goroutine"),
     NONE("in_goroutine", py_in_goroutine, "True inside a goroutine"),
     NONE("idle_carriers", py_idle_carriers, "carriers waiting for a job"),
     FAST("go", py_go, "go(fn, args, kwargs, promise_addr)"),

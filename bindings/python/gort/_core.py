@@ -7,7 +7,6 @@ computing gets SystemExit at its next bytecode (via the thread state's
 async-exception slot) and the exit waits for it a short while.
 """
 import atexit
-import ctypes
 import os
 import sys
 import threading
@@ -24,13 +23,12 @@ if lib.gortpy_init() != 0:  # installs gort._native
 from . import _native  # noqa: E402  (created by gortpy_init)
 
 __all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "error_for",
-           "ensure_executor", "to_deadline_ns", "address_of"]
+           "ensure_executor", "address_of"]
 
 # Error codes used by the Python layer (gort.h's X-macro table).
 ETIMEDOUT = -110
 EAGAIN = -11
 ECLOSED = -1002
-EREJECTED = -1004
 EAGGREGATE = -1005
 EINVAL = -22
 ENOMEM = -12
@@ -108,15 +106,6 @@ def address_of(x, ctype, who):
                     % (who, ctype, type(x).__name__))
 
 
-def to_deadline_ns(timeout):
-    """timeout in seconds (None: forever, <= 0: now) -> gort deadline."""
-    if timeout is None:
-        return -1
-    if timeout <= 0:
-        return 0
-    return lib.gort_now() + int(timeout * 1e9)
-
-
 # ---- exceptions escaping fire-and-forget goroutines -------------------------
 
 def default_excepthook(exc, name):
@@ -187,11 +176,8 @@ def _shutdown():
         return
     t.join(0.2)
     if t.is_alive():
-        # A goroutine is computing: raise SystemExit in it (every goroutine
-        # tstate of the executor thread shares its thread id; parked ones
-        # never resume, so only the running one sees it).
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident),
-                                                   ctypes.py_object(SystemExit))
+        # A goroutine is computing: raise SystemExit in it.
+        _native.executor_interrupt()
         t.join(EXIT_GRACE_SECONDS)
 
 
