@@ -459,22 +459,37 @@ GORT__CORE gort__p *gort__timer_home(void)
     return gort__S.allp[gort__randn((uint32_t)gort__S.nprocs)];
 }
 
+/* sched.lock held. If the poller sleeps past `when`, bring its deadline
+ * forward and return it: the caller wakes it with poller_kick() after
+ * unlocking (it then recomputes the earliest timer itself). NULL if there
+ * is no poller or it wakes up in time anyway. */
+GORT__CORE static gort__m *poller_advance_locked(int64_t when)
+{
+    gort__m *poller = gort__S.poller;
+    if (!poller || when >= atomic_load_explicit(&gort__S.poll_until, memory_order_relaxed))
+        return NULL;
+    atomic_store_explicit(&gort__S.poll_until, when, memory_order_release);
+    return poller;
+}
+
+GORT__CORE static void poller_kick(gort__m *poller)
+{
+    mwake(poller);
+    if (atomic_load(&gort__S.in_netpoll))
+        gort__netpoll_break();
+}
+
 GORT__CORE void gort__timers_changed(int64_t when)
 {
     if (when >= atomic_load_explicit(&gort__S.poll_until, memory_order_acquire))
         return; /* the poller wakes up in time anyway */
     gort__lock_acquire(&gort__S.lock);
     gort__m *poller = gort__S.poller;
-    if (poller && when < atomic_load_explicit(&gort__S.poll_until, memory_order_relaxed)) {
-        atomic_store_explicit(&gort__S.poll_until, when, memory_order_release);
-        gort__lock_release(&gort__S.lock);
-        mwake(poller);
-        if (atomic_load(&gort__S.in_netpoll))
-            gort__netpoll_break();
-        return;
-    }
+    gort__m *kick = poller_advance_locked(when);
     gort__lock_release(&gort__S.lock);
-    if (!poller)
+    if (kick)
+        poller_kick(kick);
+    else if (!poller)
         wakep();
 }
 
@@ -676,13 +691,22 @@ idle:
                 gort__timers_run(&gort__S.allp[i]->timers, tnow);
             continue;
         }
-        /* Plain idle M: sleep until startm hands us a P. */
+        /* Plain idle M: sleep until startm hands us a P. It sleeps without
+         * a deadline, so first make sure the poller covers the earliest
+         * timer this M has just seen (Go's findRunnable does the same with
+         * netpollBreak): that poller may have computed its deadline while a
+         * timer was out of every heap (a periodic timer whose callback was
+         * running, see gort__timers_run), and once this M parks, nobody
+         * else is left looking at the heaps. */
+        gort__m *kick = next != INT64_MAX ? poller_advance_locked(next) : NULL;
         m->idlelink = gort__S.midle;
         gort__S.midle = m;
         gort__S.nmidle++;
         if (next == INT64_MAX && !io)
             gort__checkdead();
         gort__lock_release(&gort__S.lock);
+        if (kick)
+            poller_kick(kick);
         mpark(m, GORT_FOREVER);
         gort__lock_acquire(&gort__S.lock);
         p = m->nextp;

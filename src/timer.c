@@ -9,7 +9,8 @@
  *     stealing (so an idle P's timers still run);
  *   - the "poller": the one idle M that sleeps until the earliest deadline of
  *     all heaps (sched.c). Adding a timer earlier than its wake-up time wakes
- *     it (gort__timers_changed).
+ *     it (gort__timers_changed) — and so does re-arming a periodic timer,
+ *     which was in no heap while its callback ran (see gort__timers_run).
  *
  * Timer states (status_), and who moves them:
  *   IDLE ──start──> HEAP ──runner pops──> RUNNING ──cb returns──> IDLE
@@ -173,6 +174,8 @@ GORT__CORE int64_t gort__timers_run(gort__timers *ts, int64_t now)
 {
     if (atomic_load_explicit(&ts->first, memory_order_acquire) > now)
         return atomic_load_explicit(&ts->first, memory_order_relaxed);
+    /* Earliest `when` of the periodic timers re-armed below (see the end). */
+    int64_t rearmed = INT64_MAX;
     gort__lock_acquire(&ts->lock);
     while (ts->len && ts->heap[0]->when <= now) {
         gort__timer *t = ts->heap[0];
@@ -191,6 +194,8 @@ GORT__CORE int64_t gort__timers_run(gort__timers *ts, int64_t now)
             t->when += (missed + 1) * t->period;
             if (gort__theap_push(ts, t) == 0) {
                 atomic_store_explicit(&t->status_, T_HEAP, memory_order_release);
+                if (t->when < rearmed)
+                    rearmed = t->when;
                 continue;
             }
         }
@@ -200,6 +205,18 @@ GORT__CORE int64_t gort__timers_run(gort__timers *ts, int64_t now)
     }
     int64_t first = ts->len ? ts->heap[0]->when : INT64_MAX;
     gort__lock_release(&ts->lock);
+    /* A re-armed periodic timer is a new arming, just like
+     * gort__timer_start, and must be announced the same way when it became
+     * the earliest of its heap. While its callback ran it was in no heap, so
+     * an M that went idle meanwhile may have become the poller with a later
+     * deadline computed without it (e.g. the deadline timer of a receive
+     * armed by the goroutine that this very tick woke up). Without the
+     * announcement the poller sleeps past the tick, the M that ran it parks
+     * for good behind that poller, and the tick comes late by as much as the
+     * poller's deadline (the engine's "ticker stalls until the receive's 5 s
+     * deadline" under load, when the runner is descheduled mid-callback). */
+    if (rearmed == first && first != INT64_MAX)
+        gort__timers_changed(first);
     return first;
 }
 

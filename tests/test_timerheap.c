@@ -1,9 +1,11 @@
 /*
  * test_timerheap.c — white-box tests of the 4-ary timer heap and of timer
- * firing/stopping (timer.h), without a running scheduler.
+ * firing/stopping (timer.h), without a running scheduler; and of how a
+ * periodic timer's re-arm reaches the poller M, with one.
  */
 #include "harness.h"
 #include "engine.h"
+#include "test_util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -166,6 +168,105 @@ TEST(timer_stop_waits_for_running_callback)
     CHECK(atomic_load(&stop_done));
     CHECK_EQ(atomic_load(&t.status_), 0);
     gort__timers_destroy(&stop_ts);
+}
+
+/* ---- periodic re-arm vs the poller (engine running) ------------------------
+ *
+ * While a periodic timer's callback runs, the timer is in no heap; the
+ * runner puts it back afterwards (gort__timers_run). An M that goes idle in
+ * that window computes the earliest deadline without it and may become the
+ * poller, sleeping until some later timer. The re-arm must reach that
+ * poller, or the tick is late by as much as the poller's deadline: the M
+ * that ran it then finds a poller and parks for good. Under CPU load a
+ * runner descheduled mid-callback opens the window (a loop-bound goroutine
+ * doing ticker + gort_chan_recv_until stalled until its 5 s deadline, the
+ * deadline timer armed by the goroutine the tick had just woken being the
+ * "later timer"). Here the first callback simply waits until a poller sleeps
+ * past the next tick, which makes the window deterministic. */
+static _Atomic int rp_calls;     /* callbacks so far */
+static _Atomic int rp_hold;      /* 1: the first callback waits for the test */
+static _Atomic int rp_spinning;  /* the first callback ran on a spinning M */
+
+static void rearm_fire(gort__timer *t, int64_t now)
+{
+    (void)t;
+    (void)now;
+    /* One callback at a time: the timer is in no heap while one runs. */
+    if (atomic_load(&rp_calls) != 0) {
+        atomic_fetch_add(&rp_calls, 1);
+        return;
+    }
+    /* A spinning M blocks every wakep(), so no other M could become the
+     * poller meanwhile: the test releases it at once (nothing to check this
+     * round; it re-arms and becomes the poller itself, correctly). Recorded
+     * before rp_calls tells the test that the callback runs. */
+    gort__m *m = gort__this_m();
+    atomic_store(&rp_spinning, m && m->spinning ? 1 : 0);
+    atomic_store(&rp_calls, 1);
+    while (atomic_load(&rp_hold))
+        sched_yield();
+}
+
+static void far_fire(gort__timer *t, int64_t now)
+{
+    (void)t;
+    (void)now;
+}
+
+static bool poller_sleeps_until_at_least(int64_t when)
+{
+    gort__lock_acquire(&gort__S.lock);
+    bool yes = gort__S.poller != NULL && atomic_load(&gort__S.poll_until) >= when;
+    gort__lock_release(&gort__S.lock);
+    return yes;
+}
+
+TEST(periodic_rearm_reaches_a_poller_that_sleeps_past_it)
+{
+    CHECK_EQ(init_procs(2), 0);
+    int rounds = (int)scaled(100, 10), armed = 0;
+    for (int i = 0; i < rounds; i++) {
+        atomic_store(&rp_calls, 0);
+        atomic_store(&rp_spinning, 0);
+        atomic_store(&rp_hold, 1);
+        gort__timer tick = {.when = gort_now() + GORT_MILLISECOND,
+                            .period = GORT_MILLISECOND,
+                            .fn = rearm_fire};
+        CHECK_EQ(gort__timer_start(&tick), 0);
+        int64_t give_up = hatch();
+        while (atomic_load(&rp_calls) == 0) {
+            CHECK_MSG(gort_now() < give_up, "round %d: the tick never fired", i);
+            sched_yield();
+        }
+        /* The tick is out of every heap now. A far timer makes the M that
+         * goes idle next a poller with a deadline an hour away. */
+        gort__timer far = {.when = gort_now() + 3600 * GORT_SECOND, .fn = far_fire};
+        CHECK_EQ(gort__timer_start(&far), 0);
+        if (!atomic_load(&rp_spinning)) {
+            while (!poller_sleeps_until_at_least(far.when)) {
+                CHECK_MSG(gort_now() < give_up, "round %d: no M became the poller", i);
+                sched_yield();
+            }
+            armed++;
+        }
+        int64_t released = gort_now();
+        atomic_store(&rp_hold, 0);
+        /* The next tick is due 1 ms after the first one: it must not wait
+         * for the poller's hour. */
+        int64_t late = released + 2 * GORT_SECOND * slow();
+        while (atomic_load(&rp_calls) < 2) {
+            CHECK_MSG(gort_now() < late,
+                      "round %d: the re-armed tick is %lld ms late (lost behind a poller "
+                      "sleeping until the far timer)",
+                      i, (long long)((gort_now() - released) / GORT_MILLISECOND));
+            sched_yield();
+        }
+        gort__timer_stop(&tick);
+        gort__timer_stop(&far);
+    }
+    printf("    %d of %d rounds had a poller sleep past the re-armed tick\n", armed, rounds);
+    CHECK(armed > 0);
+    gort_shutdown();
 }
 
 HARNESS_MAIN()
