@@ -121,6 +121,28 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def matching(benches, pats):
+    """The benchmarks (objects with .name) whose name contains one of pats
+    (every one if pats is empty): what --filter selects in every runner."""
+    return [b for b in benches if not pats or any(p in b.name for p in pats)]
+
+
+def runner_selection(ap, args, benches, kind):
+    """The tail of run_loop/run_io/run_py's own CLIs: --list, --runs and
+    --filter. Returns (exit status to return now or None, filter patterns)."""
+    if args.list:
+        for b in benches:
+            print(b.name)
+        return 0, []
+    if args.runs < 1:
+        ap.error("--runs must be >= 1")
+    pats = [p for p in args.filter.split(",") if p]
+    if not matching(benches, pats):
+        log(f"no {kind} benchmark matches --filter {args.filter!r}")
+        return 2, pats
+    return None, pats
+
+
 def find_go(explicit):
     if explicit:
         return explicit

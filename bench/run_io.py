@@ -90,7 +90,7 @@ def names():
 
 
 def select(pats):
-    return [b for b in IO_BENCHES if not pats or any(p in b.name for p in pats)]
+    return run_base.matching(IO_BENCHES, pats)
 
 
 def proc_cpu_s(pid):
@@ -369,16 +369,9 @@ def main():
                     help="before each run, wait up to S s for a quiet machine")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
-    if args.list:
-        for n in names():
-            print(n)
-        return 0
-    if args.runs < 1:
-        ap.error("--runs must be >= 1")
-    pats = [p for p in args.filter.split(",") if p]
-    if not select(pats):
-        log(f"no I/O benchmark matches --filter {args.filter!r}")
-        return 2
+    status, pats = run_base.runner_selection(ap, args, IO_BENCHES, "I/O")
+    if status is not None:
+        return status
     go = None if args.no_go else run_base.find_go(args.go)
     return run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1, go=go,
                no_go=args.no_go, timeout=args.timeout, json_path=args.json,

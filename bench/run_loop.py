@@ -79,7 +79,7 @@ def names():
 
 
 def select(pats):
-    return [b for b in LOOP_BENCHES if not pats or any(p in b.name for p in pats)]
+    return run_base.matching(LOOP_BENCHES, pats)
 
 
 def goal_for(bench, metric):
@@ -223,16 +223,9 @@ def main():
                     help="before each benchmark, wait up to S s for a quiet machine")
     ap.add_argument("--list", action="store_true")
     args = ap.parse_args()
-    if args.list:
-        for n in names():
-            print(n)
-        return 0
-    if args.runs < 1:
-        ap.error("--runs must be >= 1")
-    pats = [p for p in args.filter.split(",") if p]
-    if not select(pats):
-        log(f"no loop benchmark matches --filter {args.filter!r}")
-        return 2
+    status, pats = run_base.runner_selection(ap, args, LOOP_BENCHES, "loop")
+    if status is not None:
+        return status
     return run(args.build_dir, args.runs, pats, args.procs or os.cpu_count() or 1,
                timeout=args.timeout, json_path=args.json, wait_quiet=args.wait_quiet)
 
