@@ -13,6 +13,7 @@ from ._sync import Mutex, RWMutex, Semaphore, WaitGroup
 from ._promise import Promise, from_asyncio, set_asyncio_loop
 from ._goroutine import (blocking, go, go_native, goroutine_id, in_goroutine, now, num_goroutine,
                          procs, sleep, spawn, yield_)
+from ._nativecall import native
 
 __version__ = _ffi.string(_lib.gort_version_string()).decode()
 version_info = tuple(int(x) for x in __version__.split("."))
@@ -39,4 +40,5 @@ __all__ = [
     "set_asyncio_loop", "blocking", "go", "go_native", "goroutine_id", "in_goroutine", "now",
     "num_goroutine", "procs", "sleep", "spawn", "yield_", "excepthook", "get_include",
     "get_library", "__version__", "version_info",
+    "native",
 ]

@@ -218,3 +218,47 @@ def from_asyncio(aw: Awaitable[T], loop: Any = None) -> Promise[T]:
     """A gort Promise settled by an asyncio awaitable (coroutine, Task or Future)
     running on loop (default: the running loop, else the one set with
     set_asyncio_loop). A goroutine can block on it with .result()."""
+
+# ---- native calls (gort.native; docs/python.md "Native calls") ----
+
+class NativeFunction:
+    """A C function from its declaration. Arguments convert with range checks
+    (OverflowError / TypeError naming the argument's position and C type):
+    ints for integer types (not floats), floats or ints for float/double,
+    bool or int for bool; for pointers None, an int address, a cffi pointer or
+    array, or any contiguous buffer (bytes, bytearray, memoryview, array,
+    numpy arrays), passed as its address and kept alive (exported: a
+    bytearray cannot be resized) until the call ends; for char * also str
+    (UTF-8, NUL-terminated). Results: int, float, bool, None (void), an int
+    address or None (pointers), bytes or None (char *)."""
+    name: str
+    address: int
+    @property
+    def restype(self) -> str: ...
+    @property
+    def argtypes(self) -> tuple[str, ...]: ...     # the fixed parameters
+    @property
+    def is_variadic(self) -> bool: ...
+    def __call__(self, *args: Any) -> Any:
+        """Call on this thread with the GIL released."""
+    def spawn(self, *args: Any) -> "Promise[Any]":
+        """Run the call on gort's pool (inside gort_blocking): a Promise of the
+        result, awaitable in asyncio."""
+    def go(self, *args: Any) -> None:
+        """Run the call on gort's pool, result discarded."""
+    def variadic(self, types: str) -> "NativeFunction":
+        """Pass the variadic arguments as these C types ("long, double")
+        instead of types inferred from the values (int -> int or long long,
+        float -> double, str/bytes -> char *, others -> void *)."""
+
+class NativeLibrary:
+    name: str
+    def func(self, decl: str, symbol: Optional[str] = None) -> NativeFunction:
+        """"double pow(double, double)" -> a NativeFunction; ValueError with
+        the offset for a bad declaration, AttributeError for a missing symbol."""
+    def address(self, symbol: str) -> int: ...
+
+def native(target: Any = None) -> NativeLibrary:
+    """A shared library by path or name ("libz.so.1", "z"), None for the
+    running process, a cffi lib, or a ctypes.CDLL. No sandbox: a wrong
+    declaration or a bad pointer crashes the process, as with ctypes."""
