@@ -128,11 +128,11 @@ for _t in _INT_RANGE:
 
 # ---- C result -> Python value -----------------------------------------------------------
 
-def _from_c(t, ptr):
-    """The result at ptr (a void * to a value of GORT_T_* t) as Python."""
+def _read(t, tp):
+    """The result behind tp (a typed pointer to a GORT_T_* t value) as Python."""
     if t == _VOID:
         return None
-    v = ffi.cast(_PTR_CTYPE[t], ptr)[0]
+    v = tp[0]
     if t == _POINTER:
         return int(ffi.cast("uintptr_t", v)) or None
     if t == _STRING:
@@ -140,6 +140,11 @@ def _from_c(t, ptr):
     if t == _BOOL:
         return bool(v)
     return v  # cffi gives int / float
+
+
+def _from_c(t, ptr):
+    """The result at ptr (a void * to a value of GORT_T_* t) as Python."""
+    return None if t == _VOID else _read(t, ffi.cast(_PTR_CTYPE[t], ptr))
 
 
 def _variadic_type(v):
@@ -162,7 +167,7 @@ def _variadic_type(v):
 class _Sig:
     """Owns one gort_sig (freed with this object; running jobs hold their own
     C reference)."""
-    __slots__ = ("ptr", "nargs", "nfixed", "variadic", "ret", "args", "name")
+    __slots__ = ("ptr", "nargs", "nfixed", "variadic", "ret", "args", "name", "slow", "frames")
 
     def __init__(self, ptr):
         self.ptr = ptr
@@ -172,6 +177,39 @@ class _Sig:
         self.ret = lib.gort_sig_ret(ptr)
         self.args = tuple(lib.gort_sig_arg(ptr, i) for i in range(self.nargs))
         self.name = ffi.string(lib.gort_sig_name(ptr)).decode()
+        # Integers and doubles are stored by cffi directly (it range-checks);
+        # the others, or a value cffi refuses, go through _TO_C.
+        self.slow = tuple(t not in _INT_RANGE and t != _DOUBLE for t in self.args)
+        self.frames = []  # idle _Frames: popped by a call, pushed back after it
+
+    def frame(self):
+        """An idle frame for one call (a new one if all are in use)."""
+        try:
+            return self.frames.pop()  # atomic: threads share the pool safely
+        except IndexError:
+            return _Frame(self)
+
+    def fill(self, fr, args, fn):
+        """Store args into fr's slots; returns what pointer arguments point
+        into (to keep alive) or None."""
+        keep = None
+        i = -1
+        for tp, slow, v in zip(fr.tps, self.slow, args):
+            i += 1
+            if not slow:
+                try:
+                    tp[0] = v
+                    continue
+                except (TypeError, OverflowError):
+                    pass  # _TO_C converts (an __index__ object) or explains
+            t = self.args[i]
+            c, k = _TO_C[t](fn, i, t, v)
+            tp[0] = c
+            if k is not None:
+                if keep is None:
+                    keep = []
+                keep.append(k)
+        return keep
 
     @staticmethod
     def _check(rc, out, diag, text, what):
@@ -200,6 +238,20 @@ class _Sig:
         _free(self.ptr)
 
 
+class _Frame:
+    """The C memory of one call of a signature: an 8-byte slot per argument,
+    the pointer array libffi reads, a result slot, and typed views of them."""
+    __slots__ = ("vals", "ptrs", "ret", "tps", "ret_tp")
+
+    def __init__(self, sig):
+        n = sig.nargs
+        self.vals = ffi.new("uint64_t[]", max(n, 1))
+        self.ptrs = ffi.new("void *[]", [self.vals + i for i in range(n)]) if n else ffi.NULL
+        self.tps = [ffi.cast(_PTR_CTYPE[t], self.vals + i) for i, t in enumerate(sig.args)]
+        self.ret = ffi.new("uint64_t *")
+        self.ret_tp = ffi.cast(_PTR_CTYPE[sig.ret], self.ret) if sig.ret != _VOID else None
+
+
 # ---- functions -----------------------------------------------------------------------------
 
 class Function:
@@ -213,6 +265,9 @@ class Function:
         self._fixed_var = fixed_var  # from .variadic(types): calls use this sig only
         self.address = address
         self.name = sig.name or "<anonymous>"
+        self._fname = self.name + "()"  # for messages
+        # The one signature every call uses, or None: variadic, derived per call.
+        self._fixed = fixed_var or (None if sig.variadic else sig)
 
     @property
     def restype(self):
@@ -259,67 +314,64 @@ class Function:
             d = self._var[types] = sig.derive(types)
         return d
 
-    def _prepare(self, args):
-        """(sig, the void *[] argument array, the uint64_t[] slots it points
-        into, the objects that pointer arguments point into). The caller
-        keeps all of them alive until the call has returned (a sync call) or
-        started (spawn: C copied the slots; the pointees must live on)."""
-        sig = self._sig_for(args)
-        n = sig.nargs
-        keep = []
-        if n == 0:
-            return sig, ffi.NULL, None, keep
-        vals = ffi.new("uint64_t[]", n)
-        ptrs = ffi.new("void *[]", [vals + i for i in range(n)])
-        fn = self.name + "()"
-        for i, (t, v) in enumerate(zip(sig.args, args)):
-            c, k = _TO_C[t](fn, i, t, v)
-            ffi.cast(_PTR_CTYPE[t], vals + i)[0] = c
-            if k is not None:
-                keep.append(k)
-        return sig, ptrs, vals, keep
-
     def __call__(self, *args):
         """Call on this thread with the GIL released; returns the result."""
-        sig, ptrs, vals, keep = self._prepare(args)
-        ret = ffi.new("uint64_t *")
-        rc = lib.gort_call(sig.ptr, self._fn, ptrs, ret)  # cffi releases the GIL
-        if rc != 0:
-            raise error_for(rc)
-        # Converted while the arguments live: a char * result may point into one.
-        result = _from_c(sig.ret, ret)
-        del vals, keep
-        return result
+        sig = self._fixed
+        if sig is None or len(args) != sig.nargs:
+            sig = self._sig_for(args)  # variadic, or the count error
+        fr = sig.frame()
+        try:
+            keep = sig.fill(fr, args, self._fname)
+            rc = lib.gort_call(sig.ptr, self._fn, fr.ptrs, fr.ret)  # cffi releases the GIL
+            if rc != 0:
+                raise error_for(rc)
+            # Read while the arguments live: a char * result may point into one.
+            result = None if fr.ret_tp is None else _read(sig.ret, fr.ret_tp)
+            del keep
+            return result
+        finally:
+            sig.frames.append(fr)
 
-    def _async(self, sig, ptrs, vals, keep):
-        """Start a prepared call on the pool: the promise of its converted result."""
-        p = lib.gort_call_async(sig.ptr, self._fn, ptrs)
+    def _start(self, args):
+        """Start the call on the pool: (raw C promise address or 0, sig, keep).
+        C copies the argument values, so the frame is free again at once."""
+        sig = self._sig_for(args)
+        fr = sig.frame()
+        try:
+            keep = sig.fill(fr, args, self._fname)
+            p = lib.gort_call_async(sig.ptr, self._fn, fr.ptrs)
+        finally:
+            sig.frames.append(fr)
         if p == ffi.NULL:
             if not lib.gort_initialized():
                 raise error_for(_ENOTINIT, "gort.native: the engine is not running")
             raise GortError(-12, "gort.native: cannot start the call (out of memory or "
                                  "shutting down)")
-        raw = Promise._adopt(int(ffi.cast("uintptr_t", p)))
-        ret = sig.ret
+        return Promise._adopt(int(ffi.cast("uintptr_t", p))), sig.ret, keep
+
+    def spawn(self, *args):
+        """Run the call on gort's pool: a gort.Promise of the result."""
+        raw, ret, keep = self._start(args)
 
         def convert(value, keep=keep):  # keep: alive until the call has settled
             return _from_c(ret, value)
         return raw.then(convert)
 
-    def spawn(self, *args):
-        """Run the call on gort's pool: a gort.Promise of the result."""
-        return self._async(*self._prepare(args))
-
     def go(self, *args):
         """Run the call on gort's pool, result discarded (fire and forget)."""
-        sig, ptrs, vals, keep = self._prepare(args)
-        if keep:  # something must stay alive until the call ends: as spawn
-            self._async(sig, ptrs, vals, keep)
-            return
-        rc = lib.gort_go_call(sig.ptr, self._fn, ptrs)
-        if rc != 0:
-            raise error_for(rc, "gort.native: cannot start the call (%s)"
-                            % ffi.string(lib.gort_strerror(rc)).decode())
+        sig = self._sig_for(args)
+        fr = sig.frame()
+        try:
+            keep = sig.fill(fr, args, self._fname)
+            if keep is None:  # nothing to keep alive: no promise needed
+                rc = lib.gort_go_call(sig.ptr, self._fn, fr.ptrs)
+                if rc != 0:
+                    raise error_for(rc, "gort.native: cannot start the call (%s)"
+                                    % ffi.string(lib.gort_strerror(rc)).decode())
+                return
+        finally:
+            sig.frames.append(fr)
+        self.spawn(*args)  # pointer arguments: kept alive until the call ends
 
 
 # ---- libraries -----------------------------------------------------------------------------
