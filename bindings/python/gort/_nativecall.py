@@ -151,6 +151,8 @@ def _variadic_type(v):
     """The C type of a variadic argument, from its Python value."""
     if isinstance(v, bool):
         return "int"
+    if not isinstance(v, (int, float)) and hasattr(type(v), "__index__"):
+        v = v.__index__()  # numpy integers and the like
     if isinstance(v, int):
         if -(1 << 31) <= v < (1 << 31):
             return "int"

@@ -76,12 +76,25 @@ INT_CASES = [("int8_t", "i8", -128, 127), ("uint8_t", "u8", 0, 255),
              ("int64_t", "i64", -2 ** 63, 2 ** 63 - 1), ("uint64_t", "u64", 0, 2 ** 64 - 1)]
 
 
+class _Int:
+    """An int-like that is not an int (as numpy integers are)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
 @pytest.mark.parametrize("ctype,tag,lo,hi", INT_CASES)
 def test_integers_extremes_and_range_checks(helpers, ctype, tag, lo, hi):
     f = helpers.func("%s id_%s(%s)" % (ctype, tag, ctype))
     for v in (lo, hi, 0, 1, lo + 1, hi - 1):
         assert f(v) == v
         assert f.spawn(v).result(T) == v
+        assert f(_Int(v)) == v
+    with pytest.raises(OverflowError):
+        f(_Int(hi + 1))
     with pytest.raises(OverflowError, match=r"id_%s\(\) argument 1 \(%s\): %d is out of range"
                        % (tag, ctype, hi + 1)):
         f(hi + 1)
@@ -274,6 +287,7 @@ def test_variadic_inferred_and_explicit():
     want = b"-7|b|2.50|1099511627776|s"
     assert n == len(want) and bytes(buf[:n + 1]) == want + b"\0"
     assert snprintf(buf, len(buf), b"plain") == 5
+    assert snprintf(buf, len(buf), b"%lld", _Int(2 ** 40)) == 13 and bytes(buf[:13]) == b"1099511627776"
     as_long = snprintf.variadic("long, double")
     assert not as_long.is_variadic
     assert as_long(buf, len(buf), b"%ld %g", 5, 1) == 3 and bytes(buf[:3]) == b"5 1"
@@ -328,3 +342,5 @@ def test_libraries():
     assert f(0) == 1.0 and f.spawn(0).result(T) == 1.0
     assert repr(f).startswith("<gort.native.Function double cos(double) at 0x")
     assert f.restype == "double" and f.argtypes == ("double",) and f.name == "cos"
+    from gort._gort import lib as gort_api_lib  # an API-mode (compiled) cffi lib
+    assert gort.native(gort_api_lib).func("int gort_procs(void)")() == gort.procs()
