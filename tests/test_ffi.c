@@ -545,6 +545,9 @@ typedef struct storm {
 static void storm_main(void *arg)
 {
     storm *st = arg;
+    /* a synchronous call from a goroutine, too */
+    int64_t x = INT64_MAX - 1, y = 1, r = 0;
+    GCHECK(gort_call(st->sig, FN(add64), (void *[]){&x, &y}, &r) == 0 && r == INT64_MAX);
     enum { BATCH = 256 };
     gort_promise *ps[BATCH];
     int64_t want[BATCH];
