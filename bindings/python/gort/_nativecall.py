@@ -169,7 +169,8 @@ def _variadic_type(v):
 class _Sig:
     """Owns one gort_sig (freed with this object; running jobs hold their own
     C reference)."""
-    __slots__ = ("ptr", "nargs", "nfixed", "variadic", "ret", "args", "name", "slow", "frames")
+    __slots__ = ("ptr", "nargs", "nfixed", "variadic", "ret", "args", "name", "slow", "all_fast",
+                 "plain_ret", "frames")
 
     def __init__(self, ptr):
         self.ptr = ptr
@@ -182,6 +183,8 @@ class _Sig:
         # Integers and doubles are stored by cffi directly (it range-checks);
         # the others, or a value cffi refuses, go through _TO_C.
         self.slow = tuple(t not in _INT_RANGE and t != _DOUBLE for t in self.args)
+        self.all_fast = not any(self.slow)  # the common case: one tight loop
+        self.plain_ret = self.ret in _INT_RANGE or self.ret == _DOUBLE  # cffi's value as is
         self.frames = []  # idle _Frames: popped by a call, pushed back after it
 
     def frame(self):
@@ -323,10 +326,20 @@ class Function:
             sig = self._sig_for(args)  # variadic, or the count error
         fr = sig.frame()
         try:
-            keep = sig.fill(fr, args, self._fname)
+            keep = None
+            if sig.all_fast:
+                try:
+                    for tp, v in zip(fr.tps, args):
+                        tp[0] = v
+                except (TypeError, OverflowError):
+                    sig.fill(fr, args, self._fname)  # converts an int-like, or explains
+            else:
+                keep = sig.fill(fr, args, self._fname)
             rc = lib.gort_call(sig.ptr, self._fn, fr.ptrs, fr.ret)  # cffi releases the GIL
             if rc != 0:
                 raise error_for(rc)
+            if sig.plain_ret:
+                return fr.ret_tp[0]
             # Read while the arguments live: a char * result may point into one.
             result = None if fr.ret_tp is None else _read(sig.ret, fr.ret_tp)
             del keep
