@@ -23,7 +23,7 @@ if lib.gortpy_init() != 0:  # installs gort._native
 from . import _native  # noqa: E402  (created by gortpy_init)
 
 __all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "error_for",
-           "ensure_executor", "address_of"]
+           "ensure_executor", "address_of", "Handle"]
 
 # Error codes used by the Python layer (gort.h's X-macro table).
 ETIMEDOUT = -110
@@ -104,6 +104,28 @@ def address_of(x, ctype, who):
             return int(ffi.cast("uintptr_t", x))
     raise TypeError("%s: expected %s (cffi pointer or int address), not %s"
                     % (who, ctype, type(x).__name__))
+
+
+class Handle:
+    """Base of every object that owns an engine handle (a channel, promise,
+    lock...): like threading.Lock it can be neither copied nor pickled — a
+    copy would share (and release twice) the C object, and a pickle would
+    carry a raw address into another process."""
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle %r object (it owns a gort engine handle)"
+                        % type(self).__name__)
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    def __copy__(self):
+        raise TypeError("cannot copy %r object (it owns a gort engine handle)" % type(self).__name__)
+
+    def __deepcopy__(self, memo):
+        raise TypeError("cannot deepcopy %r object (it owns a gort engine handle)"
+                        % type(self).__name__)
 
 
 # ---- exceptions escaping fire-and-forget goroutines -------------------------

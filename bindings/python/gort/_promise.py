@@ -9,9 +9,10 @@ the promise settles.
 """
 import asyncio
 import threading
+import types
 import weakref
 
-from ._core import (AggregateError, EAGGREGATE, GortError, _native, address_of, error_for, ffi, lib,
+from ._core import (AggregateError, EAGGREGATE, GortError, Handle, _native, address_of, error_for, ffi, lib,
                     ensure_executor, set_reactor)
 
 __all__ = ["Promise", "from_asyncio", "set_asyncio_loop"]
@@ -50,9 +51,10 @@ def _exception(addr, shape):
     return error_for(code, msg)
 
 
-class Promise:
+class Promise(Handle):
     """A gort promise (see __init__.pyi)."""
     __slots__ = ("_p", "_shape", "__weakref__")
+    __class_getitem__ = classmethod(types.GenericAlias)  # gort.Promise[int]
 
     def __init__(self):
         self._p = 0

@@ -1,0 +1,172 @@
+"""Hostile use of the binding (issue 10): copying and pickling handles, a
+WaitGroup body that raises, bad arguments, and the messages they give."""
+import copy
+import multiprocessing
+import pickle
+import sys
+
+import pytest
+
+import gort
+
+from conftest import T, assert_clean_exit, run_python
+
+if sys.version_info >= (3, 11):
+    _EG = ExceptionGroup  # noqa: F821
+else:
+    from exceptiongroup import ExceptionGroup as _EG
+
+
+def _handles():
+    rw = gort.RWMutex()
+    ch = gort.Chan(1)
+    return {
+        "Chan": ch, "typed Chan": gort.Chan(1, ctype="int64_t"), "after": gort.after(60),
+        "Ticker": gort.Ticker(60), "Promise": gort.Promise(), "Mutex": gort.Mutex(),
+        "RWMutex": rw, "reader": rw.reader(), "WaitGroup": gort.WaitGroup(),
+        "Semaphore": gort.Semaphore(2), "Recv": gort.Recv(ch), "Send": gort.Send(ch, 1),
+    }
+
+
+@pytest.mark.parametrize("op", ["copy", "deepcopy", "pickle", "pickle0", "reduce"])
+def test_handles_refuse_copy_and_pickle(op):
+    for kind, h in _handles().items():
+        with pytest.raises(TypeError, match="cannot"):
+            if op == "copy":
+                copy.copy(h)
+            elif op == "deepcopy":
+                copy.deepcopy(h)
+            elif op == "pickle":
+                pickle.dumps(h, protocol=pickle.HIGHEST_PROTOCOL)
+            elif op == "pickle0":
+                pickle.dumps(h, protocol=0)
+            else:
+                h.__reduce__()
+        if isinstance(h, gort.Ticker):
+            h.stop()
+    # the originals still work (nothing was released twice)
+    ch = gort.Chan(1)
+    with pytest.raises(TypeError):
+        copy.copy(ch)
+    ch.send("x")
+    assert ch.recv(timeout=T) == "x"
+
+
+def test_deepcopy_of_a_structure_holding_a_channel_refuses():
+    with pytest.raises(TypeError):
+        copy.deepcopy({"jobs": [gort.Chan(1)]})
+
+
+def test_chan_to_spawn_process_is_a_typeerror_in_the_parent():
+    # The child must never see a raw engine address: the parent refuses.
+    cp, _ = run_python("""
+        import multiprocessing, gort
+        def child(ch):
+            ch.send(1)
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("spawn")
+            p = ctx.Process(target=child, args=(gort.Chan(1),))
+            try:
+                p.start()
+            except TypeError as e:
+                print("TypeError:", e)
+            else:
+                p.join(10)
+                print("child exit", p.exitcode)
+    """, timeout=60)
+    assert_clean_exit(cp)
+    assert "TypeError: cannot pickle 'Chan' object" in cp.stdout, cp.stdout + cp.stderr
+    assert multiprocessing  # (the module is importable here too)
+
+
+# ---- WaitGroup as a context manager ----------------------------------------------------
+
+def test_waitgroup_body_exception_propagates_without_hanging():
+    jobs = gort.Chan()
+    done = gort.Chan(1)
+
+    def member():
+        for _ in jobs:  # waits for the body to close jobs: it never will
+            pass
+        done.send("member finished")
+
+    with pytest.raises(ZeroDivisionError):
+        with gort.WaitGroup() as wg:
+            wg.go(member)
+            1 / 0
+    jobs.close()  # let the member end
+    assert done.recv(timeout=T) == "member finished"
+
+
+def test_waitgroup_members_exceptions_surface_as_exception_group(excepthook_calls):
+    def bad(n):
+        raise ValueError("member %d" % n)
+
+    with pytest.raises(_EG) as ei:
+        with gort.WaitGroup() as wg:
+            for n in range(3):
+                wg.go(bad, n)
+            wg.go(lambda: None)
+    excs = ei.value.exceptions
+    assert sorted(str(e) for e in excs) == ["member 0", "member 1", "member 2"]
+    assert all(isinstance(e, ValueError) for e in excs)
+    assert len(excepthook_calls) == 0  # collected, not also reported
+
+
+def test_waitgroup_members_named_after_their_function(excepthook_calls):
+    def worker_fn():
+        raise KeyError("k")
+
+    wg = gort.WaitGroup()  # not a context manager: excepthook as for go()
+    wg.go(worker_fn)
+    assert wg.wait(timeout=T)
+    exc, name, _ = excepthook_calls.recv(timeout=T)
+    assert isinstance(exc, KeyError)
+    assert name.endswith(".worker_fn") and "<locals>.member" not in name
+
+
+def test_waitgroup_clean_body_still_waits():
+    out = gort.Chan(10)
+    with gort.WaitGroup() as wg:
+        for i in range(5):
+            wg.go(lambda i=i: (gort.sleep(0.01), out.send(i)))
+    assert len(out) == 5
+
+
+# ---- messages and types ------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [gort.go, gort.spawn, gort.WaitGroup().go])
+def test_not_callable_message(fn):
+    with pytest.raises(TypeError, match="123 is not callable"):
+        fn(123)
+
+
+@pytest.mark.parametrize("make", [gort.after, gort.Ticker])
+@pytest.mark.parametrize("bad", ["x", None, [1], True])
+def test_timer_bad_seconds_is_a_clear_typeerror(make, bad):
+    with pytest.raises(TypeError, match="seconds must be a number, not"):
+        make(bad)
+
+
+def test_timer_nan_is_a_valueerror():
+    with pytest.raises(ValueError, match="NaN"):
+        gort.after(float("nan"))
+
+
+def test_try_recv_is_value_ok_like_recv2():
+    ch = gort.Chan(2)
+    assert ch.try_recv() == (None, False)
+    ch.send(7)
+    assert ch.try_recv() == (7, True)
+    t = gort.Chan(1, ctype="double")
+    assert t.try_recv() == (None, False)
+    t.send(1.5)
+    assert t.try_recv() == (1.5, True)
+
+
+def test_generic_aliases_at_runtime():
+    assert gort.Chan[int].__origin__ is gort.Chan
+    assert gort.Promise[str].__origin__ is gort.Promise
+    ch: "gort.Chan[int]" = gort.Chan[int](1)  # the alias is callable too
+    ch.send(1)
+    assert ch.recv(timeout=T) == 1
