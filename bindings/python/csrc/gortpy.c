@@ -112,6 +112,22 @@ static PyObject *hook_reactor;  /* reactor(handlers, fulfilled, settled, next) *
  * a box destroyed then may be released at once (see box_dtor). */
 static _Thread_local int gil_held_here;
 
+/* csrc/gilstate.c: on 3.10/3.11, bind the thread's gilstate to ts (3.12+
+ * does it on every activation). */
+void gortpy_gilstate_bind(PyThreadState *ts);
+
+/* Make ts current (taking the GIL) with the gilstate bound to it: every
+ * tstate activation in this file goes through here. */
+static void restore_thread(PyThreadState *ts)
+{
+    PyEval_RestoreThread(ts);
+    gortpy_gilstate_bind(ts);
+}
+
+/* Py_BEGIN/END_ALLOW_THREADS, resuming through restore_thread. */
+#define RELEASE_GIL { PyThreadState *save_ = PyEval_SaveThread();
+#define ACQUIRE_GIL restore_thread(save_); }
+
 /* ---- errors --------------------------------------------------------------- */
 
 /* Raise the exception gort's Python layer maps `code` to. Returns NULL. */
@@ -206,9 +222,9 @@ static int wait_released(wait_fn op, void *ctx, int64_t deadline)
                 until = slice;
         }
         int rc;
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         rc = op(ctx, until);
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
         if (rc != GORT_ETIMEDOUT || until == deadline)
             return rc;
         if (PyErr_CheckSignals() < 0)
@@ -239,7 +255,7 @@ static void graveyard_drain(void) /* GIL held */
 static void graveyard_task(void *unused) /* on the executor, outside goroutines */
 {
     (void)unused;
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     graveyard_drain();
     PyEval_SaveThread();
 }
@@ -464,7 +480,7 @@ static void carrier_main(void *unused)
             carrier_wake();
         return;
     }
-    PyEval_RestoreThread(ts);
+    restore_thread(ts);
 #if PY_VERSION_HEX >= 0x030E0000
     {
         char here;
@@ -483,9 +499,9 @@ static void carrier_main(void *unused)
                 break;
             atomic_fetch_add(&idle_carriers, 1);
             int rc;
-            Py_BEGIN_ALLOW_THREADS
+            RELEASE_GIL
             rc = gort_chan_recv(jobs, &j);
-            Py_END_ALLOW_THREADS
+            ACQUIRE_GIL
             atomic_fetch_sub(&idle_carriers, 1);
             if (rc != 0)
                 break;
@@ -552,7 +568,7 @@ static PyObject *py_executor_run(PyObject *self, PyObject *unused)
     exec_ident = PyThread_get_thread_ident();
     exec_ts = PyEval_SaveThread();
     int rc = gort_loop_run(exec_loop);
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     graveyard_drain();
     if (rc < 0)
         return raise_code(rc);
@@ -912,9 +928,9 @@ static PyObject *py_sleep(PyObject *self, PyObject *arg)
     if (parse_timeout(arg, &deadline) < 0)
         return NULL;
     if (deadline == GORT_NOWAIT) {
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         gort_yield();
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
         Py_RETURN_NONE;
     }
     int rc = wait_released(sleep_wait, NULL, deadline);
@@ -1029,12 +1045,12 @@ static PyObject *py_rw_lock(PyObject *self, PyObject *const *a, Py_ssize_t n)
     if (write < 0)
         return NULL;
     if ((write ? gort_rwmutex_trylock(&rw->rw) : gort_rwmutex_tryrlock(&rw->rw)) != 0) {
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         if (write)
             gort_rwmutex_lock(&rw->rw);
         else
             gort_rwmutex_rlock(&rw->rw);
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
     }
     if (write)
         rw->writer = 1;
@@ -1215,7 +1231,7 @@ static PyObject *py_promise_wait(PyObject *self, PyObject *const *a, Py_ssize_t 
  * when the reaction is dropped because its promise was freed pending. */
 static void reaction(gort_promise *next, gort_promise *settled, void *ud, int fulfilled)
 {
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     PyObject *handlers = ((pybox *)ud)->obj;
     PyObject *r = PyObject_CallFunction(hook_reactor, "OOO&O&", handlers,
                                         fulfilled ? Py_True : Py_False,
@@ -1369,9 +1385,9 @@ static PyObject *py_bridge_watch(PyObject *self, PyObject *const *a, Py_ssize_t 
     it->future = a[2];
     atomic_fetch_add(&br->refs, 1);
     int rc;
-    Py_BEGIN_ALLOW_THREADS /* a spawn may yield (run-queue backpressure) */
+    RELEASE_GIL /* a spawn may yield (run-queue backpressure) */
     rc = gort_go(bridge_watch_main, it);
-    Py_END_ALLOW_THREADS
+    ACQUIRE_GIL
     if (rc != 0) {
         atomic_fetch_sub(&br->refs, 1);
         item_free(&it->node);

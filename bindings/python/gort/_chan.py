@@ -1,8 +1,11 @@
 """Channels, select and timer channels."""
+import asyncio
 import types
 from collections import namedtuple
 
-from ._core import ChanClosed, Handle, _native, address_of, error_for, ffi, lib, ECLOSED, EAGAIN
+from ._core import (ChanClosed, Handle, _native, address_of, ensure_executor, error_for, ffi, lib,
+                    ECLOSED, EAGAIN)
+from ._promise import Withdrawable
 
 __all__ = ["Chan", "Recv", "Send", "Selected", "select", "after", "Ticker"]
 
@@ -193,9 +196,30 @@ class Chan(Handle):
             yield value
 
     def recv_promise(self):
-        """A Promise of the next value received (rejects with ChanClosed)."""
-        from ._goroutine import spawn  # (_goroutine imports this module)
-        return spawn(self.recv)
+        """A Promise of the next value received (rejects with ChanClosed).
+        Cancelling an asyncio await of it withdraws the receive."""
+        return _withdrawable(Recv(self), _value_or_closed)
+
+    # ---- asyncio: cancellation-safe operations ----
+    async def recv_async(self):
+        """await ch.recv_async(): the next value; ChanClosed once closed and
+        drained. Cancellation (asyncio.wait_for, Task.cancel) withdraws the
+        receive: the value stays in the channel for the next receiver —
+        unless it had already been received, then this returns it."""
+        return _value_or_closed(await _chan_op(Recv(self)))
+
+    async def send_async(self, value):
+        """await ch.send_async(v): cancellation withdraws the send (v is not
+        sent), unless it had already happened (then this returns normally)."""
+        await _chan_op(Send(self, value))
+
+    async def __aiter__(self):
+        """async for x in ch: receives until closed and drained (cancellation-safe)."""
+        while True:
+            sel = await _chan_op(Recv(self))
+            if not sel.ok:
+                return
+            yield sel.value
 
     # select support: (address, dir, value, elem_size)
     def _case(self, direction, value):
@@ -252,6 +276,40 @@ def select(*cases, default=False, timeout=None):
         if ch._typed is not None:
             value = ch._typed.unpack(value)
     return Selected(index, value, ok)
+
+
+def _value_or_closed(sel):
+    if not sel.ok:
+        raise ChanClosed(ECLOSED, "receive from a closed channel")
+    return sel.value
+
+
+def _withdrawable(case, finish):
+    """A Withdrawable promise of finish(select(case, Recv(cancel))), run by a goroutine."""
+    cancel = Chan()
+
+    def op():
+        sel = select(case, Recv(cancel))
+        if sel.index == 1:
+            raise asyncio.CancelledError("gort: channel operation withdrawn")
+        return finish(sel)
+    ensure_executor()
+    p = Withdrawable(cancel)
+    _native.go(op, (), None, p._p)
+    return p
+
+
+def _same(sel):
+    return sel
+
+
+async def _chan_op(case):
+    """One channel operation in asyncio -> Selected: done at once when ready
+    (no goroutine), else by a withdrawable goroutine."""
+    sel = select(case, default=True)
+    if sel.index == 0:
+        return sel
+    return await _withdrawable(case, _same)
 
 
 class _Seconds(_Typed):
