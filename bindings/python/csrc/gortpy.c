@@ -57,11 +57,16 @@
  *     that may park is made with the GIL released, and carriers are
  *     nopreempt, so the non-blocking calls made with the GIL held (try
  *     operations, unlocks, settling promises) never yield.
- *   - No PyGILState_* call ever happens inside a goroutine (the gilstate of
- *     the executor thread maps to exec_ts, not to the goroutine's tstate).
+ *   - No PyGILState_* call ever happens inside a goroutine (3.10/3.11 map
+ *     the gilstate to the thread's first tstate; gilstate.c rebinds it to
+ *     the running goroutine's only so that PyGILState_Check holds).
+ *   - Every tstate activation goes through restore_thread (RELEASE_GIL /
+ *     ACQUIRE_GIL), which keeps that binding.
+ *   - Each carrier's tstate has a thread_id of its own (see carrier_main).
  *
- * Locks: queue_lock (a pthread mutex) protects the job queue; it is held for
- * a few instructions and never across a wait or a Python call. The graveyard and bridge stacks are Treiber
+ * Locks: queue_lock (a pthread mutex) protects the job queue and the list
+ * of live carriers; it is held for a few instructions and never across a
+ * wait or a Python call. The graveyard and bridge stacks are Treiber
  * stacks (push: CAS, release; pop-all: exchange, acquire); the module
  * globals are written once in init (before any goroutine exists) and at
  * shutdown (`closing`, atomic).
@@ -464,11 +469,51 @@ static int carrier_wake(void)
  * job while others wait starts the next carrier, so that if this job
  * parks, the rest still run (Go's rule: a blocked goroutine never holds up
  * runnable ones). Jobs that never park run back to back on one carrier. */
+/* Live carriers (for executor_interrupt), linked under queue_lock. */
+typedef struct carrier {
+    struct carrier *next, *prev;
+    PyThreadState  *ts;
+} carrier;
+static carrier *carriers;
+
+static void carrier_link(carrier *c)
+{
+    pthread_mutex_lock(&queue_lock);
+    c->prev = NULL;
+    c->next = carriers;
+    if (carriers)
+        carriers->prev = c;
+    carriers = c;
+    pthread_mutex_unlock(&queue_lock);
+}
+
+static void carrier_unlink(carrier *c)
+{
+    pthread_mutex_lock(&queue_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        carriers = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&queue_lock);
+}
+
 static void carrier_main(void *unused)
 {
     (void)unused;
     PyThreadState *ts = PyThreadState_New(interp);
     atomic_fetch_sub(&starting, 1);
+    carrier self = {NULL, NULL, ts};
+    if (ts) {
+        /* Every carrier's tstate lives on the executor thread; CPython finds
+         * a tstate for PyThreadState_SetAsyncExc (and sys._current_frames)
+         * by thread_id and stops at the first match, so give each its own
+         * id (its address: never a pthread_t, which points into a thread's
+         * stack mapping) to be able to interrupt exactly this goroutine. */
+        ts->thread_id = (unsigned long)(uintptr_t)ts;
+        carrier_link(&self);
+    }
     if (!ts) {
         int more;
         pyjob *j = queue_pop(&more);
@@ -509,6 +554,7 @@ static void carrier_main(void *unused)
         job_run(j);
         tstate_reset();
     }
+    carrier_unlink(&self);
     PyThreadState_Clear(ts);
     PyThreadState_DeleteCurrent(); /* releases the GIL */
 }
@@ -583,13 +629,16 @@ static PyObject *py_executor_stop(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* Raise SystemExit in the goroutine running on the executor (interpreter
- * exit while one computes). Every goroutine tstate of the executor shares
- * its thread id, so all get it; parked ones never resume after the stop. */
+/* Raise SystemExit in every Python goroutine (interpreter exit while one
+ * computes): the one computing gets it at its next bytecode; parked ones
+ * never resume after the stop. Each carrier's tstate has its own
+ * thread_id (carrier_main), so every version reaches the right one. */
 static PyObject *py_executor_interrupt(PyObject *self, PyObject *unused)
 {
-    if (exec_ident)
-        PyThreadState_SetAsyncExc(exec_ident, PyExc_SystemExit);
+    pthread_mutex_lock(&queue_lock);
+    for (carrier *c = carriers; c; c = c->next)
+        PyThreadState_SetAsyncExc(c->ts->thread_id, PyExc_SystemExit);
+    pthread_mutex_unlock(&queue_lock);
     Py_RETURN_NONE;
 }
 

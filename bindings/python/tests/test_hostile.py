@@ -170,3 +170,41 @@ def test_generic_aliases_at_runtime():
     ch: "gort.Chan[int]" = gort.Chan[int](1)  # the alias is callable too
     ch.send(1)
     assert ch.recv(timeout=T) == 1
+
+
+# ---- interpreter exit (the same on every version: the suite runs per version) -----------
+
+def test_exit_interrupts_a_computing_goroutine_on_an_older_carrier():
+    # The computing goroutine runs on the oldest carrier, five parked ones
+    # were made after it: SystemExit must reach it, not a parked one.
+    cp, _ = run_python("""
+        import gort
+        started, go_on, ready = gort.Chan(1), gort.Chan(1), gort.Chan(10)
+        def busy():
+            try:
+                go_on.recv()
+                started.send(None)
+                while True:
+                    pass
+            except SystemExit:
+                print("except SystemExit", flush=True)
+                raise
+            finally:
+                print("busy finally", flush=True)
+        def parked():
+            try:
+                ready.send(1)
+                gort.Chan().recv()
+            finally:
+                print("parked finally", flush=True)
+        gort.go(busy)
+        for i in range(5):
+            gort.go(parked)
+        for i in range(5):
+            ready.recv(timeout=10)
+        go_on.send(1)
+        started.recv(timeout=10)
+        print("main done", flush=True)
+    """)
+    assert_clean_exit(cp)
+    assert cp.stdout.split() == ["main", "done", "except", "SystemExit", "busy", "finally"], cp.stdout
