@@ -112,6 +112,7 @@ static gort_go_options carrier_opts;   /* stack size */
 static PyObject *hook_report;   /* report(exc, name): an escaped exception */
 static PyObject *hook_error;    /* error(code) -> exception instance */
 static PyObject *hook_reactor;  /* reactor(handlers, fulfilled, settled, next) */
+static PyObject *hook_rejection; /* rejection(exc): an unhandled rejection */
 
 /* Nonzero while this thread runs one of this module's calls with the GIL:
  * a box destroyed then may be released at once (see box_dtor). */
@@ -280,8 +281,9 @@ static void graveyard_push(gy_node *n)
 /* ---- boxes: Python values inside gort promises ------------------------------ */
 
 typedef struct pybox {
-    gy_node   node;  /* graveyard link */
-    PyObject *obj;   /* owned */
+    gy_node    node;  /* graveyard link */
+    PyObject  *obj;   /* owned */
+    atomic_int pins;  /* the promise's (1) + one per rejection report in flight */
 } pybox;
 
 static void box_free(gy_node *n) /* GIL held */
@@ -294,6 +296,8 @@ static void box_free(gy_node *n) /* GIL held */
 static void box_dtor(void *v)
 {
     pybox *b = v;
+    if (atomic_fetch_sub_explicit(&b->pins, 1, memory_order_acq_rel) != 1)
+        return; /* a rejection report still reads it (it frees it) */
     if (gil_held_here)
         box_free(&b->node);
     else
@@ -310,7 +314,76 @@ static pybox *box_new(PyObject *o) /* GIL held; NULL + MemoryError */
     b->node.free_fn = box_free;
     Py_INCREF(o);
     b->obj = o;
+    atomic_init(&b->pins, 1);
     return b;
+}
+
+/* ---- unhandled rejections: reported through Python -------------------------- */
+
+/* hook_rejection(exc), the current exception (if any) kept aside. GIL held. */
+static void report_rejection(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *saved = PyErr_GetRaisedException();
+#else
+    PyObject *st, *sv, *stb;
+    PyErr_Fetch(&st, &sv, &stb);
+#endif
+    PyObject *r = PyObject_CallOneArg(hook_rejection, exc);
+    if (!r)
+        PyErr_WriteUnraisable(hook_rejection);
+    Py_XDECREF(r);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    PyErr_Restore(st, sv, stb);
+#endif
+}
+
+typedef struct rej_report {
+    gy_node node;  /* graveyard link: run with the GIL by the next drain */
+    pybox  *box;   /* pinned: the rejection reason */
+} rej_report;
+
+static void rej_report_run(gy_node *n) /* GIL held */
+{
+    rej_report *r = (rej_report *)((char *)n - offsetof(rej_report, node));
+    report_rejection(r->box->obj);
+    if (atomic_fetch_sub_explicit(&r->box->pins, 1, memory_order_acq_rel) == 1)
+        box_free(&r->box->node);
+    PyMem_RawFree(r);
+}
+
+/* gort's unhandled-rejection hook (any thread, p being freed): a Python
+ * reason goes to gort.unhandled_rejection_hook with its traceback — at
+ * once if this thread holds the GIL in one of our calls, else from the
+ * graveyard (the box pinned until then); a C reason gets the engine's
+ * default line. */
+static void unhandled_rejection(gort_promise *p, void *unused)
+{
+    (void)unused;
+    if (gort_promise_dtor(p) != box_dtor) {
+        int code = gort_promise_error(p);
+        const char *msg = gort_promise_message(p);
+        fprintf(stderr, "gort: unhandled promise rejection: %s: %s\n", gort_err_name(code),
+                msg ? msg : gort_strerror(code));
+        return;
+    }
+    pybox *b = gort_promise_reason(p);
+    if (gil_held_here) {
+        report_rejection(b->obj);
+        return;
+    }
+    rej_report *r = PyMem_RawMalloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "gort: unhandled promise rejection (a Python exception; "
+                        "no memory to report it)\n");
+        return;
+    }
+    atomic_fetch_add_explicit(&b->pins, 1, memory_order_relaxed);
+    r->node.free_fn = rej_report_run;
+    r->box = b;
+    graveyard_push(&r->node);
 }
 
 /* ---- goroutines: jobs and carriers -------------------------------------------- */
@@ -626,6 +699,7 @@ static PyObject *py_executor_stop(PyObject *self, PyObject *unused)
 {
     atomic_store(&closing, 1);
     gort_loop_stop(exec_loop);
+    graveyard_drain(); /* pending releases and rejection reports, before exit */
     Py_RETURN_NONE;
 }
 
@@ -1483,12 +1557,12 @@ static PyObject *py_bridge_drain(PyObject *self, PyObject *arg)
 
 /* ---- init ------------------------------------------------------------------------------- */
 
-/* init(report, error, reactor) -> None: start the engine if needed, make
+/* init(report, error, reactor, rejection) -> None: start the engine if needed, make
  * the executor's loop and the jobs channel. */
 static PyObject *py_init(PyObject *self, PyObject *const *a, Py_ssize_t n)
 {
-    if (n != 3)
-        return PyErr_Format(PyExc_TypeError, "init(report, error, reactor)");
+    if (n != 4)
+        return PyErr_Format(PyExc_TypeError, "init(report, error, reactor, rejection)");
     if (exec_loop)
         return PyErr_Format(PyExc_RuntimeError, "gort._native: already initialized");
     Py_INCREF(a[0]);
@@ -1497,11 +1571,14 @@ static PyObject *py_init(PyObject *self, PyObject *const *a, Py_ssize_t n)
     hook_error = a[1];
     Py_INCREF(a[2]);
     hook_reactor = a[2];
+    Py_INCREF(a[3]);
+    hook_rejection = a[3];
     if (!gort_initialized()) {
         int rc = gort_init(NULL);
         if (rc != 0 && rc != GORT_EALREADY)
             return raise_code(rc);
     }
+    gort_set_unhandled_rejection_hook(unhandled_rejection, NULL);
     interp = PyInterpreterState_Get();
     main_ident = PyThread_get_thread_ident();
     gort_go_options_init(&carrier_opts);
@@ -1533,7 +1610,7 @@ static PyObject *py_set_main_thread(PyObject *self, PyObject *arg)
 #define NONE(name, fn, doc) {name, (PyCFunction)fn, METH_NOARGS, doc}
 
 static PyMethodDef native_methods[] = {
-    FAST("init", py_init, "init(report, error, reactor)"),
+    FAST("init", py_init, "init(report, error, reactor, rejection)"),
     ONE("set_main_thread", py_set_main_thread, "ident of the thread that handles signals"),
     NONE("executor_run", py_executor_run, "run the executor loop on this thread"),
     NONE("executor_stop", py_executor_stop, "stop the executor"),

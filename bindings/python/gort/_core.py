@@ -140,6 +140,22 @@ def default_excepthook(exc, name):
     stderr.flush()
 
 
+def default_rejection_hook(exc):
+    """Print "gort: unhandled promise rejection:" and the traceback on stderr."""
+    stderr = sys.stderr
+    if stderr is None:
+        return
+    print("gort: unhandled promise rejection:", file=stderr, flush=True)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=stderr)
+    stderr.flush()
+
+
+def _report_rejection(exc):
+    import gort
+    hook = getattr(gort, "unhandled_rejection_hook", default_rejection_hook)
+    hook(exc)
+
+
 def _report(exc, name):
     import gort  # the hook is looked up at report time (users replace it)
     hook = getattr(gort, "excepthook", default_excepthook)
@@ -160,7 +176,7 @@ def set_reactor(fn):
     _reactor = fn
 
 
-_native.init(_report, error_for, _react)
+_native.init(_report, error_for, _react, _report_rejection)
 _native.set_main_thread(threading.main_thread().ident)
 
 # ---- the executor thread ------------------------------------------------------

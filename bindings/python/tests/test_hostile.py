@@ -208,3 +208,45 @@ def test_exit_interrupts_a_computing_goroutine_on_an_older_carrier():
     """)
     assert_clean_exit(cp)
     assert cp.stdout.split() == ["main", "done", "except", "SystemExit", "busy", "finally"], cp.stdout
+
+
+# ---- unhandled rejections -------------------------------------------------------------------
+
+@pytest.fixture
+def rejection_calls(monkeypatch):
+    ch = gort.Chan(100)
+    monkeypatch.setattr(gort, "unhandled_rejection_hook", lambda exc: ch.send(exc, timeout=T))
+    return ch
+
+
+def test_unhandled_rejection_reports_the_python_exception(rejection_calls):
+    p = gort.spawn(lambda: 1 / 0)
+    assert isinstance(p.exception(timeout=T), ZeroDivisionError)  # observed: not reported
+    del p
+    q = gort.spawn(lambda: {}["missing"])
+    gort.sleep(0)  # (the goroutine may run later: the report comes when q is freed)
+    del q
+    exc = rejection_calls.recv(timeout=T)
+    assert isinstance(exc, KeyError)
+    assert exc.__traceback__ is not None
+    assert len(rejection_calls) == 0  # the observed one was not reported
+
+
+def test_unhandled_rejection_default_prints_the_traceback():
+    cp, _ = run_python("""
+        import gort
+        def boom():
+            raise ValueError("boom in a goroutine")
+        p = gort.spawn(boom)
+        gort.sleep(0.05)
+        del p
+        q = gort.Promise()
+        q.reject(KeyError("rejected directly"))
+        del q
+    """)
+    assert_clean_exit(cp)
+    err = cp.stderr
+    assert err.count("gort: unhandled promise rejection:") == 2, err
+    assert "Traceback (most recent call last):" in err and "in boom" in err, err
+    assert "ValueError: boom in a goroutine" in err and "KeyError: 'rejected directly'" in err, err
+    assert "GORT_EREJECTED" not in err, err
