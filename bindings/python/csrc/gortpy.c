@@ -92,7 +92,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define CARRIER_STACK    ((size_t)1 << 20)           /* per Python goroutine */
+/* Per Python goroutine (reserved, MAP_NORESERVE: it costs the pages it
+ * touches), twice the main thread's usual 8 MiB: 3.10/3.11 have no C-stack
+ * check but the recursion limit (a level through a C builtin costs ~700
+ * bytes: sys.setrecursionlimit(20000) fits), 3.12/3.13 count C recursion
+ * (Py_C_RECURSION_LIMIT) as sized for an 8 MiB main thread, 3.14 is told
+ * the bounds (PyUnstable_ThreadState_SetStackProtection). */
+#define CARRIER_STACK    ((size_t)16 << 20)
 #define IDLE_MAX         256                         /* idle carriers kept */
 #define SIGNAL_SLICE_NS  (50 * GORT_MILLISECOND)     /* main-thread wait slice */
 #define RC_PYERR         INT32_MIN                   /* a Python exception is set */

@@ -250,3 +250,26 @@ def test_unhandled_rejection_default_prints_the_traceback():
     assert "Traceback (most recent call last):" in err and "in boom" in err, err
     assert "ValueError: boom in a goroutine" in err and "KeyError: 'rejected directly'" in err, err
     assert "GORT_EREJECTED" not in err, err
+
+
+# ---- deep recursion in a goroutine: RecursionError, never SIGSEGV ----------------------
+
+def test_deep_recursion_through_a_c_builtin_in_a_goroutine():
+    cp, _ = run_python("""
+        import sys, gort
+        sys.setrecursionlimit(20000)
+        def f(n):  # each level goes through C (map, list): C stack per level
+            return 0 if n == 0 else list(map(f, [n - 1]))[0] + 1
+        def endless(n):
+            return list(map(endless, [n + 1]))
+        def endless_py(n):
+            return endless_py(n + 1)
+        print("depth", gort.spawn(f, 2000).result(60), flush=True)
+        for fn in (endless, endless_py):
+            e = gort.spawn(fn, 0).exception(60)
+            print(type(e).__name__, flush=True)
+        print("main still fine", f(100), flush=True)
+    """, timeout=120)
+    assert_clean_exit(cp)
+    assert cp.stdout.split("\n")[:4] == ["depth 2000", "RecursionError", "RecursionError",
+                                        "main still fine 100"], cp.stdout + cp.stderr
