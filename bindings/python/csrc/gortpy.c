@@ -543,6 +543,51 @@ static int carrier_wake(void)
     return rc;
 }
 
+/* The exception for a carrier that could not be started (new reference;
+ * NULL with an error set if even that fails). ENOMEM almost always means
+ * the kernel refused the stack mapping: say which limit and which knobs. */
+static PyObject *carrier_error(int rc) /* GIL held */
+{
+    if (rc != GORT_ENOMEM)
+        return PyObject_CallFunction(hook_error, "i", rc);
+    long maps = -1;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &maps) != 1)
+            maps = -1;
+        fclose(f);
+    }
+    return PyObject_CallFunction(
+        PyExc_MemoryError, "N",
+        PyUnicode_FromFormat(
+            "gort: cannot start a Python goroutine: no memory for its stack (%zu MiB reserved, "
+            "1-2 memory mappings each); the kernel caps a process at vm.max_map_count = %ld "
+            "mappings (raise it: sysctl -w vm.max_map_count=N) and address space at RLIMIT_AS; "
+            "or park fewer Python goroutines at once",
+            CARRIER_STACK >> 20, maps));
+}
+
+/* Fail every queued job with exc (GIL held): its promise rejects with exc,
+ * a fire-and-forget job reports it like an exception it raised. */
+static void queue_fail(PyObject *exc)
+{
+    int more;
+    pyjob *j;
+    gil_held_here++;
+    while ((j = queue_pop(&more)) != NULL) {
+        pybox *b = j->promise ? box_new(exc) : NULL;
+        if (b)
+            gort_promise_reject_value(j->promise, GORT_EREJECTED, b, box_dtor);
+        else if (j->promise)
+            gort_promise_reject(j->promise, GORT_ENOMEM, "cannot start a Python goroutine");
+        else
+            report_exception(exc, j->fn);
+        PyErr_Clear();
+        job_free(&j->node);
+    }
+    gil_held_here--;
+}
+
 /* A carrier: runs queued jobs one after another; parks on `jobs` when the
  * queue is empty (idle), exits when IDLE_MAX carriers already idle. Taking a
  * job while others wait starts the next carrier, so that if this job
@@ -616,8 +661,20 @@ static void carrier_main(void *unused)
     for (;;) {
         int more;
         pyjob *j = queue_pop(&more);
-        if (j && more)
-            carrier_wake();
+        if (j && more) {
+            int rc = carrier_wake();
+            if (rc != 0) {
+                /* The jobs behind j would wait for j, which may park
+                 * forever: fail them now rather than leave them hanging
+                 * (go() raises for new ones while no carrier can start). */
+                PyObject *exc = carrier_error(rc);
+                if (exc)
+                    queue_fail(exc);
+                else
+                    PyErr_WriteUnraisable(NULL);
+                Py_XDECREF(exc);
+            }
+        }
         if (!j) {
             if (atomic_load(&closing) || atomic_load(&idle_carriers) >= IDLE_MAX)
                 break;
@@ -675,7 +732,12 @@ static PyObject *py_go(PyObject *self, PyObject *const *a, Py_ssize_t n)
     int rc = carrier_wake();
     if (rc != 0 && queue_remove(j)) {
         job_free(&j->node);
-        return raise_code(rc);
+        PyObject *exc = carrier_error(rc);
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
     }
     Py_RETURN_NONE;
 }

@@ -26,7 +26,10 @@ def spawn(fn, /, *args, **kwargs):
     _check_callable(fn, "gort.spawn")
     ensure_executor()
     p = Promise()
-    _native.go(fn, args, kwargs or None, p._p)
+    try:
+        _native.go(fn, args, kwargs or None, p._p)
+    except MemoryError as e:  # no stack for a goroutine: the promise says so
+        p.reject(e)
     return p
 
 

@@ -273,3 +273,48 @@ def test_deep_recursion_through_a_c_builtin_in_a_goroutine():
     assert_clean_exit(cp)
     assert cp.stdout.split("\n")[:4] == ["depth 2000", "RecursionError", "RecursionError",
                                         "main still fine 100"], cp.stdout + cp.stderr
+
+
+# ---- no stack for a goroutine (the vm.max_map_count limit, simulated with RLIMIT_AS) ----
+
+def test_no_stack_for_a_goroutine_is_a_memoryerror_never_a_silent_drop():
+    cp, _ = run_python("""
+        import resource, gort
+        ch, ran, reported = gort.Chan(), gort.Chan(100000), gort.Chan(100000)
+        gort.excepthook = lambda exc, name: reported.send((exc, name))
+        def member(i):
+            ran.send(i)
+            ch.recv2()          # parks: its carrier (and stack) stays taken
+        gort.spawn(lambda: 1).result(10)   # the executor and engine threads are up
+        vm = int([l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1])
+        resource.setrlimit(resource.RLIMIT_AS, ((vm << 10) + (600 << 20), resource.RLIM_INFINITY))
+        accepted, err = 0, None
+        for i in range(20000):
+            if i % 500 == 499:
+                gort.sleep(0.01)   # let carriers start (and fail) meanwhile
+            try:
+                gort.go(member, i)
+            except MemoryError as e:
+                err = e
+                break
+            accepted += 1
+        p = gort.spawn(ch.recv2)
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        print("go raised:", err)
+        print("spawn rejected:", p.exception(10))
+        ch.close()
+        deadline = gort.now() + 20
+        while len(ran) + len(reported) < accepted and gort.now() < deadline:
+            gort.sleep(0.01)
+        n_reported = len(reported)
+        kinds = {type(reported.recv()[0]).__name__ for _ in range(n_reported)}
+        print("accepted", accepted, "ran+reported", len(ran) + n_reported, "kinds", sorted(kinds))
+    """, timeout=120)
+    assert_clean_exit(cp)
+    lines = cp.stdout.splitlines()
+    for line in lines[:2]:
+        assert "vm.max_map_count" in line and "16 MiB" in line, cp.stdout + cp.stderr
+    words = lines[2].split()
+    assert words[1] == words[3], lines[2]       # every accepted goroutine ran or was reported
+    assert words[5:] in ([], ["['MemoryError']"]), lines[2]
+    assert "Exception ignored" not in cp.stderr, cp.stderr
