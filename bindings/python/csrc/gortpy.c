@@ -15,8 +15,8 @@
  *     GIL and C goroutines, other Python threads and I/O run meanwhile.
  *   - Carriers. A Python goroutine is a job (fn, args, kwargs, context,
  *     optional promise) run by a carrier: a loop-bound C goroutine with a
- *     1 MiB stack and a PyThreadState. go() hands the job to an idle carrier
- *     (one parked on the unbuffered `jobs` channel) with a non-blocking
+ *     16 MiB stack (CARRIER_STACK) and a PyThreadState. go() hands the job
+ *     to an idle carrier (one parked on the unbuffered `jobs` channel) with a non-blocking
  *     send, or queues it (FIFO) and makes sure a carrier is starting. A
  *     carrier runs queued jobs back to back; taking one while others wait
  *     starts the next carrier, so a job that parks never holds up the rest.
@@ -37,6 +37,12 @@
  *     calls (gil_held_here), and otherwise pushes the box onto the graveyard,
  *     a lock-free stack drained with the GIL by the executor (a task posted
  *     when the stack becomes non-empty) and at this module's entry points.
+ *     An unhandled rejection whose reason is a box is reported through
+ *     Python (gort.unhandled_rejection_hook): in place under the same rule,
+ *     else from the graveyard, the box pinned (pybox.pins) until then.
+ *   - No stack for a carrier (vm.max_map_count, RLIMIT_AS): go() raises a
+ *     MemoryError naming the limits; jobs queued behind a carrier that
+ *     could not start the next one fail with it (never left hanging).
  *   - asyncio bridge. A bridge is an eventfd watched by one asyncio loop
  *     (loop.add_reader) plus a lock-free stack of completions. Awaiting a
  *     pending promise spawns a pool goroutine that waits for it and pushes

@@ -89,6 +89,8 @@ def test_recv_races_with_timeouts_lose_and_duplicate_nothing(seed):
         for i in range(n):
             if i % 7 == 0:
                 gort.sleep(rnd.random() * 0.002)
+            if i % 50 == 49:
+                gort.sleep(0.02)  # longer than any timeout below: some must expire
             ch.send(i)
     gort.go(producer)
 
@@ -117,6 +119,8 @@ def test_send_races_with_timeouts_lose_and_duplicate_nothing(seed):
         for i, v in enumerate(ch):
             if i % 5 == 0:
                 gort.sleep(rnd.random() * 0.002)
+            if i % 50 == 49:
+                gort.sleep(0.02)  # longer than any timeout below: some must expire
             out.send(v)
         out.close()
     gort.go(consumer)
