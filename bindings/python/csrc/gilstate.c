@@ -22,13 +22,14 @@
  * Rejected: finding the pthread key by scanning values (guesswork);
  * disabling the check (hides real GIL bugs, which -X dev is there to find).
  */
+#include <patchlevel.h> /* PY_VERSION_HEX, before Python.h sees Py_BUILD_CORE */
+#if PY_VERSION_HEX < 0x030C0000 && !defined(Py_BUILD_CORE)
+#define Py_BUILD_CORE
+#endif
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x030C0000
-#ifndef Py_BUILD_CORE
-#define Py_BUILD_CORE
-#endif
 #include <internal/pycore_runtime.h>
 
 void gortpy_gilstate_bind(PyThreadState *ts)
