@@ -116,7 +116,7 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "gort._gort",
     '#include "gortpy.h"\n',
-    sources=[os.path.join(HERE, "csrc", "gortpy.c")],
+    sources=[os.path.join(HERE, "csrc", f) for f in ("gortpy.c", "gilstate.c")],
     include_dirs=[INCLUDE, os.path.join(HERE, "csrc")],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )
