@@ -590,8 +590,13 @@ top:
         return NULL;
     int64_t now = 0;
     check_timers(p, &now);
+    /* p->schedtick counts time slices, not scheduling rounds: a G taken
+     * from runnext inherits the slice of the G that readied it (Go's
+     * inheritTime). Otherwise a pair readying each other through runnext
+     * would look like fresh slices to sysmon forever and starve the ring
+     * (at one P, for good); with it, sysmon makes the pair yield after
+     * FORCE_PREEMPT_NS. Every other source below starts a new slice. */
     uint32_t tick = GORT__RLOAD(p->schedtick) + 1;
-    GORT__RSTORE(p->schedtick, tick);
     /* Fairness: every 61st tick, and right after a yield (Go sends Gosched
      * through the global queue; we keep the yielder local but still let
      * global work in ahead of it). */
@@ -602,16 +607,21 @@ top:
         gort__lock_acquire(&gort__S.lock);
         g = globrunq_get(p, 1);
         gort__lock_release(&gort__S.lock);
-        if (g)
+        if (g) {
+            GORT__RSTORE(p->schedtick, tick);
             return g;
+        }
     }
     if ((g = gort__runq_get(&p->runq, &from_next))) {
-        if (from_next)
+        if (from_next) {
             GORT__STAT(RUN_NEXT);
-        else
+        } else {
             GORT__STAT(RUN_RING);
+            GORT__RSTORE(p->schedtick, tick);
+        }
         return g;
     }
+    GORT__RSTORE(p->schedtick, tick);
     if (atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
         gort__lock_acquire(&gort__S.lock);
         g = globrunq_get(p, 0);
