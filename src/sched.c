@@ -329,8 +329,8 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
-    else
-        wakep();
+    else if (!(m && m->p && gort__S.nprocs == 1))
+        wakep(); /* with one P, held by us, no P is idle: skip its StoreLoad fence */
     return overflow;
 }
 
