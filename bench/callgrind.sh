@@ -28,8 +28,10 @@ ir() { # procs binary args...
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-# name | binary | args with N for the size | small | large | unit
+# name | binary | args with N for the size | small | large | unit [| tenths]
 # spawn prints two metrics (chain and wait-group shapes): per spawn of both.
+# tenths: operations per unit of N, in tenths (promise_chain runs a warm-up
+# chain of N/10 links first: 11 tenths of a link per N); default 10.
 set -- \
   "chan_pingpong|chan_pingpong|N|20000|60000|round trip (2 sends + 2 receives)" \
   "chan_prodcons|chan_prodcons|N|30000|90000|item, summed over cap 0, 10 and 128" \
@@ -38,12 +40,13 @@ set -- \
   "select_recv2|select_recv2|N|20000|60000|iteration" \
   "yield_ping|yield_ping|2 N|20000|60000|pair of yields (2 goroutines)" \
   "spawn|spawn|N|20000|60000|goroutine, summed over both shapes" \
-  "mutex|mutex|N 4|20000|60000|4 lock/unlock pairs (4 goroutines)"
+  "mutex|mutex|N 4|20000|60000|4 lock/unlock pairs (4 goroutines)" \
+  "promise_chain|promise_chain|N|20000|60000|then() link, built and run|11"
 
 printf '| benchmark | per | %s |\n' "$(for p in $procs; do printf 'P=%s ' "$p"; done | sed 's/ $//; s/ / | /g')"
 printf '|---|---|%s\n' "$(for p in $procs; do printf -- '---|'; done)"
 for row in "$@"; do
-    IFS='|' read -r name bin args small large unit <<ROW
+    IFS='|' read -r name bin args small large unit tenths <<ROW
 $row
 ROW
     line="| $name | $unit |"
@@ -57,7 +60,7 @@ ROW
         if [ -z "$i1" ] || [ -z "$i2" ]; then
             line="$line failed |"
         else
-            line="$line $(( (i2 - i1) / (large - small) )) |"
+            line="$line $(( (i2 - i1) * 10 / ((large - small) * ${tenths:-10}) )) |"
         fi
     done
     echo "$line"
