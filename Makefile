@@ -40,7 +40,7 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python
+STAGES := release asan tsan valgrind aarch64 python lua
 
 .PHONY: all deps build test demo bench clean python-env $(addprefix test-,$(STAGES))
 

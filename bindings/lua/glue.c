@@ -416,7 +416,8 @@ static blob *to_blob(lua_State *L, int idx)
     bl->nch = b.nch;
     bl->chans = (schan **)(bl + 1);
     bl->data = (unsigned char *)(bl->chans + b.nch);
-    memcpy(bl->chans, b.ch, b.nch * sizeof(schan *));
+    if (b.nch)
+        memcpy(bl->chans, b.ch, b.nch * sizeof(schan *));
     memcpy(bl->data, b.p, b.len);
     free(b.ch);
     free(b.p);

@@ -20,7 +20,7 @@ build = {
     [[-c gort_wrap.c -o gort_wrap.o -w && ]] ..
     [[$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -I$(LUA_INCDIR) -I$(GORT_INCDIR) -I. ]] ..
     [[-c glue.c -o glue.o && ]] ..
-    [[$(CC) $(LIBFLAG) -o core.so gort_wrap.o glue.o -L$(GORT_LIBDIR) -Wl,-rpath,$(GORT_LIBDIR) -lgort -lpthread]],
+    [[$(CC) $(LIBFLAG) -o core.so gort_wrap.o glue.o -L$(GORT_LIBDIR) -Wl,-rpath,$(GORT_LIBDIR) -Wl,-z,nodelete -lgort -lpthread]],
   install = {
     lua = { gort = "gort.lua" },
     lib = { ["gort.core"] = "core.so" },

@@ -39,6 +39,11 @@ collectable without a registry of references); yielding from inside
 nested user coroutines (the blocking call would return to the wrong
 resumer: it raises an error instead).
 ]]
+-- One module instance per lua_State, even if package.loaded is reset (a
+-- test runner's insulation): the scheduler below is per state.
+local registry = debug.getregistry()
+if registry["gort.module"] then return registry["gort.module"] end
+
 local core = require "gort.core"
 
 local gort = {}
@@ -756,4 +761,5 @@ end
 
 gort._outstanding = core.outstanding
 
+registry["gort.module"] = gort
 return gort
