@@ -75,6 +75,7 @@
 #define SCHAN_MT   "gort.schan"
 #define COPY_DEPTH 64
 #define TEARDOWN_SLICE_NS (10 * GORT_MILLISECOND)
+#define BLOCK_SLICE_NS    (50 * GORT_MILLISECOND)
 
 enum { K_INT64 = 1, K_DOUBLE, K_STRING, K_VALUE };
 static const char *const kind_names[] = { "int64", "double", "string", "value", NULL };
@@ -175,10 +176,14 @@ int gortlua_setup(lua_State *L)
     return 0;
 }
 
+/* (block): one loop iteration, waiting for work at most BLOCK_SLICE_NS if
+ * block (a microtask that the iteration's first turn ran does not count as
+ * work done, so an unbounded wait could sleep past it: the driver polls
+ * without waiting first and bounds each wait). -> whether work is pending. */
 int gortlua_run_once(lua_State *L)
 {
     sched *s = get_sched(L);
-    int rc = drive_once(s, lua_toboolean(L, 1) ? GORT_FOREVER : GORT_NOWAIT);
+    int rc = drive_once(s, lua_toboolean(L, 1) ? gort_now() + BLOCK_SLICE_NS : GORT_NOWAIT);
     if (rc < 0)
         return luaL_error(L, "gort: loop: %s", gort_strerror(rc));
     lua_pushboolean(L, rc > 0);
@@ -1051,5 +1056,186 @@ int gortlua_state(lua_State *L)
         return luaL_error(L, "gort: cannot start a state thread: %s", strerror(rc));
     }
     push_schan(L, res);
+    return 1;
+}
+
+/* ---- promises -------------------------------------------------------------- */
+/* A Lua promise is a gort_promise whose value (or rejection value) is a
+ * blob: a copy, like a value channel's message, so the promise may settle
+ * on any thread and be freed anywhere (blob_free touches no Lua state).
+ * gort.lua builds then/await/all on watch: a reaction on this state's loop
+ * that hands the outcome to the wake function. */
+
+#define PROMISE_MT "gort.promise"
+
+static void blob_dtor(void *p) { blob_free(p); }
+
+typedef struct watch {
+    lua_Integer token; /* for the wake function */
+    int all;           /* the value is gort_promise_all's array of n */
+    size_t n;
+} watch;
+
+static gort_promise *check_promise(lua_State *L, int idx)
+{
+    gort_promise **ud = luaL_checkudata(L, idx, PROMISE_MT);
+    return *ud;
+}
+
+static int promise_gc(lua_State *L)
+{
+    gort_promise **ud = luaL_checkudata(L, 1, PROMISE_MT);
+    if (*ud)
+        gort_promise_release(*ud);
+    *ud = NULL;
+    return 0;
+}
+
+/* Push a Lua object for p (takes the reference). */
+static void push_promise(lua_State *L, gort_promise *p)
+{
+    gort_promise **ud = lua_newuserdatauv(L, sizeof *ud, 0);
+    *ud = p;
+    if (luaL_newmetatable(L, PROMISE_MT)) {
+        lua_pushcfunction(L, promise_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+}
+
+int gortlua_promise_new(lua_State *L)
+{
+    gort_promise *p = gort_promise_new();
+    if (!p)
+        return luaL_error(L, "gort: out of memory");
+    push_promise(L, p);
+    return 1;
+}
+
+/* (p, ok, value): fulfil (ok) or reject p with a copy of value, or adopt
+ * value's state if it is a promise. Settling twice is a no-op (A+). */
+int gortlua_promise_settle(lua_State *L)
+{
+    gort_promise *p = check_promise(L, 1);
+    int ok = lua_toboolean(L, 2);
+    gort_promise **other = luaL_testudata(L, 3, PROMISE_MT);
+    if (ok && other && *other) {
+        gort_promise_resolve_with(p, *other);
+        return 0;
+    }
+    blob *bl = to_blob(L, 3);
+    if (ok)
+        gort_promise_resolve(p, bl, blob_dtor);
+    else
+        gort_promise_reject_value(p, GORT_EREJECTED, bl, blob_dtor);
+    return 0;
+}
+
+int gortlua_promise_state(lua_State *L)
+{
+    static const char *const names[] = { "pending", "fulfilled", "rejected" };
+    lua_pushstring(L, names[gort_promise_state(check_promise(L, 1))]);
+    return 1;
+}
+
+/* Push a borrowed promise value (a blob of ours, else a light userdata). */
+static void push_value(lua_State *L, void *v, gort_dtor_fn dtor)
+{
+    if (!v)
+        lua_pushnil(L);
+    else if (dtor == blob_dtor)
+        dec(L, v, 0);
+    else
+        lua_pushlightuserdata(L, v);
+}
+
+static int watch_deliver(lua_State *L)
+{
+    watch *w = lua_touserdata(L, 1);
+    gort_promise *p = lua_touserdata(L, 2);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &wake_key);
+    lua_pushinteger(L, w->token);
+    int fulfilled = gort_promise_state(p) == GORT_FULFILLED;
+    lua_pushboolean(L, fulfilled);
+    if (fulfilled && w->all) {
+        void **vals = gort_promise_value(p);
+        lua_createtable(L, (int)w->n, 1);
+        for (size_t i = 0; i < w->n; i++) {
+            push_value(L, vals[i], blob_dtor); /* inputs checked by promise_all */
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        lua_pushinteger(L, (lua_Integer)w->n);
+        lua_setfield(L, -2, "n");
+    } else if (fulfilled) {
+        push_value(L, gort_promise_value(p), gort_promise_dtor(p));
+    } else if (gort_promise_reason(p)) {
+        push_value(L, gort_promise_reason(p), gort_promise_dtor(p));
+    } else {
+        lua_pushfstring(L, "%s: %s", gort_err_name(gort_promise_error(p)),
+                        gort_promise_message(p) ? gort_promise_message(p)
+                                                : gort_strerror(gort_promise_error(p)));
+    }
+    lua_call(L, 3, 0);
+    return 0;
+}
+
+static void watch_react(gort_promise *next, gort_promise *settled, void *user_data)
+{
+    (void)next;
+    sched *s = driving;
+    if (!s || s->closing)
+        return;
+    lua_State *L = s->L;
+    if (!lua_checkstack(L, 4))
+        return;
+    lua_pushcfunction(L, watch_deliver);
+    lua_pushlightuserdata(L, user_data);
+    lua_pushlightuserdata(L, settled);
+    call_wake(L, 2);
+}
+
+/* (p, token[, n]): wake(token, fulfilled, value) once p settles. */
+int gortlua_promise_watch(lua_State *L)
+{
+    sched *s = get_sched(L);
+    gort_promise *p = check_promise(L, 1);
+    watch *w = malloc(sizeof *w);
+    if (!w)
+        return luaL_error(L, "gort: out of memory");
+    w->token = luaL_checkinteger(L, 2);
+    w->all = !lua_isnoneornil(L, 3);
+    w->n = (size_t)luaL_optinteger(L, 3, 0);
+    gort_promise *next = gort_promise_then_ex(p, s->loop, watch_react, watch_react, w, free);
+    if (!next) {
+        free(w);
+        return luaL_error(L, "gort: out of memory");
+    }
+    gort_promise_release(next);
+    return 0;
+}
+
+/* ({p1, ..., pn}) -> gort_promise_all of them (Lua promises only). */
+int gortlua_promise_all(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 1);
+    gort_promise **ps = malloc((n ? n : 1) * sizeof *ps);
+    if (!ps)
+        return luaL_error(L, "gort: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        lua_geti(L, 1, (lua_Integer)i + 1);
+        gort_promise **ud = luaL_testudata(L, -1, PROMISE_MT);
+        lua_pop(L, 1); /* the table keeps it alive */
+        if (!ud || !*ud) {
+            free(ps);
+            return luaL_error(L, "gort: Promise.all: element %d is not a gort promise", (int)i + 1);
+        }
+        ps[i] = *ud;
+    }
+    gort_promise *all = gort_promise_all(ps, n);
+    free(ps);
+    if (!all)
+        return luaL_error(L, "gort: out of memory");
+    push_promise(L, all);
     return 1;
 }

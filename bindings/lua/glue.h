@@ -19,5 +19,10 @@ int gortlua_schan_wrap(lua_State *L);   /* (lightuserdata gort_chan *, kind) */
 int gortlua_ext_select(lua_State *L);   /* (token, cases, timeout|nil) */
 int gortlua_state(lua_State *L);        /* (source, is_file, ...) -> result channel */
 int gortlua_outstanding(lua_State *L);  /* external waits in flight */
+int gortlua_promise_new(lua_State *L);  /* () -> promise */
+int gortlua_promise_settle(lua_State *L); /* (p, ok, value) */
+int gortlua_promise_state(lua_State *L);  /* (p) -> "pending"|... */
+int gortlua_promise_watch(lua_State *L);  /* (p, token[, n]) */
+int gortlua_promise_all(lua_State *L);    /* ({p...}) -> promise */
 
 #endif

@@ -43,3 +43,8 @@ int         gort_initialized(void);
 %native(ext_select)  int gortlua_ext_select(lua_State *L);
 %native(state)       int gortlua_state(lua_State *L);
 %native(outstanding) int gortlua_outstanding(lua_State *L);
+%native(promise_new)    int gortlua_promise_new(lua_State *L);
+%native(promise_settle) int gortlua_promise_settle(lua_State *L);
+%native(promise_state)  int gortlua_promise_state(lua_State *L);
+%native(promise_watch)  int gortlua_promise_watch(lua_State *L);
+%native(promise_all)    int gortlua_promise_all(lua_State *L);

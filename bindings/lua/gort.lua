@@ -153,15 +153,16 @@ local function drive(cond)
             step(co, a, b, c)
         end
         if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
-        if cond() then break end
-        local idle = rq_head > rq_tail
-        local ok, pending = pcall(core.run_once, idle)
+        local ok, pending = pcall(core.run_once, false)
+        if ok and not cond() and rq_head > rq_tail then
+            if not pending then
+                driving = false
+                error(DEADLOCK, 0)
+            end
+            ok, pending = pcall(core.run_once, true)
+        end
         if not ok then driving = false; error(pending, 0) end
         if cond() then break end
-        if idle and not pending and rq_head > rq_tail then
-            driving = false
-            error(DEADLOCK, 0)
-        end
     end
     driving = false
 end
@@ -757,6 +758,96 @@ function State:join()
     end
     if not r[1] then error(r[2], 2) end
     return unpack(r, 2, r.n)
+end
+
+-- ---- promises ----------------------------------------------------------------
+-- A Promise wraps a gort_promise (core.promise_*) whose values are copies
+-- (what a value channel carries). Handlers of next() run in goroutines of
+-- this state, so they may block; `then` is a Lua keyword: p:next(f) is
+-- p["then"](p, f).
+
+local Promise = {}
+Promise.__index = Promise
+gort.Promise = Promise
+
+local function wrap_promise(ud) return setmetatable({ ud = ud }, Promise) end
+local function is_promise(v) return getmetatable(v) == Promise end
+
+local function settle(p, ok, v)
+    if is_promise(v) then v = v.ud end
+    local copied, err = pcall(core.promise_settle, p.ud, ok, v)
+    if not copied then core.promise_settle(p.ud, false, tostring(err)) end
+end
+
+-- Promise.new(function(resolve, reject) ... end): the executor runs now.
+function Promise.new(executor)
+    local p = wrap_promise(core.promise_new())
+    local ok, err = pcall(executor, function(v) settle(p, true, v) end,
+                          function(e) settle(p, false, e) end)
+    if not ok then settle(p, false, err) end
+    return p
+end
+
+function Promise.resolve(v)
+    if is_promise(v) then return v end
+    local p = wrap_promise(core.promise_new())
+    settle(p, true, v)
+    return p
+end
+
+function Promise.reject(e)
+    local p = wrap_promise(core.promise_new())
+    settle(p, false, e)
+    return p
+end
+
+function Promise:state() return core.promise_state(self.ud) end
+
+-- then(on_fulfilled, on_rejected) -> promise (A+: a missing handler passes
+-- the outcome on; a handler's error rejects; a returned promise is adopted).
+function Promise:next(on_fulfilled, on_rejected)
+    local q = wrap_promise(core.promise_new())
+    core.promise_watch(self.ud, token(function(ok, v)
+        local h = ok and on_fulfilled or (not ok and on_rejected)
+        if type(h) ~= "function" then return settle(q, ok, v) end
+        spawn(function()
+            local hok, r = pcall(h, v)
+            settle(q, hok, r)
+        end)
+    end), self.n)
+    return q
+end
+Promise["then"] = Promise.next
+
+function Promise:catch(on_rejected) return self:next(nil, on_rejected) end
+
+-- Park the caller until settled: the value, or the reason raised.
+function Promise:await()
+    local w = waiter()
+    core.promise_watch(self.ud, token(function(ok, v) ready(w, ok, v) end), self.n)
+    local ok, v = wait(w)
+    if not ok then error(v, 2) end
+    return v
+end
+
+-- Promise.all({p...}) -> promise of the table of values (gort_promise_all).
+function Promise.all(list)
+    local uds = {}
+    for i, p in ipairs(list) do uds[i] = Promise.resolve(p).ud end
+    local all = wrap_promise(core.promise_all(uds))
+    all.n = #uds
+    return all
+end
+
+-- gort.async(fn, ...) -> a promise of fn's first result, fn running as a goroutine.
+function gort.async(fn, ...)
+    local p = wrap_promise(core.promise_new())
+    local args = pack(...)
+    spawn(function()
+        local ok, r = pcall(fn, unpack(args, 1, args.n))
+        settle(p, ok, r)
+    end)
+    return p
 end
 
 gort._outstanding = core.outstanding

@@ -61,3 +61,21 @@ describe("examples", function()
     end
   end)
 end)
+
+describe("examples", function()
+  it("seed_promise_all.lua prints exactly what node prints", function()
+    local out, ok = run("lua5.4 " .. root .. "/examples/seed_promise_all.lua")
+    assert.is_true(ok, out)
+    local expect = "Worker 1 started job 1\nWorker 2 started job 2\nWorker 3 started job 3\n" ..
+      "Worker 1 started job 4\nWorker 2 started job 5\nResult processed: 2\nResult processed: 4\n" ..
+      "Result processed: 6\nResult processed: 8\nResult processed: 10\n"
+    assert.equal(expect, out)
+    local nf = io.open("/usr/bin/node")
+    if nf then
+      nf:close()
+      local nout, nok = run("cd " .. root .. " && node tests/seed/promise_all.js")
+      assert.is_true(nok, nout)
+      assert.equal(nout, out)
+    end
+  end)
+end)
