@@ -119,6 +119,8 @@ python-env:
 
 bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	@if [ -f $(BUILD_DIR)/lua/gort.lua ]; then echo "== Lua binding benchmarks"; \
+	    LUA_PATH="$(BUILD_DIR)/lua/?.lua;;" LUA_CPATH="$(BUILD_DIR)/lua/?.so;;" lua5.4 bench/lua/bench.lua; fi
 
 clean:
 	rm -rf build

@@ -124,6 +124,7 @@ local function report(co, err)
 end
 
 local function step(co, a, b, c)
+    if co_status(co) ~= "suspended" then return end -- failed while it was queued
     current = co
     local ok, y = co_resume(co, a, b, c)
     current = nil
@@ -138,6 +139,8 @@ local function step(co, a, b, c)
 end
 
 local DEADLOCK = "all goroutines are asleep - deadlock!"
+local POLL_EVERY = 64   -- batches between loop polls while goroutines are runnable
+local polls_skipped = 0
 
 -- Run goroutines until cond() holds. Raises DEADLOCK when nothing can ever
 -- make it hold.
@@ -152,8 +155,18 @@ local function drive(cond)
             rq_head = i + 1
             step(co, a, b, c)
         end
-        if rq_head > rq_tail then rq_head, rq_tail = 1, 0 end
-        local ok, pending = pcall(core.run_once, false)
+        local ok, pending = true, true
+        if rq_head > rq_tail then
+            rq_head, rq_tail = 1, 0
+            polls_skipped = POLL_EVERY
+        end
+        -- Poll the loop (timers, completions, reactions) when nothing else
+        -- can run, and every POLL_EVERY batches so they are not starved.
+        polls_skipped = polls_skipped + 1
+        if polls_skipped >= POLL_EVERY then
+            polls_skipped = 0
+            ok, pending = pcall(core.run_once, false)
+        end
         if ok and not cond() and rq_head > rq_tail then
             if not pending then
                 driving = false
@@ -413,7 +426,24 @@ local function park_in(q, w, timeout)
     return wait(w)
 end
 
-function Chan:send(v, timeout)
+local function check_timeout(timeout)
+    if timeout ~= nil and type(timeout) ~= "number" then
+        error("gort: timeout in seconds expected, got " .. type(timeout), 3)
+    end
+end
+
+function Chan:send(v)
+    if send_now(self, v) then return true end
+    local w = waiter()
+    w.v = v
+    local _, ok = park_in(self.sendq, w)
+    if ok == CLOSED then raise_closed() end
+    return true
+end
+
+-- send with a timeout in seconds: true, or nil, "timeout"
+function Chan:send_until(v, timeout)
+    check_timeout(timeout)
     if send_now(self, v) then return true end
     if timeout == 0 then return nil, "timeout" end
     local w = waiter()
@@ -425,6 +455,7 @@ function Chan:send(v, timeout)
 end
 
 function Chan:recv(timeout)
+    check_timeout(timeout)
     local done, v, ok = recv_now(self)
     if done then return v, ok end
     if timeout == 0 then return nil, "timeout" end
@@ -484,7 +515,10 @@ local function ext_wait(cases, timeout)
     return wait(w)
 end
 
-function S:send(v, timeout)
+function S:send(v) return self:send_until(v, nil) end
+
+function S:send_until(v, timeout)
+    check_timeout(timeout)
     local rc = self:try_send_raw(v)
     if rc == 0 then return true end
     if rc == ECLOSED then raise_closed() end
@@ -496,6 +530,7 @@ function S:send(v, timeout)
 end
 
 function S:recv(timeout)
+    check_timeout(timeout)
     local rc, v = self:try_recv_raw()
     if rc == 0 then return v, true end
     if rc == ECLOSED then return nil, false end
@@ -582,6 +617,7 @@ end
 -- gort.select({ {"recv", ch}, {"send", ch, v}, ... }, timeout) -> index, value, ok
 -- (nil, "timeout"). A case whose channel is nil never fires.
 function gort.select(cases, timeout)
+    check_timeout(timeout)
     local n = #cases
     local nlocal, nshared = 0, 0
     for i = 1, n do
