@@ -120,6 +120,26 @@ describe("gort.state", function()
     assert.matches("cannot be copied", select(2, pcall(gort.state, "return 1", print)))
   end)
 
+  it("a state ending with a goroutine parked on a shared channel cancels the wait", function()
+    local ch = gort.chan(0, "int64")
+    local st = gort.state([[
+      local gort = require "gort"
+      local ch = ...
+      gort.go(function() ch:recv() end)
+      gort.go(function() ch:send(7) end)
+      gort.sleep(0.01)
+      return "done"
+    ]], gort.chan(0, "int64"))
+    assert.equal("done", st:join())
+    -- the process itself exits with a parked external wait (teardown at lua_close)
+    local p = assert(io.popen("lua5.4 -e 'local g = require \"gort\"; local c = g.chan(0, \"int64\"); " ..
+      "g.go(function() c:recv() end); g.yield(); print(g._outstanding())' 2>&1"))
+    local out = p:read("a")
+    assert.is_true(p:close(), out)
+    assert.equal("1\n", out)
+    assert.is_true(ch:try_send(1) == false)
+  end)
+
   it("runs a file", function()
     local path = os.tmpname()
     local f = assert(io.open(path, "w")); f:write("return ... * 2"); f:close()
