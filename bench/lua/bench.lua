@@ -110,7 +110,7 @@ local tw = median(function() wrap_spawn(S) end)
 local ts = median(function() gort_spawn(S) end)
 row("spawn, coroutine.wrap + call", tw, S)
 row("spawn, gort.go + waitgroup", ts, S, "wrap", tw)
-local chunks, work = 8, 4000000
+local chunks, work = 16, 2000000
 local t1 = median(function() states(1, chunks, work) end)
 local t2 = median(function() states(2, chunks, work) end)
 row("work in 1 state (" .. chunks .. " chunks)", t1, chunks)
