@@ -82,6 +82,8 @@ BENCHES = [
     Bench("chan_make"),
     # issue 4: preemption
     Bench("preempt_latency", procs=[1]),
+    # issue 11: native calls (libffi; no Go twin: cgo is not in CGO_ENABLED=0 twins)
+    Bench("ffi_call"),
 ]
 
 # Goals. ("ratio", x): gort/Go <= x (time or bytes: lower is better).
@@ -102,6 +104,7 @@ GOALS = {
     "select_contended/*": ("ratio", 0.6),
     "worker_pool/*": ("ratio", 0.5),
     "preempt_latency/*": ("ratio", 1.0),
+    "ffi_call/*": None,
 }
 
 RESULT_RE = re.compile(r"^RESULT\s+([A-Za-z0-9_.@-]+)=(\S+)\s+(\S+)\s*$")
