@@ -64,6 +64,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -1068,12 +1069,20 @@ int gortlua_state(lua_State *L)
 
 #define PROMISE_MT "gort.promise"
 
+/* One C value of any GORT_T_* type (native call arguments and results). */
+typedef union cval {
+    int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32;
+    int64_t i64; uint64_t u64; float f; double d; void *p; const char *s; _Bool b;
+} cval;
+static int push_cval(lua_State *L, int t, const cval *v);
+
 static void blob_dtor(void *p) { blob_free(p); }
 
 typedef struct watch {
     lua_Integer token; /* for the wake function */
     int all;           /* the value is gort_promise_all's array of n */
     size_t n;
+    int ctype;         /* > 0: the value points at a C result of this GORT_T_* */
 } watch;
 
 static gort_promise *check_promise(lua_State *L, int idx)
@@ -1166,6 +1175,13 @@ static int watch_deliver(lua_State *L)
         }
         lua_pushinteger(L, (lua_Integer)w->n);
         lua_setfield(L, -2, "n");
+    } else if (fulfilled && w->ctype > 0) {
+        cval v;
+        memset(&v, 0, sizeof v);
+        if (gort_promise_value(p))
+            memcpy(&v, gort_promise_value(p), gort_type_size(w->ctype));
+        if (!push_cval(L, w->ctype, &v))
+            lua_pushnil(L);
     } else if (fulfilled) {
         push_value(L, gort_promise_value(p), gort_promise_dtor(p));
     } else if (gort_promise_reason(p)) {
@@ -1205,6 +1221,7 @@ int gortlua_promise_watch(lua_State *L)
     w->token = luaL_checkinteger(L, 2);
     w->all = !lua_isnoneornil(L, 3);
     w->n = (size_t)luaL_optinteger(L, 3, 0);
+    w->ctype = (int)luaL_optinteger(L, 4, 0);
     gort_promise *next = gort_promise_then_ex(p, s->loop, watch_react, watch_react, w, free);
     if (!next) {
         free(w);
@@ -1238,4 +1255,172 @@ int gortlua_promise_all(lua_State *L)
         return luaL_error(L, "gort: out of memory");
     push_promise(L, all);
     return 1;
+}
+
+/* ---- native calls ------------------------------------------------------------ */
+/* gort.native(path):func(decl) over gort_sig_new / gort_call /
+ * gort_call_async: arguments are converted by the signature's types (an
+ * integer type wants a Lua integer, a float type a number, char * a string
+ * (or nil), other pointers a light userdata (or nil)); the result comes
+ * back the same way (char * as a Lua string, NULL as nil). Libraries stay
+ * loaded for the process's lifetime. */
+
+#define NFUNC_MT "gort.nfunc"
+
+typedef struct nfunc {
+    gort_sig *sig;       /* parsed declaration */
+    void (*fn)(void);    /* the symbol */
+} nfunc;
+
+
+#define NATIVE_MAXARGS 32
+
+static int nfunc_gc(lua_State *L)
+{
+    nfunc *f = luaL_checkudata(L, 1, NFUNC_MT);
+    gort_sig_free(f->sig);
+    f->sig = NULL;
+    return 0;
+}
+
+int gortlua_native_open(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return luaL_error(L, "gort.native: %s", dlerror());
+    lua_pushlightuserdata(L, h);
+    return 1;
+}
+
+/* (library handle, decl) -> nfunc */
+int gortlua_native_func(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TLIGHTUSERDATA);
+    void *h = lua_touserdata(L, 1);
+    const char *decl = luaL_checkstring(L, 2);
+    gort_sig_diag diag;
+    gort_sig *sig = NULL;
+    int rc = gort_sig_parse(&sig, decl, &diag);
+    if (rc == GORT_EINVAL)
+        return luaL_error(L, "gort.native: bad declaration at %d: %s", (int)diag.pos, diag.msg);
+    if (rc != 0)
+        return luaL_error(L, "gort.native: %s", gort_strerror(rc));
+    const char *name = gort_sig_name(sig);
+    void *sym = *name ? dlsym(h, name) : NULL;
+    if (!sym || gort_sig_nargs(sig) > NATIVE_MAXARGS || gort_sig_variadic(sig)) {
+        if (!*name)
+            lua_pushliteral(L, "gort.native: the declaration needs a function name");
+        else if (!sym)
+            lua_pushfstring(L, "gort.native: no symbol '%s' in the library", name);
+        else
+            lua_pushfstring(L, "gort.native: variadic or more than %d arguments: not supported",
+                            NATIVE_MAXARGS);
+        gort_sig_free(sig); /* name pointed into it */
+        return lua_error(L);
+    }
+    nfunc *f = lua_newuserdatauv(L, sizeof *f, 0);
+    f->sig = sig;
+    memcpy(&f->fn, &sym, sizeof sym); /* object to function pointer (POSIX) */
+    if (luaL_newmetatable(L, NFUNC_MT)) {
+        lua_pushcfunction(L, nfunc_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static lua_Integer check_int(lua_State *L, int idx, int type)
+{
+    int isnum;
+    lua_Integer v = lua_tointegerx(L, idx, &isnum);
+    if (!isnum)
+        luaL_error(L, "gort.native: argument %d: an integer for %s expected, got %s", idx - 1,
+                   gort_type_name(type), luaL_typename(L, idx));
+    return v;
+}
+
+/* Convert the Lua arguments from index 2 into vals/args (raises on bad ones). */
+static const nfunc *native_args(lua_State *L, cval *vals, void **args)
+{
+    const nfunc *f = luaL_checkudata(L, 1, NFUNC_MT);
+    size_t n = gort_sig_nargs(f->sig);
+    if ((size_t)lua_gettop(L) - 1 != n)
+        luaL_error(L, "gort.native: %s takes %d argument(s), got %d", gort_sig_name(f->sig), (int)n,
+                   lua_gettop(L) - 1);
+    for (size_t i = 0; i < n; i++) {
+        int idx = (int)i + 2, t = gort_sig_arg(f->sig, i);
+        cval *v = &vals[i];
+        switch (t) {
+        case GORT_T_BOOL: v->b = lua_toboolean(L, idx); break;
+        case GORT_T_INT8: v->i8 = (int8_t)check_int(L, idx, t); break;
+        case GORT_T_UINT8: v->u8 = (uint8_t)check_int(L, idx, t); break;
+        case GORT_T_INT16: v->i16 = (int16_t)check_int(L, idx, t); break;
+        case GORT_T_UINT16: v->u16 = (uint16_t)check_int(L, idx, t); break;
+        case GORT_T_INT32: v->i32 = (int32_t)check_int(L, idx, t); break;
+        case GORT_T_UINT32: v->u32 = (uint32_t)check_int(L, idx, t); break;
+        case GORT_T_INT64: v->i64 = (int64_t)check_int(L, idx, t); break;
+        case GORT_T_UINT64: v->u64 = (uint64_t)check_int(L, idx, t); break;
+        case GORT_T_FLOAT: v->f = (float)luaL_checknumber(L, idx); break;
+        case GORT_T_DOUBLE: v->d = (double)luaL_checknumber(L, idx); break;
+        case GORT_T_STRING: v->s = lua_isnil(L, idx) ? NULL : luaL_checkstring(L, idx); break;
+        default:
+            if (!lua_isnil(L, idx) && !lua_islightuserdata(L, idx))
+                luaL_error(L, "gort.native: argument %d: a light userdata or nil for %s expected",
+                           idx - 1, gort_type_name(t));
+            v->p = lua_touserdata(L, idx);
+            break;
+        }
+        args[i] = v;
+    }
+    return f;
+}
+
+/* Push a C value of type t (nothing for void); returns the count pushed. */
+static int push_cval(lua_State *L, int t, const cval *v)
+{
+    switch (t) {
+    case GORT_T_VOID: return 0;
+    case GORT_T_BOOL: lua_pushboolean(L, v->b); break;
+    case GORT_T_INT8: lua_pushinteger(L, v->i8); break;
+    case GORT_T_UINT8: lua_pushinteger(L, v->u8); break;
+    case GORT_T_INT16: lua_pushinteger(L, v->i16); break;
+    case GORT_T_UINT16: lua_pushinteger(L, v->u16); break;
+    case GORT_T_INT32: lua_pushinteger(L, v->i32); break;
+    case GORT_T_UINT32: lua_pushinteger(L, (lua_Integer)v->u32); break;
+    case GORT_T_INT64: lua_pushinteger(L, (lua_Integer)v->i64); break;
+    case GORT_T_UINT64: lua_pushinteger(L, (lua_Integer)v->u64); break; /* wraps above 2^63 */
+    case GORT_T_FLOAT: lua_pushnumber(L, v->f); break;
+    case GORT_T_DOUBLE: lua_pushnumber(L, v->d); break;
+    case GORT_T_STRING: if (v->s) lua_pushstring(L, v->s); else lua_pushnil(L); break;
+    default: if (v->p) lua_pushlightuserdata(L, v->p); else lua_pushnil(L); break;
+    }
+    return 1;
+}
+
+/* (nfunc, ...) -> result: the call, here (blocks this state's driver). */
+int gortlua_native_call(lua_State *L)
+{
+    cval vals[NATIVE_MAXARGS], ret;
+    void *args[NATIVE_MAXARGS];
+    const nfunc *f = native_args(L, vals, args);
+    memset(&ret, 0, sizeof ret);
+    int rc = gort_call(f->sig, f->fn, args, &ret);
+    if (rc != 0)
+        return luaL_error(L, "gort.native: %s", gort_strerror(rc));
+    return push_cval(L, gort_sig_ret(f->sig), &ret);
+}
+
+/* (nfunc, ...) -> promise, result type: the call on a pool goroutine. */
+int gortlua_native_async(lua_State *L)
+{
+    cval vals[NATIVE_MAXARGS];
+    void *args[NATIVE_MAXARGS];
+    const nfunc *f = native_args(L, vals, args);
+    gort_promise *p = gort_call_async(f->sig, f->fn, args);
+    if (!p)
+        return luaL_error(L, "gort.native: cannot start the call (engine stopping or out of memory)");
+    push_promise(L, p);
+    lua_pushinteger(L, gort_sig_ret(f->sig));
+    return 2;
 }

@@ -24,5 +24,9 @@ int gortlua_promise_settle(lua_State *L); /* (p, ok, value) */
 int gortlua_promise_state(lua_State *L);  /* (p) -> "pending"|... */
 int gortlua_promise_watch(lua_State *L);  /* (p, token[, n]) */
 int gortlua_promise_all(lua_State *L);    /* ({p...}) -> promise */
+int gortlua_native_open(lua_State *L);  /* (path) -> library handle */
+int gortlua_native_func(lua_State *L);  /* (handle, decl) -> function */
+int gortlua_native_call(lua_State *L);  /* (fn, ...) -> result */
+int gortlua_native_async(lua_State *L); /* (fn, ...) -> promise, result type */
 
 #endif

@@ -48,3 +48,7 @@ int         gort_initialized(void);
 %native(promise_state)  int gortlua_promise_state(lua_State *L);
 %native(promise_watch)  int gortlua_promise_watch(lua_State *L);
 %native(promise_all)    int gortlua_promise_all(lua_State *L);
+%native(native_open)  int gortlua_native_open(lua_State *L);
+%native(native_func)  int gortlua_native_func(lua_State *L);
+%native(native_call)  int gortlua_native_call(lua_State *L);
+%native(native_async) int gortlua_native_async(lua_State *L);

@@ -850,7 +850,7 @@ function Promise:next(on_fulfilled, on_rejected)
             local hok, r = pcall(h, v)
             settle(q, hok, r)
         end)
-    end), self.n)
+    end), self.n, self.ctype)
     return q
 end
 Promise["then"] = Promise.next
@@ -860,7 +860,7 @@ function Promise:catch(on_rejected) return self:next(nil, on_rejected) end
 -- Park the caller until settled: the value, or the reason raised.
 function Promise:await()
     local w = waiter()
-    core.promise_watch(self.ud, token(function(ok, v) ready(w, ok, v) end), self.n)
+    core.promise_watch(self.ud, token(function(ok, v) ready(w, ok, v) end), self.n, self.ctype)
     local ok, v = wait(w)
     if not ok then error(v, 2) end
     return v
@@ -869,7 +869,11 @@ end
 -- Promise.all({p...}) -> promise of the table of values (gort_promise_all).
 function Promise.all(list)
     local uds = {}
-    for i, p in ipairs(list) do uds[i] = Promise.resolve(p).ud end
+    for i, p in ipairs(list) do
+        p = Promise.resolve(p)
+        if p.ctype then p = p:next(function(v) return v end) end -- a native result: copy it
+        uds[i] = p.ud
+    end
     local all = wrap_promise(core.promise_all(uds))
     all.n = #uds
     return all
@@ -883,6 +887,33 @@ function gort.async(fn, ...)
         local ok, r = pcall(fn, unpack(args, 1, args.n))
         settle(p, ok, r)
     end)
+    return p
+end
+
+-- ---- native calls ------------------------------------------------------------
+-- gort.native(path):func("double pow(double, double)") -> a callable:
+-- fn(...) calls here; fn:async(...) runs the call on a pool goroutine and
+-- returns a Promise of its result (string arguments are kept alive until
+-- it settles).
+
+local Lib, NFunc = {}, {}
+Lib.__index = Lib
+NFunc.__index = NFunc
+
+function gort.native(path)
+    return setmetatable({ handle = core.native_open(path), path = path }, Lib)
+end
+
+function Lib:func(decl)
+    return setmetatable({ f = core.native_func(self.handle, decl), decl = decl }, NFunc)
+end
+
+function NFunc.__call(self, ...) return core.native_call(self.f, ...) end
+
+function NFunc:async(...)
+    local ud, ctype = core.native_async(self.f, ...)
+    local p = wrap_promise(ud)
+    p.ctype, p.keep = ctype, pack(...)
     return p
 end
 
