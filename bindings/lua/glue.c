@@ -260,9 +260,9 @@ int gortlua_park(lua_State *L)
     return lua_yieldk(L, 1, 0, park_k);
 }
 
-int gortlua_is_park(lua_State *L)
+int gortlua_park_sentinel(lua_State *L)
 {
-    lua_pushboolean(L, lua_touserdata(L, 1) == &park_key);
+    lua_pushlightuserdata(L, &park_key);
     return 1;
 }
 

@@ -13,7 +13,7 @@ int gortlua_run_once(lua_State *L);     /* (block) -> still pending */
 int gortlua_timer(lua_State *L);        /* (seconds, token) -> id */
 int gortlua_timer_cancel(lua_State *L); /* (id) */
 int gortlua_park(lua_State *L);         /* yield the goroutine to the scheduler */
-int gortlua_is_park(lua_State *L);      /* (v) -> v is the park sentinel */
+int gortlua_park_sentinel(lua_State *L); /* () -> what park yields */
 int gortlua_schan_new(lua_State *L);    /* (cap, kind) -> shared channel */
 int gortlua_schan_wrap(lua_State *L);   /* (lightuserdata gort_chan *, kind) */
 int gortlua_ext_select(lua_State *L);   /* (token, cases, timeout|nil) */

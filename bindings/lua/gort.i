@@ -37,7 +37,7 @@ int         gort_initialized(void);
 %native(timer)       int gortlua_timer(lua_State *L);
 %native(timer_cancel) int gortlua_timer_cancel(lua_State *L);
 %native(park)        int gortlua_park(lua_State *L);
-%native(is_park)     int gortlua_is_park(lua_State *L);
+%native(park_sentinel) int gortlua_park_sentinel(lua_State *L);
 %native(schan_new)   int gortlua_schan_new(lua_State *L);
 %native(schan_wrap)  int gortlua_schan_wrap(lua_State *L);
 %native(ext_select)  int gortlua_ext_select(lua_State *L);

@@ -51,7 +51,7 @@ local gort = {}
 local co_create, co_resume, co_status, co_running, co_close, co_isyieldable =
     coroutine.create, coroutine.resume, coroutine.status, coroutine.running, coroutine.close,
     coroutine.isyieldable
-local park, is_park = core.park, core.is_park
+local park, PARKED = core.park, core.park_sentinel()
 local pack, unpack = table.pack, table.unpack
 local traceback = debug.traceback
 
@@ -133,7 +133,7 @@ local function step(co, a, b, c)
         report(co, y)
     elseif co_status(co) == "dead" then
         alive[co] = nil
-    elseif not is_park(y) then
+    elseif y ~= PARKED then
         push(co) -- a plain coroutine.yield(): like gort.yield()
     end
 end
