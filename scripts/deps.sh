@@ -54,6 +54,12 @@ fi
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
     want golang-go "go"
 fi
+# The Lua binding (stage lua): Lua 5.4 + headers, SWIG, busted, luarocks.
+have lua5.4 || want lua5.4 "lua5.4"
+[ -f /usr/include/lua5.4/lua.h ] || want liblua5.4-dev "Lua 5.4 headers (liblua5.4-dev)"
+have swig || want swig "swig"
+[ -f /usr/bin/busted ] || want lua-busted "busted (lua-busted)"
+have luarocks || want luarocks "luarocks"
 # Sanitizer runtimes ship with gcc's libgcc-N-dev on Debian.
 if have gcc; then
     gccmajor=$(gcc -dumpversion | cut -d. -f1)
