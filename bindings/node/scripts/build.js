@@ -10,6 +10,8 @@
 // process that already loaded another libgort.so.0 (another addon, a C
 // host) reuses it: one engine per process (the dynamic linker resolves a
 // DT_NEEDED to an already-loaded object with the same SONAME).
+// Both are linked -z nodelete: Node unloads an addon when the last worker
+// that loaded it ends, but the engine's threads keep running its code.
 // Environment: CC (default cc), GORT_BUILD_JOBS (default: CPU count),
 // GORT_WERROR=0 to drop -Werror.
 const fs = require('fs');
@@ -92,11 +94,11 @@ async function main() {
   const lib = path.join(OUT, 'libgort.so.0');
   if (stale(lib, objs.concat([MAP])))
     await run(['-shared', '-pthread', '-o', lib].concat(objs,
-      ['-Wl,-soname,libgort.so.0', `-Wl,--version-script=${MAP}`, '-Wl,--no-undefined', '-Wl,-z,noexecstack']));
+      ['-Wl,-soname,libgort.so.0', `-Wl,--version-script=${MAP}`, '-Wl,--no-undefined', '-Wl,-z,noexecstack', '-Wl,-z,nodelete']));
   const addon = path.join(OUT, 'gort.node');
   if (stale(addon, aobjs.concat([lib])))
     await run(['-shared', '-pthread', '-o', addon].concat(aobjs,
-      [lib, '-Wl,-rpath,$ORIGIN', '-Wl,-z,noexecstack']));
+      [lib, '-Wl,-rpath,$ORIGIN', '-Wl,-z,noexecstack', '-Wl,-z,nodelete']));
   fs.copyFileSync(path.join(INC, 'gort.h'), path.join(OUT, 'gort.h'));
 }
 
