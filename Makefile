@@ -32,6 +32,9 @@ DEMO_ARGS_http_hello ?= --self-test
 # the newest CPython's venv (GORT_PYTHONS=X.Y picks another); arguments per
 # example in DEMO_PY_ARGS_NAME.
 DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge
+# JavaScript examples (examples/NAME.js) run last by `make demo`, with the
+# Node addon installed by npm into build/node-demo (require('gort')).
+DEMO_JS_EXAMPLES ?= seed_promise_all seed_worker_pool native_pool
 # Seconds each demo may run before it is stopped (and counted as a failure).
 DEMO_TIMEOUT ?= 120
 
@@ -40,7 +43,7 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python
+STAGES := release asan tsan valgrind aarch64 python node
 
 .PHONY: all deps build test demo bench clean python-env $(addprefix test-,$(STAGES))
 
@@ -87,6 +90,17 @@ define run_py_demo
 
 endef
 
+define run_js_demo
+	@if [ -f examples/$(1).js ]; then \
+	    echo "== demo: $(1).js ($$(node --version))"; \
+	    NODE_PATH=build/node-demo/node_modules timeout $(DEMO_TIMEOUT) node examples/$(1).js \
+	        || { rc=$$?; echo "== demo: $(1).js failed (exit $$rc)"; exit $$rc; }; \
+	else \
+	    echo "== demo: $(1).js (not written yet: no examples/$(1).js), skipped"; \
+	fi
+
+endef
+
 DEMO_PY_FOUND := $(wildcard $(DEMO_PY_EXAMPLES:%=examples/%.py))
 
 demo: build
@@ -95,6 +109,10 @@ ifneq ($(DEMO_PY_FOUND),)
 	@GORT_PYTHONS=$${GORT_PYTHONS:-newest} GORT_PY_ROOT=build/python bash scripts/python-env.sh
 endif
 	$(foreach ex,$(DEMO_PY_EXAMPLES),$(call run_py_demo,$(ex)))
+ifneq ($(wildcard $(DEMO_JS_EXAMPLES:%=examples/%.js)),)
+	@mkdir -p build/node-demo && cd build/node-demo && npm install --no-audit --no-fund --no-save --silent ../../bindings/node
+endif
+	$(foreach ex,$(DEMO_JS_EXAMPLES),$(call run_js_demo,$(ex)))
 
 python-env:
 	@bash scripts/python-env.sh
