@@ -8,6 +8,7 @@ const native = require('./native');
 
 const INTERNAL = Symbol('gort.internal');
 const PENDING = 0, FULFILLED = 1, REJECTED = 2;
+const C_TYPES = ['pointer', 'int64', 'float64', 'string'];
 
 class GortPromise {
   constructor(executor) {
@@ -69,16 +70,33 @@ class GortPromise {
   static any(iterable) { return combine(4, iterable); }
 
   // Adopt a gort_promise * returned by another addon (a BigInt; one
-  // reference is taken, the caller keeps its own).
-  static fromHandle(handle) {
-    if (typeof handle !== 'bigint') {
-      const e = new TypeError('The "handle" argument must be of type bigint (a gort_promise *)');
+  // reference is taken, the caller keeps its own). Its C value reaches JS
+  // as read by `type`: 'int64' | 'float64' (the value points at one),
+  // 'string' (a NUL-terminated char *), or 'pointer' (default: the address
+  // as a BigInt, undefined for NULL). A C rejection is an Error whose code
+  // is the GORT_E* name.
+  static fromHandle(handle, type = 'pointer') {
+    if (typeof handle !== 'bigint' || handle === 0n) {
+      const e = new TypeError('The "handle" argument must be a non-zero bigint (a gort_promise *)');
+      e.code = 'ERR_INVALID_ARG_TYPE';
+      throw e;
+    }
+    const kind = C_TYPES.indexOf(type);
+    if (kind < 0) {
+      const e = new TypeError(`The "type" argument must be one of ${C_TYPES.map((t) => `'${t}'`).join(', ')}`);
       e.code = 'ERR_INVALID_ARG_TYPE';
       throw e;
     }
     const src = new GortPromise(INTERNAL);
     src._h = native.promiseFromHandle(handle);
-    return src.then();
+    native.ref(); // native work in flight keeps the process alive, like a libuv request
+    return src.then((v) => {
+      native.unref();
+      return typeof v === 'bigint' ? native.readC(v, kind) : v;
+    }, (r) => {
+      native.unref();
+      throw r;
+    });
   }
 }
 

@@ -391,6 +391,22 @@ static napi_value js_goroutines(napi_env env, napi_callback_info info)
     return v;
 }
 
+/* ref() / unref(): keep the process alive while native work the JS layer
+ * waits for is in flight (gort.fromHandle). */
+static napi_value js_ref(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    genv_hold(genv_get(env));
+    return NULL;
+}
+
+static napi_value js_unref(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    genv_release(genv_get(env));
+    return NULL;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
     int rc = gort_init(NULL);
@@ -430,7 +446,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     napi_create_reference(env, qm, 1, &e->queue_microtask);
     napi_add_async_cleanup_hook(env, env_cleanup, e, &e->cleanup);
 
-    static const export_fn fns[] = { { "procs", js_procs }, { "goroutines", js_goroutines } };
+    static const export_fn fns[] = { { "procs", js_procs }, { "goroutines", js_goroutines },
+                                     { "ref", js_ref }, { "unref", js_unref } };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
     napi_value v;
     napi_set_named_property(env, exports, "errors", err_names(env));

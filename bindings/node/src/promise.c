@@ -318,6 +318,41 @@ static napi_value js_combine(napi_env env, napi_callback_info info)
     return NULL;
 }
 
+/* readC(address, kind): a C value a foreign promise was fulfilled with
+ * (gort.fromHandle's type: 0 pointer, 1 int64, 2 float64, 3 string). The
+ * address comes from the engine (the promise's value), which the JS side
+ * still holds, so the memory is live. */
+static napi_value js_read_c(napi_env env, napi_callback_info info)
+{
+    napi_value a[2], v = NULL;
+    args(env, info, a, 2);
+    uint64_t addr;
+    bool lossless;
+    int32_t kind;
+    NAPI_OK(env, napi_get_value_bigint_uint64(env, a[0], &addr, &lossless));
+    NAPI_OK(env, napi_get_value_int32(env, a[1], &kind));
+    const void *p = (const void *)(uintptr_t)addr;
+    switch (kind) {
+    case 1: {
+        int64_t i = *(const int64_t *)p;
+        if (i >= -9007199254740991LL && i <= 9007199254740991LL)
+            napi_create_int64(env, i, &v);
+        else
+            napi_create_bigint_int64(env, i, &v);
+        break;
+    }
+    case 2:
+        napi_create_double(env, *(const double *)p, &v);
+        break;
+    case 3:
+        napi_create_string_utf8(env, p, NAPI_AUTO_LENGTH, &v);
+        break;
+    default:
+        v = a[0];
+    }
+    return v;
+}
+
 static napi_value js_setup(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
@@ -337,7 +372,7 @@ void promise_init(napi_env env, napi_value exports)
         { "promiseReject", js_reject },   { "promiseState", js_state },
         { "promiseValue", js_value },
         { "promiseThen", js_then },       { "promiseCombine", js_combine },
-        { "promiseSetup", js_setup },
+        { "promiseSetup", js_setup },     { "readC", js_read_c },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
 }
