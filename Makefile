@@ -119,6 +119,8 @@ python-env:
 
 bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	@mkdir -p build/node-demo && cd build/node-demo && npm install --no-audit --no-fund --no-save --silent ../../bindings/node
+	NODE_PATH=build/node-demo/node_modules node bench/node/binding.js
 
 clean:
 	rm -rf build
