@@ -20,8 +20,11 @@ const os = require('os');
 const { spawn } = require('child_process');
 
 const HERE = path.resolve(__dirname, '..');
-const ROOT = fs.existsSync(path.join(HERE, 'vendor', 'src')) ? path.join(HERE, 'vendor')
-  : path.resolve(HERE, '..', '..');
+// In a checkout, the repository's own sources; in an installed tarball,
+// the copy `npm pack` vendored.
+const REPO = path.resolve(HERE, '..', '..');
+const ROOT = fs.existsSync(path.join(REPO, 'include', 'gort.h')) && fs.existsSync(path.join(REPO, 'src'))
+  ? REPO : path.join(HERE, 'vendor');
 const SRC = path.join(ROOT, 'src');
 const INC = path.join(ROOT, 'include');
 const MAP = path.join(ROOT, 'packaging', 'libgort.map');

@@ -255,13 +255,16 @@ static void op_finish(void *arg)
     genv_unref(e);
 }
 
+/* A loop-bound goroutine: it runs on the JS thread, inside the env's loop
+ * turns, and parks in the blocking call; when it resumes, the completion is
+ * a microtask of the same turn (a goroutine stack must not call into V8). */
 static void op_main(void *arg)
 {
     op *o = arg;
     genv *e = o->e;
     o->run(o);
     pthread_mutex_lock(&e->mu);
-    int rc = e->dead ? GORT_ESHUTDOWN : gort_loop_post(e->loop, op_finish, o);
+    int rc = e->dead ? GORT_ESHUTDOWN : gort_loop_microtask(e->loop, op_finish, o);
     pthread_mutex_unlock(&e->mu);
     if (rc < 0) {
         o->discard(o);
@@ -281,7 +284,9 @@ napi_value op_start(napi_env env, op *o)
     }
     genv_ref(o->e);
     genv_hold(o->e);
-    int rc = gort_go(op_main, o);
+    int rc = gort_loop_go(o->e->loop, op_main, o);
+    if (rc == 0)
+        genv_kick(o->e);
     if (rc < 0) {
         genv_release(o->e);
         napi_reject_deferred(env, o->deferred, gort_error(env, rc, NULL));

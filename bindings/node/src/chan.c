@@ -14,8 +14,10 @@
  *
  * Every operation first tries the non-blocking form on the JS thread
  * (gort_chan_try_*, gort_select with GORT_NOWAIT); only when it would block
- * does a pool goroutine do the blocking call (an op, addon.c) and settle the
- * promise back on the JS thread. The op holds a channel reference and owns
+ * does a loop-bound goroutine do the blocking call (an op, addon.c) and
+ * settle the promise. An operation that succeeds at once may have readied
+ * such a goroutine (its partner): the loop is kicked (genv_kick) so it
+ * resumes after the current JS job. The op holds a channel reference and owns
  * the element it sends until the send succeeds, so nothing is lost when a
  * send fails (closed channel) or a select case loses: the element returns
  * to the JS thread and is freed there.
@@ -202,6 +204,11 @@ static void elem_drop(int kind, elem *el)
     memset(el, 0, sizeof *el);
 }
 
+static void kick(napi_env env)
+{
+    genv_kick(genv_get(env));
+}
+
 static napi_value recv_result(napi_env env, napi_value value, bool ok)
 {
     napi_value obj, okv, undef;
@@ -352,7 +359,10 @@ static napi_value js_chan_close(napi_env env, napi_callback_info info)
     if (!c)
         return NULL;
     int rc = gort_chan_close(c->ch);
-    return rc < 0 ? throw_gort(env, rc) : NULL;
+    if (rc < 0)
+        return throw_gort(env, rc);
+    kick(env); /* blocked operations wake up */
+    return NULL;
 }
 
 /* ---- send / recv ------------------------------------------------------- */
@@ -431,8 +441,10 @@ static napi_value js_chan_send(napi_env env, napi_callback_info info)
     if (!c || !elem_from_js(env, c->kind, a[1], &el))
         return NULL;
     int rc = gort_chan_try_send(c->ch, &el);
-    if (rc == 0)
+    if (rc == 0) {
+        kick(env);
         return promise_resolved(env, NULL, true);
+    }
     if (rc != GORT_EAGAIN) {
         elem_to_js(env, c->kind, &el);
         return promise_resolved(env, gort_error(env, rc, NULL), false);
@@ -452,6 +464,8 @@ static napi_value js_chan_try_send(napi_env env, napi_callback_info info)
     int rc = gort_chan_try_send(c->ch, &el);
     if (rc < 0)
         elem_to_js(env, c->kind, &el);
+    else
+        kick(env);
     if (rc < 0 && rc != GORT_EAGAIN)
         return throw_gort(env, rc);
     napi_get_boolean(env, rc == 0, &v);
@@ -468,8 +482,10 @@ static napi_value js_chan_recv(napi_env env, napi_callback_info info)
         return NULL;
     elem el = { 0 };
     int rc = gort_chan_try_recv(c->ch, &el);
-    if (rc == 0)
+    if (rc == 0) {
+        kick(env);
         return promise_resolved(env, recv_result(env, elem_to_js(env, c->kind, &el), true), true);
+    }
     if (rc == GORT_ECLOSED)
         return promise_resolved(env, recv_result(env, NULL, false), true);
     return start_chan_op(env, c, false, NULL);
@@ -485,8 +501,10 @@ static napi_value js_chan_try_recv(napi_env env, napi_callback_info info)
         return NULL;
     elem el = { 0 };
     int rc = gort_chan_try_recv(c->ch, &el);
-    if (rc == 0)
+    if (rc == 0) {
+        kick(env);
         return recv_result(env, elem_to_js(env, c->kind, &el), true);
+    }
     if (rc == GORT_ECLOSED)
         return recv_result(env, NULL, false);
     return NULL;
@@ -609,6 +627,8 @@ static napi_value js_select(napi_env env, napi_callback_info info)
     s->n = n;
     s->rc = gort_select(s->cases, s->n, GORT_NOWAIT);
     if (s->rc != GORT_EAGAIN || ms == 0) {
+        if (s->rc >= 0)
+            kick(env);
         bool ok = true;
         napi_value v = sel_result(env, s, &ok);
         free(s);

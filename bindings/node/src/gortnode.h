@@ -9,10 +9,12 @@
  *     the addon calls back. genv is the instance data of the env.
  *   - JS code runs only on the env's thread. Engine threads never touch JS:
  *     an operation that would block (a channel send/recv, a select, a wait
- *     group wait, a mutex lock) runs as a pool goroutine (an `op`) which, when
- *     it is done, posts the op to the env's gort_loop; the loop runs it on
- *     the JS thread (uv_poll callback or a V8 microtask, see addon.c), where
- *     the op settles its JS promise.
+ *     group wait, a mutex lock) runs as a loop-bound goroutine of the env's
+ *     gort_loop (an `op`): it parks on the JS thread's loop, and when it is
+ *     done it queues a microtask on the loop that settles its JS promise.
+ *     A partner on the same JS thread therefore wakes it without any thread
+ *     hop; a partner elsewhere (a native goroutine) readies it through the
+ *     loop's eventfd, which Node's libuv loop watches (addon.c).
  *   - JS values cross gort (in channels and promises) as `box`es: a strong
  *     napi_ref plus its genv. A box is created and its ref deleted on the
  *     env's thread only; a box freed elsewhere is handed back to the env's
@@ -58,7 +60,8 @@ void  genv_unref(genv *e);
  * or ends. JS thread only. */
 void  genv_hold(genv *e);
 void  genv_release(genv *e);
-/* The loop got work from the JS thread: drain it after the current JS job. */
+/* The loop got work from the JS thread (a reaction, or a goroutine readied
+ * by a channel operation): drain it after the current JS job. */
 void  genv_kick(genv *e);
 
 typedef struct box {
@@ -70,7 +73,7 @@ napi_value box_take(napi_env env, box *b);     /* the value; frees the box */
 napi_value box_peek(napi_env env, const box *b);
 void  box_free(void *b);                       /* any thread (a gort dtor) */
 
-/* A blocking operation run by a pool goroutine on behalf of JS. */
+/* A blocking operation run by a loop-bound goroutine on behalf of JS. */
 typedef struct op op;
 struct op {
     genv         *e;
@@ -79,7 +82,8 @@ struct op {
     napi_value  (*done)(napi_env, op *, bool *ok); /* JS thread: value to settle with */
     void        (*discard)(op *);         /* env gone: free what done would have */
 };
-/* Starts o->run on a goroutine; returns the promise JS gets. Takes o. */
+/* Starts o->run on a loop-bound goroutine; returns the promise JS gets.
+ * Takes o. */
 napi_value op_start(napi_env env, op *o);
 napi_value promise_resolved(napi_env env, napi_value v, bool ok);
 

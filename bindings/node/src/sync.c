@@ -6,7 +6,7 @@
  * gort_wg / gort_mutex in a refcounted cell (the JS object holds one
  * reference, a waiting op another, so a wait outlives a collected
  * WaitGroup). The fast paths (wg counter at zero, an unlocked mutex) run on
- * the JS thread; otherwise a pool goroutine waits (an op, addon.c).
+ * the JS thread; otherwise a loop-bound goroutine waits (an op, addon.c).
  * Misuse that gort treats as fatal (negative counter, unlock of an unlocked
  * mutex) is caught by the JS layer (lib/sync.js) with a JS error first.
  */
@@ -129,6 +129,7 @@ static napi_value js_wg_add(napi_env env, napi_callback_info info)
     if (!c || argc < 2 || napi_get_value_int64(env, a[1], &n) != napi_ok)
         return NULL;
     gort_wg_add(&c->wg, n);
+    genv_kick(genv_get(env)); /* waiters may be ready */
     return NULL;
 }
 
@@ -209,8 +210,10 @@ static napi_value js_mutex_unlock(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
     cell *c = get_cell(env, arg1(env, info, 1, a));
-    if (c)
+    if (c) {
         gort_mutex_unlock(&c->mu);
+        genv_kick(genv_get(env)); /* a waiter may hold it now */
+    }
     return NULL;
 }
 
