@@ -31,7 +31,7 @@ DEMO_ARGS_http_hello ?= --self-test
 # Python examples (examples/NAME.py) run after the C ones by `make demo`, with
 # the newest CPython's venv (GORT_PYTHONS=X.Y picks another); arguments per
 # example in DEMO_PY_ARGS_NAME.
-DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge
+DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge native_pool
 # JavaScript examples (examples/NAME.js) run last by `make demo`, with the
 # Node addon installed by npm into build/node-demo (require('gort')).
 DEMO_JS_EXAMPLES ?= seed_promise_all seed_worker_pool native_pool

@@ -56,6 +56,22 @@ async function pool(jobs, n) {
   }));
 }
 
+// libffi for native calls (src/ffi.c), as CMake's GORT_WITH_FFI: through
+// pkg-config, else a plain -lffi if <ffi.h> is on the default path; without
+// it native calls return GORT_ENOSYS. GORT_WITH_FFI=0 turns it off.
+function libffi() {
+  if (['0', 'OFF', 'off', 'no'].includes(process.env.GORT_WITH_FFI || '')) return null;
+  const { spawnSync } = require('child_process');
+  const pc = (a) => spawnSync('pkg-config', [a, 'libffi'], { encoding: 'utf8' });
+  const c = pc('--cflags'), l = pc('--libs');
+  if (c.status === 0 && l.status === 0)
+    return { cflags: c.stdout.trim().split(/\s+/).filter(Boolean), libs: l.stdout.trim().split(/\s+/).filter(Boolean) };
+  const multi = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch];
+  if (['/usr/include/ffi.h', `/usr/include/${multi}/ffi.h`].some((h) => fs.existsSync(h)))
+    return { cflags: [], libs: ['-lffi'] };
+  return null;
+}
+
 const mtime = (f) => { try { return fs.statSync(f).mtimeMs; } catch (_) { return -1; } };
 const stale = (out, ins) => ins.some((i) => mtime(i) > mtime(out)) || mtime(out) < 0;
 
@@ -68,9 +84,10 @@ async function main() {
   const engine = fs.readdirSync(SRC).filter((f) => f.endsWith('.c')).map((f) => path.join(SRC, f))
     .concat([path.join(SRC, 'ctx', `ctx_${arch}.S`)]);
   const vg = fs.existsSync('/usr/include/valgrind/valgrind.h') ? '1' : '0';
+  const ffi = libffi();
   const cflags = ['-std=c11', '-O2', '-g', '-fPIC', '-fvisibility=hidden', '-ftls-model=initial-exec',
     '-D_GNU_SOURCE', '-DGORT_BUILDING_LIBRARY=1', `-DGORT_HAVE_VALGRIND_H=${vg}`, '-iquote', SRC,
-    '-I', INC].concat(WARN);
+    '-I', INC, `-DGORT_HAVE_FFI=${ffi ? 1 : 0}`].concat(ffi ? ffi.cflags : [], WARN);
   const jobs = [];
   const objs = engine.map((s) => {
     const o = path.join(OUT, 'obj', path.basename(s) + '.o');
@@ -97,7 +114,8 @@ async function main() {
   const lib = path.join(OUT, 'libgort.so.0');
   if (stale(lib, objs.concat([MAP])))
     await run(['-shared', '-pthread', '-o', lib].concat(objs,
-      ['-Wl,-soname,libgort.so.0', `-Wl,--version-script=${MAP}`, '-Wl,--no-undefined', '-Wl,-z,noexecstack', '-Wl,-z,nodelete']));
+      ['-Wl,-soname,libgort.so.0', `-Wl,--version-script=${MAP}`, '-Wl,--no-undefined', '-Wl,-z,noexecstack', '-Wl,-z,nodelete'],
+      ffi ? ffi.libs : []));
   const addon = path.join(OUT, 'gort.node');
   if (stale(addon, aobjs.concat([lib])))
     await run(['-shared', '-pthread', '-o', addon].concat(aobjs,
