@@ -47,6 +47,16 @@ declare class GortPromise<T> implements PromiseLike<T> {
 export { GortPromise as Promise };
 export function fromHandle(handle: bigint): GortPromise<unknown>;
 
+export interface NativeFunction {
+  (...args: unknown[]): any;
+  /** The call on gort's parallel pool; Buffers/TypedArrays passed stay alive until it settles. */
+  async(...args: unknown[]): GortPromise<any>;
+  readonly name: string;
+  readonly length: number;
+}
+export interface NativeLibrary { readonly path: string; func(decl: string): NativeFunction; }
+export function native(path: string): NativeLibrary;
+
 export function procs(): number;
 export function goroutines(): number;
 export const errors: { readonly [code: string]: number };
@@ -55,6 +65,7 @@ export const version: string;
 declare const gort: {
   Chan: typeof Chan; select: typeof select; sleep: typeof sleep; after: typeof after; Ticker: typeof Ticker;
   WaitGroup: typeof WaitGroup; Mutex: typeof Mutex; Promise: typeof GortPromise; fromHandle: typeof fromHandle;
+  native: typeof native;
   procs: typeof procs; goroutines: typeof goroutines; errors: typeof errors; version: string;
 };
 export default gort;

@@ -5,11 +5,13 @@ const native = require('./native');
 const { Chan, select, after, Ticker } = require('./chan');
 const { sleep, WaitGroup, Mutex } = require('./sync');
 const { GortPromise } = require('./promise');
+const { native: loadNative } = require('./native-lib');
 
 module.exports = {
   Chan, select, after, Ticker, sleep, WaitGroup, Mutex,
   Promise: GortPromise,
   fromHandle: GortPromise.fromHandle,
+  native: loadNative,
   procs: native.procs,
   goroutines: native.goroutines,
   errors: native.errors,

@@ -81,8 +81,8 @@ class GortPromise {
       e.code = 'ERR_INVALID_ARG_TYPE';
       throw e;
     }
-    const kind = C_TYPES.indexOf(type);
-    if (kind < 0) {
+    const kind = typeof type === 'function' ? -2 : C_TYPES.indexOf(type);
+    if (kind === -1) {
       const e = new TypeError(`The "type" argument must be one of ${C_TYPES.map((t) => `'${t}'`).join(', ')}`);
       e.code = 'ERR_INVALID_ARG_TYPE';
       throw e;
@@ -90,8 +90,11 @@ class GortPromise {
     const src = new GortPromise(INTERNAL);
     src._h = native.promiseFromHandle(handle);
     native.ref(); // native work in flight keeps the process alive, like a libuv request
+    // The C value is read inside this reaction, while the engine's promise
+    // (which owns it) is certainly alive; `type` may be a reader function.
     return src.then((v) => {
       native.unref();
+      if (kind === -2) return type(v);
       return typeof v === 'bigint' ? native.readC(v, kind) : v;
     }, (r) => {
       native.unref();

@@ -461,5 +461,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     chan_init(env, exports);
     sync_init(env, exports);
     promise_init(env, exports);
+    native_init(env, exports);
     return exports;
 }

@@ -102,6 +102,7 @@ void  define_fns(napi_env env, napi_value obj, const export_fn *fns, size_t n);
 void chan_init(napi_env env, napi_value exports);
 void sync_init(napi_env env, napi_value exports);
 void promise_init(napi_env env, napi_value exports);
+void native_init(napi_env env, napi_value exports);
 
 #define NAPI_OK(env, call) do { if ((call) != napi_ok) return NULL; } while (0)
 

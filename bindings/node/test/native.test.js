@@ -54,3 +54,30 @@ test('gort.fromHandle awaits a gort_promise * from another addon', { timeout: 60
   assert.throws(() => gort.fromHandle(5), TypeError);
   assert.throws(() => gort.fromHandle(1n, 'int32'), (e) => e instanceof TypeError && /"type"/.test(e.message));
 });
+
+test('gort.native: crc32 from libz, sync and fn.async on the pool, checked against zlib.crc32', { timeout: 120000 }, async () => {
+  const zlib = require('zlib');
+  const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+  assert.strictEqual(crc32.name, 'crc32');
+  assert.strictEqual(crc32.length, 3);
+  const bufs = Array.from({ length: 24 }, (_, i) => Buffer.alloc((1 << 20) + i, i * 7 + 1));
+  let ticks = 0;
+  const iv = setInterval(() => ticks++, 1);
+  // Only the promises keep the Buffers alive: a GC during the calls must not free them.
+  const ps = bufs.map((b) => crc32.async(0, new Uint8Array(b), b.length));
+  if (global.gc) global.gc();
+  const crcs = await gort.Promise.all(ps);
+  clearInterval(iv);
+  crcs.forEach((c, i) => assert.strictEqual(c, zlib.crc32(bufs[i])));
+  assert.strictEqual(crc32(0, bufs[0], bufs[0].length), zlib.crc32(bufs[0]));
+  assert.throws(() => crc32(0, bufs[0], -1), (e) => e instanceof RangeError && /#3/.test(e.message));
+  assert.throws(() => crc32(0, bufs[0], 2 ** 32), RangeError);
+  assert.throws(() => crc32(0, 'str', 1), (e) => e instanceof TypeError && /#2/.test(e.message));
+  assert.throws(() => crc32(0, bufs[0]), (e) => e instanceof TypeError && /takes 3/.test(e.message));
+  const strlen = gort.native('libc.so.6').func('size_t strlen(const char *)');
+  assert.strictEqual(strlen('héllo'), 6);
+  assert.strictEqual(await strlen.async('abc'), 3);
+  assert.throws(() => gort.native('libc.so.6').func('int nosuchfunction_gort(int)'), /not found/);
+  assert.throws(() => gort.native('libc.so.6').func('int (int'), (e) => e.code === 'GORT_EINVAL');
+  assert.throws(() => gort.native('/nonexistent/lib.so'), /nonexistent/);
+});

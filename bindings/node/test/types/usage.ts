@@ -1,6 +1,7 @@
 // Typed usage of gort's declarations: `tsc --noEmit --strict` must accept it
 // (types.test.js), and the lines marked @ts-expect-error must be errors.
 import gort, { Chan, select, WaitGroup } from 'gort';
+declare const Buffer: { alloc(n: number): Uint8Array };
 
 async function main(): Promise<number> {
   const ch = new Chan<number>(4);
@@ -17,6 +18,9 @@ async function main(): Promise<number> {
   const typed = new gort.Chan(1, 'int64');
   const h: bigint = typed.handle;
   await gort.sleep(1);
+  const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+  const c: number = await crc32.async(0, Buffer.alloc(1), 1);
+  void c;
   // @ts-expect-error: a string is not a number
   await ch.send('nope');
   // @ts-expect-error: unknown channel type
