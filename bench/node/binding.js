@@ -8,6 +8,10 @@
 //                round trip (ns/round trip)
 //   then_chain   a 100k then-chain: gort.Promise vs Promise (ns/then)
 //   all          Promise.all over 10k resolved promises (ns/input)
+//   crc32        zlib crc32 over 64 x 4 MiB: fn.async on gort's pool vs a
+//                worker_threads pool (piscina if installed, else a plain
+//                pool of one Worker per CPU) vs serial zlib.crc32 (ms), and
+//                the event-loop delay p99 (perf_hooks) while gort computes
 //
 // Prints RESULT lines and a Markdown table with gort/Node ratios.
 // usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs]
@@ -105,6 +109,57 @@ async function all(P, n) {
   return (now() - t0) / n;
 }
 
+const zlib = require('zlib');
+const { monitorEventLoopDelay } = require('perf_hooks');
+const crcBufs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(4 << 20, i + 1));
+const crcWant = crcBufs.map((b) => zlib.crc32(b));
+const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+let lagP99 = [];
+
+async function crcGort() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = now();
+  const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
+  const ms = (now() - t0) / 1e6;
+  h.disable();
+  lagP99.push(h.percentile(99) / 1e6);
+  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+  return ms;
+}
+
+function makePool() {
+  try {
+    const Piscina = require('piscina');
+    const p = new Piscina({ filename: path.join(os.tmpdir(), 'gort-crc-worker.js') });
+    return { name: 'piscina', run: (b) => p.run(b), close: () => p.destroy() };
+  } catch (_) { /* not installed: a plain pool */ }
+  const ws = os.cpus().map(() => new Worker(path.join(os.tmpdir(), 'gort-crc-worker.js')));
+  const queue = [], idle = ws.slice();
+  const pump = () => {
+    while (idle.length && queue.length) {
+      const w = idle.pop(), [b, done] = queue.shift();
+      w.once('message', (c) => { idle.push(w); done(c); pump(); });
+      w.postMessage(b);
+    }
+  };
+  return { name: 'worker_threads pool', run: (b) => new Promise((r) => { queue.push([b, r]); pump(); }), close: () => Promise.all(ws.map((w) => w.terminate())) };
+}
+
+async function crcPool(pool) {
+  const t0 = now();
+  const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
+  const ms = (now() - t0) / 1e6;
+  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+  return ms;
+}
+
+async function crcSerial() {
+  const t0 = now();
+  for (let i = 0; i < crcBufs.length; i++) if (zlib.crc32(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
+  return (now() - t0) / 1e6;
+}
+
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
 
 (async () => {
@@ -128,6 +183,24 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     console.log(`RESULT ${name}_node=${nm.toFixed(0)} ns`);
     rows.push(`| ${name} | ${unit} | ${gm.toFixed(0)} | ${nm.toFixed(0)} | ${(gm / nm).toFixed(2)} |`);
   }
+  fs.writeFileSync(path.join(os.tmpdir(), 'gort-crc-worker.js'),
+    "const zlib = require('zlib'); const { parentPort } = require('worker_threads');\n" +
+    "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n" +
+    "if (parentPort) parentPort.on('message', (b) => parentPort.postMessage(module.exports(b)));\n");
+  const pool = makePool();
+  await crcGort(); await crcPool(pool); lagP99 = [];
+  const cg = [], cp = [], cs = [];
+  for (let r = 0; r < RUNS; r++) { cg.push(await crcGort()); cp.push(await crcPool(pool)); cs.push(await crcSerial()); }
+  await pool.close();
+  const [g, pl, se] = [median(cg), median(cp), median(cs)];
+  console.log(`RESULT crc32_gort_ms=${g.toFixed(1)} ms`);
+  console.log(`RESULT crc32_pool_ms=${pl.toFixed(1)} ms`);
+  console.log(`RESULT crc32_serial_ms=${se.toFixed(1)} ms`);
+  console.log(`RESULT crc32_lag_p99_ms=${median(lagP99).toFixed(2)} ms`);
+  rows.push(`| crc32 64x4MiB | ms | ${g.toFixed(1)} | ${pl.toFixed(1)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
+  rows.push(`| crc32 speed-up vs serial zlib.crc32 | x | ${(se / g).toFixed(2)} | ${(se / pl).toFixed(2)} | — |`);
+  rows.push(`| crc32 overhead per task vs ideal (serial/procs) | ms | ${((g - se / os.cpus().length) / 64).toFixed(3)} | ${((pl - se / os.cpus().length) / 64).toFixed(3)} | — |`);
+  rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
   await w.terminate();
   console.log(`\nNode binding vs Node (${RUNS} runs, medians, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)})\n`);
   console.log('| benchmark | unit | gort | Node baseline | gort/Node |\n|---|---|---|---|---|');
