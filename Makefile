@@ -35,6 +35,9 @@ DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge native_pool
 # Lua examples (examples/NAME.lua) run last by `make demo`, with the module
 # the build put in $(BUILD_DIR)/lua; arguments per example in DEMO_LUA_ARGS_NAME.
 DEMO_LUA_EXAMPLES ?= seed_worker_pool seed_promise_all parallel_states
+# JavaScript examples (examples/NAME.js) run last by `make demo`, with the
+# Node addon installed by npm into build/node-demo (require('gort')).
+DEMO_JS_EXAMPLES ?= seed_promise_all seed_worker_pool native_pool
 # Seconds each demo may run before it is stopped (and counted as a failure).
 DEMO_TIMEOUT ?= 120
 
@@ -43,7 +46,7 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python lua
+STAGES := release asan tsan valgrind aarch64 python lua node
 
 .PHONY: all deps build test demo bench clean python-env $(addprefix test-,$(STAGES))
 
@@ -104,6 +107,18 @@ define run_lua_demo
 
 endef
 
+# One recipe line per JavaScript example: $(1) = example name.
+define run_js_demo
+	@if [ -f examples/$(1).js ]; then \
+	    echo "== demo: $(1).js ($$(node --version))"; \
+	    NODE_PATH=build/node-demo/node_modules timeout $(DEMO_TIMEOUT) node examples/$(1).js \
+	        || { rc=$$?; echo "== demo: $(1).js failed (exit $$rc)"; exit $$rc; }; \
+	else \
+	    echo "== demo: $(1).js (not written yet: no examples/$(1).js), skipped"; \
+	fi
+
+endef
+
 DEMO_PY_FOUND := $(wildcard $(DEMO_PY_EXAMPLES:%=examples/%.py))
 
 demo: build
@@ -113,6 +128,10 @@ ifneq ($(DEMO_PY_FOUND),)
 endif
 	$(foreach ex,$(DEMO_PY_EXAMPLES),$(call run_py_demo,$(ex)))
 	$(foreach ex,$(DEMO_LUA_EXAMPLES),$(call run_lua_demo,$(ex)))
+ifneq ($(wildcard $(DEMO_JS_EXAMPLES:%=examples/%.js)),)
+	@mkdir -p build/node-demo && cd build/node-demo && npm install --no-audit --no-fund --no-save --silent ../../bindings/node
+endif
+	$(foreach ex,$(DEMO_JS_EXAMPLES),$(call run_js_demo,$(ex)))
 
 python-env:
 	@bash scripts/python-env.sh
@@ -121,6 +140,8 @@ bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 	@if [ -f $(BUILD_DIR)/lua/gort.lua ]; then echo "== Lua binding benchmarks"; \
 	    LUA_PATH="$(BUILD_DIR)/lua/?.lua;;" LUA_CPATH="$(BUILD_DIR)/lua/?.so;;" lua5.4 bench/lua/bench.lua; fi
+	@mkdir -p build/node-demo && cd build/node-demo && npm install --no-audit --no-fund --no-save --silent ../../bindings/node
+	NODE_PATH=build/node-demo/node_modules node bench/node/binding.js
 
 clean:
 	rm -rf build

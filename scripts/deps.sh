@@ -14,6 +14,8 @@
 #   python3-venv, python3-dev            Python binding (scripts/python-env.sh):
 #                                        venvs and Python.h, for Debian's python3
 #                                        when it is >= 3.10 (pyenv builds have both)
+#   nodejs (>= 18), npm, Node-API headers
+#   (nodejs ships /usr/include/node)     Node binding (node stage, JS demos)
 set -euo pipefail
 
 missing=()      # Debian packages to install
@@ -51,6 +53,10 @@ elif [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import sys; sys.exit(sys.ve
     pyinc=$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
     [ -n "$pyinc" ] && [ -f "$pyinc/Python.h" ] || want python3-dev "Python.h for /usr/bin/python3 (python3-dev)"
 fi
+have node || want nodejs "node (nodejs >= 18)"
+have npm || want npm "npm"
+{ [ -f /usr/include/node/node_api.h ] || [ -f "$(dirname "$(command -v node 2>/dev/null || echo /x/x)")/../include/node/node_api.h" ]; } \
+    || want nodejs "Node-API headers (/usr/include/node/node_api.h, Debian's nodejs)"
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
     want golang-go "go"
 fi

@@ -20,6 +20,9 @@
 #             bindings/lua/tests, the same suite with module + libgort under
 #             ASan+UBSan, and `luarocks make` into a temporary tree
 #             (GORT_LUA_SUITE_TIMEOUT, 300 s, bounds each busted run)
+#   node      Node binding: npm install ./bindings/node (+ promises-aplus-tests,
+#             typescript) into $GORT_TEST_BUILD_ROOT/node, the npm pack tarball
+#             installed and loaded, then node --test bindings/node/test
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -36,7 +39,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python lua)
+all_stages=(release asan tsan valgrind aarch64 python lua node)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -355,9 +358,52 @@ stage_lua() {
     return "$rc"
 }
 
+# stage_node: the Node addon built by npm from this checkout (and from the
+# tarball npm pack makes), then its node --test suite (A+ suite included).
+stage_node() {
+    local dir="$root/$broot/node" log out pass fail
+    rm -rf "$dir" && mkdir -p "$dir/pack" "$dir/logs" || return 1
+    echo "-- node $(node --version), npm $(npm --version)"
+    printf '{ "name": "gort-node-stage", "private": true, "dependencies": { "gort": "file:%s",
+      "promises-aplus-tests": "2.1.2", "typescript": "^5.4.0" } }\n' "$root/bindings/node" >"$dir/package.json"
+    if ! (cd "$dir" && npm install --no-audit --no-fund >"$dir/logs/install.log" 2>&1); then
+        tail -20 "$dir/logs/install.log"
+        echo "node: npm install ./bindings/node failed"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    out=$( (cd "$root/bindings/node" && npm pack --silent --pack-destination "$dir/pack") 2>"$dir/logs/pack.log") &&
+        (cd "$dir/pack" && printf '{ "name": "gort-node-pack", "private": true }\n' >package.json &&
+            npm install --no-audit --no-fund "./$out" >"$dir/logs/pack-install.log" 2>&1) &&
+        (cd "$dir/pack" && node -e "const g=require('gort'); new g.Chan(1).send(1).then(()=>console.log('-- npm pack tarball: built and loaded, engine', g.version))")
+    if [ $? -ne 0 ]; then
+        echo "node: installing the npm pack tarball failed (see $dir/logs)"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    log="$dir/logs/test.log"
+    (cd "$dir" && timeout "${GORT_NODE_SUITE_TIMEOUT:-600}" node --test "$root"/bindings/node/test/*.test.js) >"$log" 2>&1
+    local rc=$?
+    grep -E '^not ok|^# (tests|pass|fail|skipped)' "$log"
+    pass=$(grep -Eo '^# pass [0-9]+' "$log" | awk '{print $3}')
+    fail=$(grep -Eo '^# fail [0-9]+' "$log" | awk '{print $3}')
+    if [ -z "$pass" ] || [ "$pass" -eq 0 ]; then
+        tail -30 "$log"
+        echo "node: no test ran (exit $rc)"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    total_passed=$((total_passed + pass))
+    total_failed=$((total_failed + ${fail:-0}))
+    [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ] && total_failed=$((total_failed + 1))
+    echo "node: $pass passed, ${fail:-0} failed (log: $log)"
+    return "$rc"
+}
+
 describe() {
     case "$1" in
         lua) echo "Lua binding: busted suite, again under ASan+UBSan, luarocks make into a temp tree" ;;
+        node) echo "Node binding: npm install ./bindings/node and its npm pack tarball, node --test (A+ suite included)" ;;
         release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
         asan) echo "ASan+UBSan build + ctest (GORT_TEST_SCALE=10)" ;;
         tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;

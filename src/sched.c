@@ -875,17 +875,29 @@ GORT__CORE void gort__m_detach(gort__m *m)
     free(m);
 }
 
+/* A thread's stack never moves: computed once per thread. (On the main
+ * thread glibc's pthread_getattr_np parses /proc/self/maps, and a host
+ * loop that embeds a gort loop attaches at every gort_loop_run_once.) */
+static __thread void  *tls_stack_lo;
+static __thread size_t tls_stack_size;
+static __thread bool   tls_stack_known;
+
 GORT__CORE static void thread_stack_bounds(gort__ctx *ctx)
 {
-    pthread_attr_t attr;
-    void *lo = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &lo, &size);
-        pthread_attr_destroy(&attr);
+    if (!tls_stack_known) {
+        pthread_attr_t attr;
+        void *lo = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &lo, &size);
+            pthread_attr_destroy(&attr);
+        }
+        tls_stack_lo = lo;
+        tls_stack_size = size;
+        tls_stack_known = true;
     }
-    ctx->stack_lo = lo;
-    ctx->stack_size = size;
+    ctx->stack_lo = tls_stack_lo;
+    ctx->stack_size = tls_stack_size;
 #ifdef GORT__TSAN
     ctx->tsan_fiber = __tsan_get_current_fiber();
     ctx->tsan_owned = 0;
