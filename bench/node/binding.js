@@ -131,7 +131,7 @@ async function crcGort() {
 function makePool() {
   try {
     const Piscina = require('piscina');
-    const p = new Piscina({ filename: path.join(os.tmpdir(), 'gort-crc-worker.js') });
+    const p = new Piscina({ filename: path.join(os.tmpdir(), 'gort-crc-piscina.js') });
     return { name: 'piscina', run: (b) => p.run(b), close: () => p.destroy() };
   } catch (_) { /* not installed: a plain pool */ }
   const ws = os.cpus().map(() => new Worker(path.join(os.tmpdir(), 'gort-crc-worker.js')));
@@ -187,6 +187,10 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     "const zlib = require('zlib'); const { parentPort } = require('worker_threads');\n" +
     "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n" +
     "if (parentPort) parentPort.on('message', (b) => parentPort.postMessage(module.exports(b)));\n");
+  // piscina talks over parentPort itself: its worker file only exports the task.
+  fs.writeFileSync(path.join(os.tmpdir(), 'gort-crc-piscina.js'),
+    "const zlib = require('zlib');\n" +
+    "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n");
   const pool = makePool();
   await crcGort(); await crcPool(pool); lagP99 = [];
   const cg = [], cp = [], cs = [];
