@@ -624,21 +624,23 @@ static void cv_got(cv_actor *me, int c, int64_t v)
     me->last_seen[sender][c] = v;
 }
 
-static void cv_sent_rc(int rc, int64_t v, const char *what)
+/* A send's result: 0 (v is in flight), GORT_ECLOSED, or GORT_EAGAIN for
+ * a try (may_fail). */
+static void cv_sent_rc(int rc, int64_t v, bool may_fail, const char *what)
 {
     if (rc == 0)
         atomic_store(&cv_sent[v], 1);
-    else if (rc != GORT_ECLOSED && rc != GORT_EAGAIN)
+    else if (rc != GORT_ECLOSED && !(rc == GORT_EAGAIN && may_fail))
         mismatch("conserve: %s returned %s", what, gort_err_name(rc));
 }
 
-static void cv_recv_rc(cv_actor *me, int rc, int c, int64_t v, const char *what)
+static void cv_recv_rc(cv_actor *me, int rc, int c, int64_t v, bool may_fail, const char *what)
 {
     if (rc == 0)
         cv_got(me, c, v);
     else if (rc == GORT_ECLOSED && v != 0)
         mismatch("conserve: %s: GORT_ECLOSED with %lld not zeroed", what, (long long)v);
-    else if (rc != GORT_ECLOSED && rc != GORT_EAGAIN)
+    else if (rc != GORT_ECLOSED && !(rc == GORT_EAGAIN && may_fail))
         mismatch("conserve: %s returned %s", what, gort_err_name(rc));
 }
 
@@ -649,19 +651,19 @@ static void cv_run(cv_actor *me)
         gort_chan *ch = cv_chans[c];
         int64_t v = cv_value(me->id, k, 0), r = -1;
         switch (kind) {
-        case 0: cv_sent_rc(gort_chan_send(ch, &v), v, "send"); break;
-        case 1: cv_sent_rc(gort_chan_try_send(ch, &v), v, "try_send"); break;
-        case 2: cv_recv_rc(me, gort_chan_recv(ch, &r), c, r, "recv"); break;
-        case 3: cv_recv_rc(me, gort_chan_try_recv(ch, &r), c, r, "try_recv"); break;
+        case 0: cv_sent_rc(gort_chan_send(ch, &v), v, false, "send"); break;
+        case 1: cv_sent_rc(gort_chan_try_send(ch, &v), v, true, "try_send"); break;
+        case 2: cv_recv_rc(me, gort_chan_recv(ch, &r), c, r, false, "recv"); break;
+        case 3: cv_recv_rc(me, gort_chan_try_recv(ch, &r), c, r, true, "try_recv"); break;
         default: { /* select: send on c and receive on c2, with default for kind 5 */
             int64_t sv = cv_value(me->id, k, 1), rv = -1;
             gort_case cs[2] = {{.chan = ch, .dir = GORT_SEND, .elem = &sv},
                                {.chan = cv_chans[c2], .dir = GORT_RECV, .elem = &rv}};
             int idx = gort_select(cs, 2, kind == 5 ? GORT_NOWAIT : GORT_FOREVER);
             if (idx == 0)
-                cv_sent_rc(cs[0].result, sv, "select send");
+                cv_sent_rc(cs[0].result, sv, false, "select send");
             else if (idx == 1)
-                cv_recv_rc(me, cs[1].result, c2, rv, "select recv");
+                cv_recv_rc(me, cs[1].result, c2, rv, false, "select recv");
             else if (idx != GORT_EAGAIN || kind != 5)
                 mismatch("conserve: select returned %s", gort_err_name(idx));
         }
