@@ -32,7 +32,10 @@ DEMO_ARGS_http_hello ?= --self-test
 # Python examples (examples/NAME.py) run after the C ones by `make demo`, with
 # the newest CPython's venv (GORT_PYTHONS=X.Y picks another); arguments per
 # example in DEMO_PY_ARGS_NAME.
-DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge
+DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge native_pool
+# Lua examples (examples/NAME.lua) run last by `make demo`, with the module
+# the build put in $(BUILD_DIR)/lua; arguments per example in DEMO_LUA_ARGS_NAME.
+DEMO_LUA_EXAMPLES ?= seed_worker_pool seed_promise_all parallel_states
 # Seconds each demo may run before it is stopped (and counted as a failure).
 DEMO_TIMEOUT ?= 120
 
@@ -41,7 +44,7 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python fault fuzz
+STAGES := release asan tsan valgrind aarch64 python lua fault fuzz
 
 .PHONY: all deps build test demo bench clean python-env fuzz $(addprefix test-,$(STAGES))
 
@@ -88,6 +91,20 @@ define run_py_demo
 
 endef
 
+# One recipe line per Lua example: $(1) = example name.
+define run_lua_demo
+	@src=examples/$(1).lua; \
+	if [ -f "$$src" ] && [ -f $(BUILD_DIR)/lua/gort.lua ]; then \
+	    echo "== demo: $(1).lua $(DEMO_LUA_ARGS_$(1))"; \
+	    LUA_PATH="$(BUILD_DIR)/lua/?.lua;;" LUA_CPATH="$(BUILD_DIR)/lua/?.so;;" \
+	    timeout --kill-after=5 $(DEMO_TIMEOUT) lua5.4 "$$src" $(DEMO_LUA_ARGS_$(1)) \
+	        || { rc=$$?; echo "== demo: $(1).lua failed (exit $$rc)"; exit $$rc; }; \
+	else \
+	    echo "== demo: $(1).lua (no examples/$(1).lua or Lua binding not built), skipped"; \
+	fi
+
+endef
+
 DEMO_PY_FOUND := $(wildcard $(DEMO_PY_EXAMPLES:%=examples/%.py))
 
 demo: build
@@ -96,6 +113,7 @@ ifneq ($(DEMO_PY_FOUND),)
 	@GORT_PYTHONS=$${GORT_PYTHONS:-newest} GORT_PY_ROOT=build/python bash scripts/python-env.sh
 endif
 	$(foreach ex,$(DEMO_PY_EXAMPLES),$(call run_py_demo,$(ex)))
+	$(foreach ex,$(DEMO_LUA_EXAMPLES),$(call run_lua_demo,$(ex)))
 
 python-env:
 	@bash scripts/python-env.sh
@@ -109,6 +127,8 @@ fuzz:
 
 bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	@if [ -f $(BUILD_DIR)/lua/gort.lua ]; then echo "== Lua binding benchmarks"; \
+	    LUA_PATH="$(BUILD_DIR)/lua/?.lua;;" LUA_CPATH="$(BUILD_DIR)/lua/?.so;;" lua5.4 bench/lua/bench.lua; fi
 
 clean:
 	rm -rf build

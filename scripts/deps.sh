@@ -5,6 +5,7 @@
 # otherwise it names the packages to install and fails.
 #
 #   cmake gcc make pkg-config            build + install_consumers test
+#   libffi-dev                           native calls (src/ffi.c, test_ffi)
 #   gcc sanitizer runtimes               ASan/UBSan/TSan stages
 #   valgrind (+ <valgrind/valgrind.h>)   Valgrind stage, stack annotations
 #   qemu-aarch64, aarch64-linux-gnu-gcc,
@@ -29,6 +30,7 @@ have gcc || want gcc "gcc"
 have make || want make "make"
 have pkg-config || want pkg-config "pkg-config"
 have nm || want binutils "nm (binutils)"
+pkg-config --exists libffi 2>/dev/null || want libffi-dev "libffi (libffi-dev: native calls, found by pkg-config)"
 have setarch || want util-linux "setarch"
 have valgrind || want valgrind "valgrind"
 [ -f /usr/include/valgrind/valgrind.h ] || want valgrind "valgrind headers (<valgrind/valgrind.h>)"
@@ -57,6 +59,12 @@ fi
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
     want golang-go "go"
 fi
+# The Lua binding (stage lua): Lua 5.4 + headers, SWIG, busted, luarocks.
+have lua5.4 || want lua5.4 "lua5.4"
+[ -f /usr/include/lua5.4/lua.h ] || want liblua5.4-dev "Lua 5.4 headers (liblua5.4-dev)"
+have swig || want swig "swig"
+[ -f /usr/bin/busted ] || want lua-busted "busted (lua-busted)"
+have luarocks || want luarocks "luarocks"
 # Sanitizer runtimes ship with gcc's libgcc-N-dev on Debian.
 if have gcc; then
     gccmajor=$(gcc -dumpversion | cut -d. -f1)

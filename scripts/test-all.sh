@@ -16,6 +16,10 @@
 #             in each (--timeout per test: GORT_PY_TEST_TIMEOUT, 120 s), then
 #             once more under `python -X dev` with the newest version
 #             (GORT_PY_SUITE_TIMEOUT, 900 s, bounds each whole pytest run)
+#   lua       Lua binding: build the module (CMake, -Werror), busted
+#             bindings/lua/tests, the same suite with module + libgort under
+#             ASan+UBSan, and `luarocks make` into a temporary tree
+#             (GORT_LUA_SUITE_TIMEOUT, 300 s, bounds each busted run)
 #   fault     allocation-failure injection: scripts/fault-sweep.sh over the
 #             release and ASan build trees (built if missing)
 #   fuzz      differential channel fuzzer (libFuzzer, clang): scripts/fuzz.sh,
@@ -36,7 +40,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python fault fuzz)
+all_stages=(release asan tsan valgrind aarch64 python lua fault fuzz)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -243,12 +247,18 @@ stage_python() {
         v=${e%%=*}
         dir=${e#*=}
         newest=$e
-        run_pytest "$v" "$dir/bin/python" || rc=1
+        # -X dev (debug allocators, GIL checks) on every version: 3.10/3.11
+        # check the GIL differently from 3.12+. It adds checks and changes no
+        # code path of gort, so older versions run only under -X dev; the
+        # newest runs both ways (as many runs as before: no added time).
+        if [ "$e" = "${venvs[-1]}" ]; then
+            run_pytest "$v" "$dir/bin/python" || rc=1
+        fi
+        run_pytest "$v-dev" "$dir/bin/python" -X dev || rc=1
     done
     v=${newest%%=*}
-    run_pytest "$v-dev" "${newest#*=}/bin/python" -X dev || rc=1
     python_asan "${newest#*=}/bin/python" || rc=1
-    echo "python: ${#venvs[@]} version(s) + -X dev + ASan+UBSan on $v; $py_skipped test(s) skipped in all"
+    echo "python: ${#venvs[@]} version(s) under -X dev, $v also without; ASan+UBSan on $v; $py_skipped test(s) skipped in all"
     return "$rc"
 }
 
@@ -280,6 +290,75 @@ python_asan() {
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_pytest asan "$venv/bin/python"
 }
 
+# run_busted LABEL [env...]: the Lua suite with the module of $lua_build;
+# adds the TAP counts to the totals.
+run_busted() {
+    local label=$1 log rc ok bad
+    shift
+    log="$broot/lua-$label.log"
+    (cd bindings/lua/tests && env LUA_PATH="$root/$lua_build/lua/?.lua;;" \
+        LUA_CPATH="$root/$lua_build/lua/?.so;;" "$@" \
+        timeout "${GORT_LUA_SUITE_TIMEOUT:-300}" lua5.4 /usr/bin/busted -o TAP .) >"$log" 2>&1
+    rc=$?
+    ok=$(grep '^ok ' "$log" | grep -vc '# SKIP')
+    bad=$(grep -c '^not ok ' "$log")
+    total_passed=$((total_passed + ok))
+    total_failed=$((total_failed + bad))
+    grep -A4 '^not ok ' "$log" | head -60
+    if [ "$rc" -ne 0 ] || [ "$ok" -eq 0 ]; then
+        [ "$bad" -eq 0 ] && total_failed=$((total_failed + 1)) && tail -20 "$log"
+        echo "-- busted ($label): exit $rc, $ok passed, $bad failed (log: $log)"
+        return 1
+    fi
+    echo "-- busted ($label): $ok passed, $bad failed"
+}
+
+stage_lua() {
+    local rc=0 pre tree venv pyc="" pysite="" targets=(gort_lua gort_lua_testhelper)
+    lua_build="$broot/lua"
+    # The polyglot host embeds the newest CPython with the Python binding.
+    if GORT_PYTHONS=newest GORT_PY_ROOT="$pyroot" bash scripts/python-env.sh >"$broot/lua-python.log" 2>&1; then
+        venv=$(tail -n1 "$pyroot/venvs.txt" | cut -f2)
+        pyc="$("$venv/bin/python" -c 'import sys; print(sys._base_executable)')-config"
+        pysite=$("$venv/bin/python" -c 'import gort, os; print(os.path.dirname(os.path.dirname(gort.__file__)))')
+        [ -x "$pyc" ] && targets+=(gort_lua_polyglot) || pyc=""
+    fi
+    [ -n "$pyc" ] || echo "-- polyglot host: no CPython venv with the binding (see $broot/lua-python.log): its test stays pending"
+    cmake -S . -B "$lua_build" -DGORT_WERROR=ON -DGORT_BUILD_LUA=ON -DGORT_BUILD_BENCH=OFF \
+        -DGORT_BUILD_EXAMPLES=OFF -DGORT_PYTHON_CONFIG="$pyc" >/dev/null &&
+        cmake --build "$lua_build" -j"$jobs" --target "${targets[@]}" >"$broot/lua-build.log" 2>&1 ||
+        { tail -30 "$broot/lua-build.log"; total_failed=$((total_failed + 1)); return 1; }
+    if [ -n "$pyc" ]; then
+        run_busted release GORT_POLYGLOT="$root/$lua_build/lua/polyglot" GORT_POLYGLOT_PYTHONPATH="$pysite" || rc=1
+    else
+        run_busted release || rc=1
+    fi
+    lua_build="$broot/lua-asan"
+    pre="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+    cmake -S . -B "$lua_build" -DGORT_WERROR=OFF -DGORT_SANITIZE=address -DGORT_BUILD_LUA=ON \
+        -DGORT_BUILD_BENCH=OFF -DGORT_BUILD_EXAMPLES=OFF >/dev/null &&
+        cmake --build "$lua_build" -j"$jobs" --target gort_lua gort_lua_testhelper >"$broot/lua-asan-build.log" 2>&1 ||
+        { tail -30 "$broot/lua-asan-build.log"; total_failed=$((total_failed + 1)); return 1; }
+    run_busted asan LD_PRELOAD="$pre" ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 || rc=1
+    tree=$(mktemp -d)
+    if (cd bindings/lua && luarocks --lua-version 5.4 make --tree "$tree" gort-scm-1.rockspec \
+            GORT_INCDIR="$root/include" GORT_LIBDIR="$root/$broot/lua" >"$root/$broot/lua-rock.log" 2>&1) &&
+        (eval "$(luarocks --lua-version 5.4 path --tree "$tree")" && cd / &&
+            lua5.4 -e 'local g = require "gort"; assert(package.searchpath("gort.core", package.cpath):find("'"$tree"'", 1, true))
+                       assert(g.run(function() local c = g.chan(1, "int64"); c:send(1 << 62); return c:recv() end) == 1 << 62)'); then
+        echo "-- luarocks make: installed into a temporary tree and imported: ok"
+        total_passed=$((total_passed + 1))
+    else
+        tail -20 "$broot/lua-rock.log"
+        echo "-- luarocks make: FAILED"
+        total_failed=$((total_failed + 1))
+        rc=1
+    fi
+    rm -rf "$tree" bindings/lua/gort_wrap.c bindings/lua/*.o bindings/lua/core.so
+    return "$rc"
+}
+
 # count_line LOG REGEX: add "N ... swept ..., M passed" of the last line
 # matching REGEX to the totals (N - M failed); none is a failure.
 count_line() {
@@ -308,7 +387,7 @@ ensure_build() {
 }
 
 stage_fault() {
-    local rc=0 b label log
+    local rc=0 b log
     ensure_build "$broot/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_WERROR=ON \
         || { total_failed=$((total_failed + 1)); return 1; }
     ensure_build "$broot/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=address \
@@ -336,12 +415,13 @@ stage_fuzz() {
 
 describe() {
     case "$1" in
+        lua) echo "Lua binding: busted suite, again under ASan+UBSan, luarocks make into a temp tree" ;;
         release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
         asan) echo "ASan+UBSan build + ctest (GORT_TEST_SCALE=10)" ;;
         tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
-        python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev and ASan+UBSan on the newest" ;;
+        python) echo "Python binding: pytest under -X dev in a venv per CPython >= 3.10, the newest also without -X dev and under ASan+UBSan" ;;
         fault) echo "allocation-failure injection sweep (release + ASan builds; one-shot and persistent faults)" ;;
         fuzz) echo "differential channel fuzzer (libFuzzer, clang ASan+UBSan), bounded" ;;
     esac
