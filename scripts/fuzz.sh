@@ -12,6 +12,7 @@
 # command: libFuzzer instruments every object, and the gcc build trees stay
 # untouched). Build output and the working corpus live in $GORT_FUZZ_BUILD
 # (build/fuzz); the seed corpus tests/fuzz/corpus/<mode> is only read.
+# Native calls (src/ffi.c) are built without libffi: they are not fuzzed here.
 # The last line of a bounded run is
 #   fuzz: total: R runs (E executions), P passed
 # (a run: one seed replay or one timed fuzzing session per mode; the
@@ -27,7 +28,7 @@ command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (run 'make deps')"; e
 bin="$out/fuzz_chan"
 if [ ! -x "$bin" ] || [ -n "$(find src include tests/fuzz -newer "$bin" -name '*.[chS]' | head -1)" ]; then
     echo "fuzz: building $bin with $($cc --version | head -1)"
-    "$cc" -std=c11 -D_GNU_SOURCE -DGORT_BUILDING_LIBRARY=1 -DGORT_HAVE_VALGRIND_H=0 \
+    "$cc" -std=c11 -D_GNU_SOURCE -DGORT_BUILDING_LIBRARY=1 -DGORT_HAVE_VALGRIND_H=0 -DGORT_HAVE_FFI=0 \
         -O1 -g -fno-omit-frame-pointer -ftls-model=initial-exec -Wall -Wextra -Werror \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -Iinclude -iquote src src/*.c "src/ctx/ctx_$arch.S" tests/fuzz/fuzz_chan.c \
