@@ -12,6 +12,7 @@
 #   make test-release | test-asan | test-tsan | test-valgrind | test-aarch64 | test-python
 #                 one stage of `make test`
 #   make python-env   venvs with the Python binding installed (build/python/venv-X.Y)
+#   make fuzz     the differential channel fuzzer, open-ended (scripts/fuzz.sh)
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -46,9 +47,9 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python lua node
+STAGES := release asan tsan valgrind aarch64 python lua node fault fuzz
 
-.PHONY: all deps build test demo bench clean python-env $(addprefix test-,$(STAGES))
+.PHONY: all deps build test demo bench clean python-env fuzz $(addprefix test-,$(STAGES))
 
 all: build
 
@@ -135,6 +136,13 @@ endif
 
 python-env:
 	@bash scripts/python-env.sh
+
+# The channel fuzzer, open-ended (Ctrl-C stops it; new inputs go to
+# build/fuzz/corpus, crashes to build/fuzz/crash-*). FUZZ_ARGS: more
+# libFuzzer options, e.g. FUZZ_ARGS="-max_total_time=600 -jobs=2".
+FUZZ_ARGS ?=
+fuzz:
+	@bash scripts/fuzz.sh $(FUZZ_ARGS)
 
 bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)

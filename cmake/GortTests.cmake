@@ -67,3 +67,8 @@ if(NOT CMAKE_CROSSCOMPILING AND GORT_SANITIZE STREQUAL "" AND NOT GORT_STATIC_EX
             --config $<CONFIG>)
   set_tests_properties(install_consumers PROPERTIES TIMEOUT ${GORT_TEST_TIMEOUT} LABELS install)
 endif()
+
+# Allocation-failure injection programs (the `fault` stage).
+if(NOT GORT_STATIC_EXES)
+  include(GortFault)
+endif()

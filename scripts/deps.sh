@@ -40,6 +40,11 @@ have qemu-aarch64 || want qemu-user "qemu-aarch64 (qemu-user)"
 have aarch64-linux-gnu-gcc || want gcc-aarch64-linux-gnu "aarch64-linux-gnu-gcc"
 { [ -f /usr/aarch64-linux-gnu/include/stdio.h ] && [ -f /usr/aarch64-linux-gnu/lib/libc.a ]; } \
     || want libc6-dev-arm64-cross "aarch64 glibc headers + static libc (libc6-dev-arm64-cross)"
+# The fuzz stage (scripts/fuzz.sh): clang with libFuzzer's runtime.
+have clang || want clang "clang (the fuzz stage)"
+compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null \
+    || want libclang-rt-14-dev "libFuzzer runtime (libclang-rt-14-dev)"
+have addr2line || want binutils "addr2line (binutils: the fault stage's call sites)"
 have python3 || want python3 "python3"
 # The Python binding's venvs (scripts/python-env.sh) use every CPython >= 3.10
 # found; Debian's own python3 needs python3-venv (ensurepip) and python3-dev

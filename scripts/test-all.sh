@@ -23,6 +23,10 @@
 #   node      Node binding: npm install ./bindings/node (+ promises-aplus-tests,
 #             typescript) into $GORT_TEST_BUILD_ROOT/node, the npm pack tarball
 #             installed and loaded, then node --test bindings/node/test
+#   fault     allocation-failure injection: scripts/fault-sweep.sh over the
+#             release and ASan build trees (built if missing)
+#   fuzz      differential channel fuzzer (libFuzzer, clang): scripts/fuzz.sh,
+#             bounded (GORT_FUZZ_SECONDS, 60 s in all)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -39,7 +43,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python lua node)
+all_stages=(release asan tsan valgrind aarch64 python lua node fault fuzz)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -400,6 +404,60 @@ stage_node() {
     return "$rc"
 }
 
+# count_line LOG REGEX: add "N ... swept ..., M passed" of the last line
+# matching REGEX to the totals (N - M failed); none is a failure.
+count_line() {
+    local line
+    line=$(grep -E "$2" "$1" | tail -1)
+    if [ -z "$line" ]; then
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    local n m
+    n=$(sed -E 's/^[^0-9]*([0-9]+) .*/\1/' <<<"${line#*: *: }")
+    m=$(awk '{print $(NF-1)}' <<<"$line")
+    total_passed=$((total_passed + m))
+    total_failed=$((total_failed + n - m))
+}
+
+# ensure_build DIR cmake-args...: configure DIR if it has no cache, then build.
+ensure_build() {
+    local dir=$1
+    shift
+    if [ -f "$dir/CMakeCache.txt" ]; then
+        cmake --build "$dir" -j"$jobs"
+    else
+        configure_build "$dir" "$@"
+    fi
+}
+
+stage_fault() {
+    local rc=0 b log
+    ensure_build "$broot/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_WERROR=ON \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    ensure_build "$broot/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=address \
+        -DGORT_WERROR=OFF -DGORT_BUILD_BENCH=OFF \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    for b in release asan; do
+        log="$broot/$b/fault-stage.log"
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            bash scripts/fault-sweep.sh "$broot/$b" "$b" 2>&1 | tee "$log"
+        [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+        count_line "$log" "^fault: $b: [0-9]+ injection points swept" || rc=1
+    done
+    return "$rc"
+}
+
+stage_fuzz() {
+    local log="$broot/fuzz-stage.log"
+    mkdir -p "$broot"
+    GORT_FUZZ_BUILD="$broot/fuzz" bash scripts/fuzz.sh --bounded "${GORT_FUZZ_SECONDS:-60}" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    count_line "$log" "^fuzz: total: [0-9]+ runs? .*passed" || rc=1
+    return "$rc"
+}
+
 describe() {
     case "$1" in
         lua) echo "Lua binding: busted suite, again under ASan+UBSan, luarocks make into a temp tree" ;;
@@ -410,6 +468,8 @@ describe() {
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
         python) echo "Python binding: pytest under -X dev in a venv per CPython >= 3.10, the newest also without -X dev and under ASan+UBSan" ;;
+        fault) echo "allocation-failure injection sweep (release + ASan builds; one-shot and persistent faults)" ;;
+        fuzz) echo "differential channel fuzzer (libFuzzer, clang ASan+UBSan), bounded" ;;
     esac
 }
 
