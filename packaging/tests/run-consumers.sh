@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # run-consumers.sh — the install_consumers CTest.
 #
-# Installs the build tree into a scratch prefix, then builds and runs
-# packaging/tests/consumer.c against that prefix twice:
+# Installs the build tree into a scratch prefix (or takes an already
+# populated prefix: --prefix, as scripts/dist-deb-proof.sh does with the
+# unpacked .deb files), then builds and runs packaging/tests/consumer.c
+# against that prefix twice:
 #   1. with the compiler flags from `pkg-config --cflags --libs gort`
 #   2. as a CMake project using find_package(gort) (gort::gort and gort::gort_static)
 #
-# usage: run-consumers.sh --build-dir DIR --work-dir DIR --source-dir DIR
+# usage: run-consumers.sh (--build-dir DIR | --prefix DIR) --work-dir DIR --source-dir DIR
 #                         [--cmake CMAKE] [--cc CC] [--config CONFIG]
 set -euo pipefail
 
-build="" work="" src="" cmake=cmake cc=cc config=""
+build="" prefix="" work="" src="" cmake=cmake cc=cc config=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2; shift 2 ;;
+        --prefix) prefix=$2; shift 2 ;;
         --work-dir) work=$2; shift 2 ;;
         --source-dir) src=$2; shift 2 ;;
         --cmake) cmake=$2; shift 2 ;;
@@ -22,16 +25,17 @@ while [ $# -gt 0 ]; do
         *) echo "run-consumers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ -n "$build" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
+[ -n "$build$prefix" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
 command -v pkg-config >/dev/null || { echo "run-consumers.sh: pkg-config not found (run 'make deps')" >&2; exit 1; }
 
 rm -rf "$work"
 mkdir -p "$work"
-prefix="$work/prefix"
-
-echo "== install into $prefix"
-"$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
-    || { cat "$work/install.log"; exit 1; }
+if [ -n "$build" ]; then
+    prefix="$work/prefix"
+    echo "== install into $prefix"
+    "$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
+        || { cat "$work/install.log"; exit 1; }
+fi
 
 pc=$(find "$prefix" -name gort.pc -print -quit)
 [ -n "$pc" ] || { echo "gort.pc was not installed" >&2; exit 1; }
