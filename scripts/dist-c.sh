@@ -94,8 +94,10 @@ deb_fields() {
     grep -Fq "libgort0 (= $v-1)" <<<"$dev_dep" || { echo "libgort-dev does not depend on libgort0 (= $v-1)"; ok=1; }
     # With the native-call API (GORT_WITH_FFI) libgort links libffi: the
     # runtime package must pull libffi8 and the dev package libffi-dev.
-    so=$(dpkg-deb --fsys-tarfile "$deb_rt" | tar -xO --wildcards "./usr/lib/*/libgort.so.$v")
-    if LC_ALL=C readelf -d /dev/stdin <<<"$so" 2>/dev/null | grep -q 'NEEDED.*libffi'; then
+    unpack_debs || return 1
+    so=$(find "$work/root/usr/lib" -name "libgort.so.$v" -print -quit)
+    LC_ALL=C readelf -d "$so" | grep NEEDED
+    if LC_ALL=C readelf -d "$so" | grep -q 'NEEDED.*libffi'; then
         echo "libgort links libffi"
         grep -Eq '(^|, )libffi8' <<<"$rt_dep" || { echo "libgort0 lacks Depends: libffi8"; ok=1; }
         grep -Eq '(^|, )libffi-dev' <<<"$dev_dep" || { echo "libgort-dev lacks Depends: libffi-dev"; ok=1; }

