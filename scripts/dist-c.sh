@@ -13,6 +13,8 @@
 # Proofs (each a counted step):
 #   c-tarball, c-build     the tarball unpacks and builds (-Werror)
 #   c-abi                  packaging/abi/gort-abi.py check against the baseline
+#   c-example              examples/worker_pool runs; its output, WORK/worker_pool.expect,
+#                          is what the Python and other bindings' ports must print
 #   c-deb                  cpack -G DEB
 #   c-deb-fields           Depends/Section/contents of both packages; libffi
 #                          dependencies when libgort links libffi
@@ -63,7 +65,7 @@ make_tarball() {
 build_c() {
     rm -rf "$bdir"
     cmake -S "$unpacked" -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr \
-        -DGORT_WERROR=ON -DGORT_BUILD_TESTS=OFF -DGORT_BUILD_EXAMPLES=OFF -DGORT_BUILD_BENCH=OFF &&
+        -DGORT_WERROR=ON -DGORT_BUILD_TESTS=OFF -DGORT_BUILD_EXAMPLES=ON -DGORT_BUILD_BENCH=OFF &&
         cmake --build "$bdir" -j"$jobs"
 }
 
@@ -151,9 +153,14 @@ deb_shlibdeps() {
     grep -Eq "libgort0 \(>= $v\)" <<<"$out" || { echo "expected libgort0 (>= $v) from the symbols file"; return 1; }
 }
 
+worker_pool_c() {
+    timeout 120 "$bdir/examples/worker_pool" >"$work/worker_pool.expect" || return 1
+    cat "$work/worker_pool.expect"
+}
+
 step c-tarball make_tarball &&
     step c-build build_c &&
-    { step c-abi abi_check; step c-deb make_debs; } &&
+    { step c-abi abi_check; step c-example worker_pool_c; step c-deb make_debs; } &&
     { step c-deb-fields deb_fields; step c-deb-consumers deb_consumers; } &&
     step c-deb-shlibdeps deb_shlibdeps
 dist_counts dist-c

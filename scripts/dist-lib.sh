@@ -50,3 +50,20 @@ gort_version() {
     [[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "cannot read the version from $h" >&2; return 1; }
     echo "$v"
 }
+
+# find_port ROOT SEED EXT: the port of tests/seed/SEED.* to a language, by
+# the names the bindings use (examples/SEED.EXT, examples/seed_SEED.EXT,
+# bindings/*/examples/SEED.EXT); prints nothing when there is none.
+find_port() {
+    local root=$1 seed=$2 ext=$3 c
+    for c in "$root/examples/$seed.$ext" "$root/examples/seed_$seed.$ext" "$root"/bindings/*/examples/"$seed.$ext"; do
+        [ -f "$c" ] && { echo "$c"; return 0; }
+    done
+    return 0
+}
+
+# same_output EXPECTED ACTUAL ORDERED: compare a port's output with the
+# seed's; ORDERED=0 compares the lines as sets (goroutine interleavings vary).
+same_output() {
+    if [ "$3" = 1 ]; then diff "$1" "$2"; else diff <(sort "$1") <(sort "$2"); fi
+}

@@ -19,13 +19,14 @@
 # Proofs (each a counted step), for every CPython 3.10-3.13 found
 # (/root/.pyenv/versions or PATH; GORT_PYTHONS="3.12 3.13" restricts):
 #   py-sdist               the sdist is built and holds the vendored C sources, no tests
-#   py-wheel-3.X           pip wheel of the sdist (isolated build env, offline)
+#   py-wheel-3.X           pip wheel of the unpacked sdist (isolated build env, offline)
 #   py-repair-3.X          auditwheel repair -> a manylinux tag (+ --strip)
 #   py-contents-3.X        packaging/tests/python/check_wheel.py: file list,
 #                          no tests/build paths, RUNPATH $ORIGIN, version
 #   py-install-3.X         fresh venv, pip install of the wheel only (offline),
 #                          then packaging/tests/python/smoke.py and
-#                          examples/worker_pool.py (lines compared with the Go seed's)
+#                          examples/worker_pool.py (its lines compared with those
+#                          of its C twin examples/worker_pool.c: --expect-worker-pool)
 #   py-sdist-offline       fresh venv with no network at all (unshare -n when
 #                          possible), pip install --no-index of the sdist, smoke.py
 set -uo pipefail
@@ -53,7 +54,7 @@ wh=$cache/wheelhouse
 tools=$cache/venv-tools
 pipq=(--disable-pip-version-check --no-input -q)
 mkdir -p "$pyout" "$work" "$wh"
-rm -f "$pyout"/gort-*
+rm -rf "$pyout"/gort-* "$work/sdist-tree"
 sdist=$pyout/gort-$v.tar.gz
 
 # Interpreters: the same search as scripts/python-env.sh, without venvs.
@@ -83,14 +84,14 @@ tools_venv() {
 # The build requirements of pyproject.toml plus the runtime dependency, as
 # wheels for each interpreter; downloaded only when missing.
 wheelhouse() {
-    local x
+    local x t
     for x in "${pythons[@]}"; do
-        if ! "${interp[$x]}" -m pip download "${pipq[@]}" --no-index --find-links "$wh" -d "$wh/.probe-$x" \
-                setuptools wheel cffi >/dev/null 2>&1; then
+        t=cp${x/./}
+        if ! compgen -G "$wh/cffi-*-$t-$t-*.whl" >/dev/null || ! compgen -G "$wh/pycparser-*.whl" >/dev/null \
+            || ! compgen -G "$wh/setuptools-*.whl" >/dev/null || ! compgen -G "$wh/wheel-*.whl" >/dev/null; then
             echo "python $x: downloading the build requirements into $wh"
             "${interp[$x]}" -m pip download "${pipq[@]}" --only-binary :all: -d "$wh" setuptools wheel cffi || return 1
         fi
-        rm -rf "$wh/.probe-$x"
     done
     ls "$wh"
 }
@@ -112,11 +113,19 @@ make_sdist() {
     if grep -E '\.(so|o|pyc)$|/build/' <<<"$list"; then echo "sdist holds build output (above)"; return 1; fi
 }
 
+# Every wheel is built from one unpacked copy of the sdist (pip builds a
+# local directory in place), so libgort's objects, which do not depend on
+# Python, are compiled once for all versions. LDSHARED without the
+# interpreter's LDFLAGS: a pyenv/--enable-shared Python would otherwise put
+# its own lib directory into the extension's RUNPATH.
 build_wheel() { # build_wheel X.Y
-    local x=$1
+    local x=$1 tree=$work/sdist-tree/gort-$v
+    if [ ! -d "$tree" ]; then
+        mkdir -p "$work/sdist-tree" && tar -C "$work/sdist-tree" -xzf "$sdist" || return 1
+    fi
     rm -rf "$work/raw-$x" && mkdir -p "$work/raw-$x"
-    "${interp[$x]}" -m pip wheel "${pipq[@]}" --no-index --find-links "$wh" --no-deps \
-        -w "$work/raw-$x" "$sdist" || return 1
+    LDSHARED="${CC:-cc} -shared" GORT_BUILD_JOBS=${JOBS:-2} "${interp[$x]}" -m pip wheel "${pipq[@]}" \
+        --no-index --find-links "$wh" --no-deps -w "$work/raw-$x" "$tree" || return 1
     ls "$work/raw-$x"
 }
 
@@ -136,7 +145,7 @@ check_contents() { # check_contents X.Y
         --version "$v" --python "$1" --forbid "$src" --forbid "$work" --forbid "$cache" --forbid /tmp/pip-
 }
 
-# run_proofs PYTHON LABEL: smoke.py and the seed example, from an empty
+# run_proofs PYTHON LABEL: smoke.py and examples/worker_pool.py, from an empty
 # directory (nothing of the checkout on sys.path).
 run_proofs() {
     local py=$1 label=$2 d=$work/run-$2
@@ -147,8 +156,8 @@ run_proofs() {
     if [ -n "$expect" ]; then
         # Goroutine scheduling orders the lines differently run to run: compare the sets.
         diff <(sort "$expect") <(sort "$d/worker_pool.out") \
-            || { echo "examples/worker_pool.py: lines differ from the Go seed's"; return 1; }
-        echo "worker_pool.py: same $(wc -l <"$expect") lines as tests/seed/worker_pool.go"
+            || { echo "examples/worker_pool.py: lines differ from examples/worker_pool.c's"; return 1; }
+        echo "worker_pool.py: the same $(wc -l <"$expect") lines as examples/worker_pool.c"
     fi
 }
 
@@ -168,6 +177,7 @@ sdist_offline() {
     if unshare -n true 2>/dev/null; then net=(unshare -n); echo "no network: unshare -n"; else echo "unshare -n not permitted: pip --no-index only"; fi
     rm -rf "$venv"
     "${interp[$x]}" -m venv "$venv" &&
+        LDSHARED="${CC:-cc} -shared" GORT_BUILD_JOBS=${JOBS:-2} \
         "${net[@]}" "$venv/bin/pip" install "${pipq[@]}" --no-index --find-links "$wh" "$sdist" || return 1
     run_proofs "$venv/bin/python" "sdist-$x"
 }
