@@ -19,7 +19,7 @@
 # Proofs (each a counted step), for every CPython 3.10-3.13 found
 # (/root/.pyenv/versions or PATH; GORT_PYTHONS="3.12 3.13" restricts):
 #   py-sdist               the sdist is built and holds the vendored C sources, no tests
-#   py-wheel-3.X           pip wheel of the unpacked sdist (isolated build env, offline)
+#   py-wheel-3.X           pip wheel of the unpacked sdist (offline, build venv in CACHE)
 #   py-repair-3.X          auditwheel repair -> a manylinux tag (+ --strip)
 #   py-contents-3.X        packaging/tests/python/check_wheel.py: file list,
 #                          no tests/build paths, RUNPATH $ORIGIN, version
@@ -113,19 +113,38 @@ make_sdist() {
     if grep -E '\.(so|o|pyc)$|/build/' <<<"$list"; then echo "sdist holds build output (above)"; return 1; fi
 }
 
+# pip of the tools venv, run for another interpreter (pip --python): fresh
+# venvs need no pip of their own (python -m venv --without-pip is quick).
+vpip() { # vpip PYTHON pip-args...
+    local py=$1
+    shift
+    "$tools/bin/pip" --python "$py" "$@"
+}
+
+# fresh_venv X.Y DIR: a new venv of CPython X.Y without pip.
+fresh_venv() {
+    rm -rf "$2" && "${interp[$1]}" -m venv --without-pip "$2"
+}
+
 # Every wheel is built from one unpacked copy of the sdist (pip builds a
 # local directory in place), so libgort's objects, which do not depend on
-# Python, are compiled once for all versions. LDSHARED without the
+# Python, are compiled once for all versions, by a build venv per version
+# (CACHE/venv-build-X.Y: setuptools, wheel, cffi from the wheelhouse; kept
+# between runs, hence --no-build-isolation). LDSHARED without the
 # interpreter's LDFLAGS: a pyenv/--enable-shared Python would otherwise put
 # its own lib directory into the extension's RUNPATH.
 build_wheel() { # build_wheel X.Y
-    local x=$1 tree=$work/sdist-tree/gort-$v
+    local x=$1 tree=$work/sdist-tree/gort-$v bv=$cache/venv-build-$1
     if [ ! -d "$tree" ]; then
         mkdir -p "$work/sdist-tree" && tar -C "$work/sdist-tree" -xzf "$sdist" || return 1
     fi
+    if ! "$bv/bin/python" -c 'import setuptools, wheel, cffi' 2>/dev/null; then
+        fresh_venv "$x" "$bv" &&
+            vpip "$bv/bin/python" install "${pipq[@]}" --no-index --find-links "$wh" setuptools wheel cffi || return 1
+    fi
     rm -rf "$work/raw-$x" && mkdir -p "$work/raw-$x"
-    LDSHARED="${CC:-cc} -shared" GORT_BUILD_JOBS=${JOBS:-2} "${interp[$x]}" -m pip wheel "${pipq[@]}" \
-        --no-index --find-links "$wh" --no-deps -w "$work/raw-$x" "$tree" || return 1
+    LDSHARED="${CC:-cc} -shared" GORT_BUILD_JOBS=${JOBS:-2} vpip "$bv/bin/python" wheel "${pipq[@]}" \
+        --no-index --no-build-isolation --no-deps -w "$work/raw-$x" "$tree" || return 1
     ls "$work/raw-$x"
 }
 
@@ -165,20 +184,21 @@ install_wheel() { # install_wheel X.Y
     local x=$1 venv=$work/venv-$1 whl
     whl=$(wheel_of "$x")
     [ -n "$whl" ] || { echo "no wheel for $x"; return 1; }
-    rm -rf "$venv"
-    "${interp[$x]}" -m venv "$venv" &&
-        "$venv/bin/pip" install "${pipq[@]}" --no-index --find-links "$wh" "$whl" || return 1
-    "$venv/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -Ei '^(gort|cffi) '
+    fresh_venv "$x" "$venv" &&
+        vpip "$venv/bin/python" install "${pipq[@]}" --no-index --find-links "$wh" "$whl" || return 1
+    vpip "$venv/bin/python" list --disable-pip-version-check 2>/dev/null | grep -Ei '^(gort|cffi) '
     run_proofs "$venv/bin/python" "$x"
 }
 
 sdist_offline() {
     local x=${pythons[-1]} venv=$work/venv-sdist net=()
     if unshare -n true 2>/dev/null; then net=(unshare -n); echo "no network: unshare -n"; else echo "unshare -n not permitted: pip --no-index only"; fi
-    rm -rf "$venv"
-    "${interp[$x]}" -m venv "$venv" &&
+    # An isolated build (the build requirements from the wheelhouse), as a
+    # user without network would run it.
+    fresh_venv "$x" "$venv" &&
         LDSHARED="${CC:-cc} -shared" GORT_BUILD_JOBS=${JOBS:-2} \
-        "${net[@]}" "$venv/bin/pip" install "${pipq[@]}" --no-index --find-links "$wh" "$sdist" || return 1
+        "${net[@]}" "$tools/bin/pip" --python "$venv/bin/python" install "${pipq[@]}" \
+        --no-index --find-links "$wh" "$sdist" || return 1
     run_proofs "$venv/bin/python" "sdist-$x"
 }
 
