@@ -44,6 +44,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$src" ] && [ -n "$out" ] && [ -n "$work" ] && [ -n "$cache" ] \
     || { echo "usage: dist-python.sh --src DIR --out DIR --work DIR --cache DIR" >&2; exit 2; }
+[ -z "$expect" ] || expect=$(realpath "$expect")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/dist-lib.sh
 . "$here/dist-lib.sh"
