@@ -10,6 +10,7 @@
 #   qemu-aarch64, aarch64-linux-gnu-gcc,
 #   libc6-dev-arm64-cross                aarch64 cross stage
 #   python3, go                          benchmarks (bench/run.py, bench/go)
+#   git, dpkg-dev, unzip                 release artifacts (scripts/dist.sh)
 #   python3-venv, python3-dev            Python binding (scripts/python-env.sh):
 #                                        venvs and Python.h, for Debian's python3
 #                                        when it is >= 3.10 (pyenv builds have both)
@@ -37,6 +38,11 @@ have aarch64-linux-gnu-gcc || want gcc-aarch64-linux-gnu "aarch64-linux-gnu-gcc"
 { [ -f /usr/aarch64-linux-gnu/include/stdio.h ] && [ -f /usr/aarch64-linux-gnu/lib/libc.a ]; } \
     || want libc6-dev-arm64-cross "aarch64 glibc headers + static libc (libc6-dev-arm64-cross)"
 have python3 || want python3 "python3"
+# Release artifacts (scripts/dist.sh): git archive, CPack DEB + dpkg-shlibdeps,
+# wheel/rock listings. (PyPI tools go into a local venv: build/dist-cache.)
+have git || want git "git"
+have dpkg-shlibdeps || want dpkg-dev "dpkg-shlibdeps (dpkg-dev)"
+have unzip || want unzip "unzip"
 # The Python binding's venvs (scripts/python-env.sh) use every CPython >= 3.10
 # found; Debian's own python3 needs python3-venv (ensurepip) and python3-dev
 # (Python.h) for that. Other pythons (pyenv) bring both or are skipped there.

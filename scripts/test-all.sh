@@ -16,6 +16,9 @@
 #             in each (--timeout per test: GORT_PY_TEST_TIMEOUT, 120 s), then
 #             once more under `python -X dev` with the newest version
 #             (GORT_PY_SUITE_TIMEOUT, 900 s, bounds each whole pytest run)
+#   dist      release artifacts from a clean clone of HEAD (scripts/dist.sh
+#             --clean-clone): C tarball, .deb, Python sdist + wheels, npm
+#             tarball, Lua rock, each proven in a clean place (docs/packaging.md)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -32,7 +35,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python)
+all_stages=(release asan tsan valgrind aarch64 python dist)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -276,6 +279,23 @@ python_asan() {
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_pytest asan "$venv/bin/python"
 }
 
+stage_dist() {
+    local log="$broot/dist.log" rc line
+    mkdir -p "$broot"
+    JOBS=$jobs bash scripts/dist.sh --clean-clone --out "$broot/dist/out" --work "$broot/dist/work" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^dist: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
+    if [ -z "$line" ] || [ "$(awk '{print $2}' <<<"$line")" -eq 0 ]; then
+        echo "dist: no count line or nothing passed"
+        total_failed=$((total_failed + 1))
+        [ "$rc" -eq 0 ] && rc=1
+        return "$rc"
+    fi
+    total_passed=$((total_passed + $(awk '{print $2}' <<<"$line")))
+    total_failed=$((total_failed + $(awk '{print $4}' <<<"$line")))
+    return "$rc"
+}
+
 describe() {
     case "$1" in
         release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
@@ -284,6 +304,7 @@ describe() {
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
         python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev and ASan+UBSan on the newest" ;;
+        dist) echo "release artifacts from a clean clone (tarball, .deb, wheels, sdist, npm, rock) + their proofs" ;;
     esac
 }
 
