@@ -98,8 +98,10 @@ deb_fields() {
     # runtime package must pull libffi8 and the dev package libffi-dev.
     unpack_debs || return 1
     so=$(find "$work/root/usr/lib" -name "libgort.so.$v" -print -quit)
-    LC_ALL=C readelf -d "$so" | grep NEEDED
-    if LC_ALL=C readelf -d "$so" | grep -q 'NEEDED.*libffi'; then
+    local needed
+    needed=$(LC_ALL=C readelf -d "$so" | grep NEEDED)
+    echo "$needed"
+    if grep -q 'libffi' <<<"$needed"; then
         echo "libgort links libffi"
         grep -Eq '(^|, )libffi8' <<<"$rt_dep" || { echo "libgort0 lacks Depends: libffi8"; ok=1; }
         grep -Eq '(^|, )libffi-dev' <<<"$dev_dep" || { echo "libgort-dev lacks Depends: libffi-dev"; ok=1; }
@@ -134,8 +136,10 @@ deb_consumers() {
     bash "$unpacked/packaging/tests/run-consumers.sh" --prefix "$work/root/usr" \
         --work-dir "$work/consumers" --source-dir "$unpacked" || return 1
     # The consumer must have used the unpacked library (no system libgort).
-    ldd "$work/consumers/cmake-build/consumer_shared" | grep libgort
-    ldd "$work/consumers/cmake-build/consumer_shared" | grep -q "$work/root/usr/lib/.*/libgort.so.0" \
+    local deps
+    deps=$(ldd "$work/consumers/cmake-build/consumer_shared") || return 1
+    grep libgort <<<"$deps"
+    grep -q "$work/root/usr/lib/.*/libgort.so.0" <<<"$deps" \
         || { echo "consumer_shared did not load the unpacked libgort.so.0"; return 1; }
 }
 
