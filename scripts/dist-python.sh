@@ -174,8 +174,7 @@ run_proofs() {
     timeout 120 "$py" "$src/examples/worker_pool.py" >"$d/worker_pool.out" || { cat "$d/worker_pool.out"; return 1; }
     cat "$d/worker_pool.out"
     if [ -n "$expect" ]; then
-        # Goroutine scheduling orders the lines differently run to run: compare the sets.
-        diff <(sort "$expect") <(sort "$d/worker_pool.out") \
+        same_output "$expect" "$d/worker_pool.out" 0 \
             || { echo "examples/worker_pool.py: lines differ from examples/worker_pool.c's"; return 1; }
         echo "worker_pool.py: the same $(wc -l <"$expect") lines as examples/worker_pool.c"
     fi
