@@ -50,6 +50,8 @@ spec=$lout/gort-$v-1.rockspec
 rock=$lout/gort-$v-1.src.rock
 tree=$work/tree
 lua=${LUA:-lua5.4}
+luav=${GORT_LUA_VERSION:-5.4}
+rocks=(luarocks --lua-version "$luav")
 mkdir -p "$lout" "$work"
 
 make_rockspec() {
@@ -66,12 +68,12 @@ make_rockspec() {
         skip { if ($0 ~ /}/) skip = 0; next }
         { print }' "$spec_in" >"$spec" || return 1
     grep -E '^(version|source) ' "$spec"
-    luarocks lint "$spec"
+    "${rocks[@]}" lint "$spec"
 }
 
 lua_pack() {
     rm -f "$rock"
-    (cd "$lout" && luarocks pack "$spec") || return 1
+    (cd "$lout" && "${rocks[@]}" pack "$spec") || return 1
     [ -f "$rock" ] || { ls "$lout"; return 1; }
     unzip -l "$rock"
 }
@@ -82,15 +84,15 @@ lua_install() {
     libdir=$(dirname "$(find "$prefix/lib" -name 'libgort.so' -print -quit)")
     [ -f "$inc/gort.h" ] && [ -n "$libdir" ] || { echo "no installed libgort under $prefix"; return 1; }
     rm -rf "$tree" "$work/empty-server" && mkdir -p "$work/empty-server"
-    luarocks --tree "$tree" --only-server "$work/empty-server" install "$rock" \
+    "${rocks[@]}" --tree "$tree" --only-server "$work/empty-server" install "$rock" \
         GORT_INCDIR="$inc" GORT_LIBDIR="$libdir" || return 1
-    luarocks --tree "$tree" list
-    eval "$(luarocks --tree "$tree" path)"
+    "${rocks[@]}" --tree "$tree" list
+    eval "$("${rocks[@]}" --tree "$tree" path)"
     "$lua" -e 'local g = require "gort"; print("gort from", package.searchpath("gort", package.path))' || return 1
 }
 
 lua_seed() { # lua_seed PORT NAME ORDERED
-    eval "$(luarocks --tree "$tree" path)"
+    eval "$("${rocks[@]}" --tree "$tree" path)"
     cd "$work" || return 1
     timeout 120 "$lua" "$1" >"$work/$2.out" || { cat "$work/$2.out"; return 1; }
     cat "$work/$2.out"

@@ -93,8 +93,8 @@ node_types() {
     npm install "${npmq[@]}" --prefer-offline --no-save typescript >/dev/null || return 1
     cp "$src/packaging/tests/node/consumer.ts" "$proj/" || return 1
     npx --no-install tsc --version &&
-        npx --no-install tsc --strict --noEmit --module commonjs --target es2020 --lib es2020,dom \
-            --moduleResolution node consumer.ts
+        npx --no-install tsc --strict --noEmit --module nodenext --moduleResolution nodenext \
+            --target es2022 --lib es2022,dom consumer.ts
 }
 
 if step node-version node_version && step node-pack node_pack && step node-install node_install; then
