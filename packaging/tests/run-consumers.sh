@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # run-consumers.sh — the install_consumers CTest.
 #
-# Installs the build tree into a scratch prefix (or takes an already
-# populated prefix: --prefix, as scripts/dist-deb-proof.sh does with the
-# unpacked .deb files), then builds and runs packaging/tests/consumer.c
-# against that prefix twice:
+# Installs the build tree into a scratch prefix, then builds and runs
+# packaging/tests/consumer.c against that prefix twice:
 #   1. with the compiler flags from `pkg-config --cflags --libs gort`
 #   2. as a CMake project using find_package(gort) (gort::gort and gort::gort_static)
 #
-# usage: run-consumers.sh (--build-dir DIR | --prefix DIR) --work-dir DIR --source-dir DIR
+# usage: run-consumers.sh --build-dir DIR --work-dir DIR --source-dir DIR
 #                         [--cmake CMAKE] [--cc CC] [--config CONFIG]
+#        --prefix DIR instead of --build-dir: an already populated prefix (the
+#                         unpacked .deb files of scripts/dist-c.sh), no install step
 set -euo pipefail
 
 build="" prefix="" work="" src="" cmake=cmake cc=cc config=""
