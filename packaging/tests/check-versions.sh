@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check-versions.sh — every artifact's version equals the library's
-# gort_version_string() (the dist-versions step of scripts/dist.sh).
+# gort_version_string() (the `versions` step of scripts/dist.sh).
 #
 #   check-versions.sh --dist DIST --prefix PREFIX [--cc CC]
 #
