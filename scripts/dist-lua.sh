@@ -94,7 +94,7 @@ lua_install() {
 lua_seed() { # lua_seed PORT NAME ORDERED
     eval "$("${rocks[@]}" --tree "$tree" path)"
     cd "$work" || return 1
-    timeout 120 "$lua" "$1" >"$work/$2.out" || { cat "$work/$2.out"; return 1; }
+    timeout 60 "$lua" "$1" >"$work/$2.out" || { cat "$work/$2.out"; return 1; }
     cat "$work/$2.out"
     same_output "$seeds/$2.out" "$work/$2.out" "$3"
 }

@@ -83,7 +83,7 @@ node_install() {
 
 node_seed() { # node_seed PORT NAME ORDERED
     cp "$1" "$proj/port-$2.js" && cd "$proj" || return 1
-    timeout 120 node "port-$2.js" >"$work/$2.out" || { cat "$work/$2.out"; return 1; }
+    timeout 60 node "port-$2.js" >"$work/$2.out" || { cat "$work/$2.out"; return 1; }
     cat "$work/$2.out"
     same_output "$seeds/$2.out" "$work/$2.out" "$3"
 }

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # dist.sh — build every release artifact into dist/ and prove each one in a
-# clean place (`make dist`; the `dist` stage of `make test` adds --clean-clone).
+# clean place (`make dist`, and the `dist` stage of `make test`).
 #
 #   scripts/dist.sh                     artifacts of this checkout's HEAD -> dist/
-#   scripts/dist.sh --clean-clone       the same from a fresh `git clone` of HEAD
 #   scripts/dist.sh --root DIR          another checkout (a git work tree)
 #   scripts/dist.sh --out DIR --work DIR
 #
-# Only committed files go into the artifacts (the C tarball is `git archive`
-# of HEAD; everything else is built from it or from the clone), so
-# uncommitted edits are not released by accident.
+# Everything is built from a fresh `git clone` of HEAD (WORK/clone): only
+# committed files go into the artifacts, so uncommitted edits and build
+# output of the work tree are never released by accident.
 #
 # Parts (each prints "dist-X: P passed, F failed, S skipped"):
 #   dist-c.sh       gort-X.Y.Z.tar.gz, libgort0 + libgort-dev .deb; ABI check,
@@ -34,13 +33,12 @@ set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self_root=$(cd "$here/.." && pwd)
-root=$self_root out="" work="" clean=0
+root=$self_root out="" work=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) root=$(cd "$2" && pwd); shift 2 ;;
         --out) out=$2; shift 2 ;;
         --work) work=$2; shift 2 ;;
-        --clean-clone) clean=1; shift ;;
         -h | --help) sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "dist.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -58,14 +56,10 @@ DIST_LOGS=$work/logs
 t0=$(date +%s)
 rm -rf "$work"/{c,python,node,lua,logs,clone}
 
-if [ "$clean" = 1 ]; then
-    echo "== clean clone of $(git -C "$root" rev-parse --short HEAD) into $work/clone"
-    git clone -q --no-hardlinks "$root" "$work/clone" || exit 1
-    src=$work/clone
-else
-    src=$root
-fi
-git -C "$src" rev-parse HEAD >/dev/null || { echo "dist.sh: $src is not a git work tree"; exit 1; }
+git -C "$root" rev-parse HEAD >/dev/null || { echo "dist.sh: $root is not a git work tree"; exit 1; }
+echo "== clean clone of $(git -C "$root" rev-parse --short HEAD) into $work/clone"
+git clone -q --no-hardlinks "$root" "$work/clone" || exit 1
+src=$work/clone
 v=$(gort_version "$src") || exit 1
 echo "== gort $v from $src ($(git -C "$src" rev-parse --short HEAD)) -> $out"
 # The artifacts of this version replace the previous run's.

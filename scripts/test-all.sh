@@ -16,8 +16,8 @@
 #             in each (--timeout per test: GORT_PY_TEST_TIMEOUT, 120 s), then
 #             once more under `python -X dev` with the newest version
 #             (GORT_PY_SUITE_TIMEOUT, 900 s, bounds each whole pytest run)
-#   dist      release artifacts from a clean clone of HEAD (scripts/dist.sh
-#             --clean-clone): C tarball, .deb, Python sdist + wheels, npm
+#   dist      release artifacts from a clean clone of HEAD (scripts/dist.sh):
+#             C tarball, .deb, Python sdist + wheels, npm
 #             tarball, Lua rock, each proven in a clean place (docs/packaging.md)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
@@ -282,7 +282,7 @@ python_asan() {
 stage_dist() {
     local log="$broot/dist.log" rc line
     mkdir -p "$broot"
-    JOBS=$jobs bash scripts/dist.sh --clean-clone --out "$broot/dist/out" --work "$broot/dist/work" 2>&1 | tee "$log"
+    JOBS=$jobs bash scripts/dist.sh --out "$broot/dist/out" --work "$broot/dist/work" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '^dist: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
     if [ -z "$line" ] || [ "$(awk '{print $2}' <<<"$line")" -eq 0 ]; then
