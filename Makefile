@@ -33,7 +33,7 @@ DEMO_ARGS_http_hello ?= --self-test
 # Python examples (examples/NAME.py) run after the C ones by `make demo`, with
 # the newest CPython's venv (GORT_PYTHONS=X.Y picks another); arguments per
 # example in DEMO_PY_ARGS_NAME.
-DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge
+DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge native_pool
 # Seconds each demo may run before it is stopped (and counted as a failure).
 DEMO_TIMEOUT ?= 120
 

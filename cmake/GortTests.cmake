@@ -23,6 +23,10 @@ foreach(_src IN LISTS GORT_TEST_SOURCES)
   target_compile_options(${_name} PRIVATE
     "SHELL:-iquote ${PROJECT_SOURCE_DIR}/tests" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
   gort_valgrind_header(${_name})
+  # test_ffi checks the libffi path, or GORT_ENOSYS in a GORT_WITH_FFI=OFF build.
+  if(GORT_WITH_FFI)
+    target_compile_definitions(${_name} PRIVATE GORT_TEST_WITH_FFI=1)
+  endif()
   if(_name STREQUAL "test_abi")
     target_link_libraries(${_name} PRIVATE ${GORT_EXE_LIB})
     if(GORT_STATIC_EXES)

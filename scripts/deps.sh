@@ -5,6 +5,7 @@
 # otherwise it names the packages to install and fails.
 #
 #   cmake gcc make pkg-config            build + install_consumers test
+#   libffi-dev                           native calls (src/ffi.c, test_ffi)
 #   gcc sanitizer runtimes               ASan/UBSan/TSan stages
 #   valgrind (+ <valgrind/valgrind.h>)   Valgrind stage, stack annotations
 #   qemu-aarch64, aarch64-linux-gnu-gcc,
@@ -30,6 +31,7 @@ have gcc || want gcc "gcc"
 have make || want make "make"
 have pkg-config || want pkg-config "pkg-config"
 have nm || want binutils "nm (binutils)"
+pkg-config --exists libffi 2>/dev/null || want libffi-dev "libffi (libffi-dev: native calls, found by pkg-config)"
 have setarch || want util-linux "setarch"
 have valgrind || want valgrind "valgrind"
 [ -f /usr/include/valgrind/valgrind.h ] || want valgrind "valgrind headers (<valgrind/valgrind.h>)"

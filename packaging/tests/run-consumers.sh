@@ -3,7 +3,8 @@
 #
 # Installs the build tree into a scratch prefix, then builds and runs
 # packaging/tests/consumer.c against that prefix twice:
-#   1. with the compiler flags from `pkg-config --cflags --libs gort`
+#   1. with the compiler flags from `pkg-config --cflags --libs gort`, and
+#      statically: libgort.a + `pkg-config --static --libs gort`
 #   2. as a CMake project using find_package(gort) (gort::gort and gort::gort_static)
 #
 # usage: run-consumers.sh --build-dir DIR --work-dir DIR --source-dir DIR
@@ -53,6 +54,14 @@ case "$libdir" in "$prefix"/*) ;; *) echo "pkg-config libdir '$libdir' is outsid
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 "$cc" -o "$work/consumer_pkgconfig" "$src/packaging/tests/consumer.c" $flags
 LD_LIBRARY_PATH="$libdir" "$work/consumer_pkgconfig"
+# Static: libgort.a plus `pkg-config --static` (-pthread, and libffi through
+# Requires.private when gort was built with it).
+static_libs=$(pkg-config --static --libs gort)
+echo "pkg-config --static --libs gort: $static_libs"
+# shellcheck disable=SC2086
+"$cc" -o "$work/consumer_pkgconfig_static" "$src/packaging/tests/consumer.c" \
+    $(pkg-config --cflags gort) "$libdir/libgort.a" ${static_libs//-lgort/}
+"$work/consumer_pkgconfig_static"
 
 echo "== find_package(gort) consumer"
 "$cmake" -S "$src/packaging/tests/cmake-consumer" -B "$work/cmake-build" \
