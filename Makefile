@@ -7,6 +7,8 @@
 #   make demo     build, then run the examples in DEMO_EXAMPLES, then the Python
 #                 ones in DEMO_PY_EXAMPLES (newest venv of scripts/python-env.sh)
 #   make bench    build, then run the benchmarks (bench/run.py)
+#   make dist     release artifacts into dist/ (C tarball, .deb, Python sdist +
+#                 wheels, npm tarball, Lua rock), each proven (scripts/dist.sh)
 #   make clean    remove build/
 #
 #   make test-release | test-asan | test-tsan | test-valgrind | test-aarch64 | test-python
@@ -47,9 +49,9 @@ ifneq ($(wildcard /usr/local/go/bin/go),)
 export PATH := $(PATH):/usr/local/go/bin
 endif
 
-STAGES := release asan tsan valgrind aarch64 python lua node fault fuzz
+STAGES := release asan tsan valgrind aarch64 python lua node fault fuzz dist
 
-.PHONY: all deps build test demo bench clean python-env fuzz $(addprefix test-,$(STAGES))
+.PHONY: all deps build test demo bench clean python-env fuzz dist $(addprefix test-,$(STAGES))
 
 all: build
 
@@ -143,6 +145,9 @@ python-env:
 FUZZ_ARGS ?=
 fuzz:
 	@bash scripts/fuzz.sh $(FUZZ_ARGS)
+
+dist:
+	@JOBS=$(JOBS) bash scripts/dist.sh
 
 bench: build
 	$(PYTHON) bench/run.py --build-dir $(BUILD_DIR) $(BENCH_ARGS)

@@ -11,6 +11,7 @@
 #   qemu-aarch64, aarch64-linux-gnu-gcc,
 #   libc6-dev-arm64-cross                aarch64 cross stage
 #   python3, go                          benchmarks (bench/run.py, bench/go)
+#   git, dpkg-dev, unzip                 release artifacts (scripts/dist.sh)
 #   python3-venv, python3-dev            Python binding (scripts/python-env.sh):
 #                                        venvs and Python.h, for Debian's python3
 #                                        when it is >= 3.10 (pyenv builds have both)
@@ -46,6 +47,11 @@ compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/
     || want libclang-rt-14-dev "libFuzzer runtime (libclang-rt-14-dev)"
 have addr2line || want binutils "addr2line (binutils: the fault stage's call sites)"
 have python3 || want python3 "python3"
+# Release artifacts (scripts/dist.sh): git archive, CPack DEB + dpkg-shlibdeps,
+# wheel/rock listings. (PyPI tools go into a local venv: build/dist-cache.)
+have git || want git "git"
+have dpkg-shlibdeps || want dpkg-dev "dpkg-shlibdeps (dpkg-dev)"
+have unzip || want unzip "unzip"
 # The Python binding's venvs (scripts/python-env.sh) use every CPython >= 3.10
 # found; Debian's own python3 needs python3-venv (ensurepip) and python3-dev
 # (Python.h) for that. Other pythons (pyenv) bring both or are skipped there.

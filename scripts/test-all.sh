@@ -27,6 +27,9 @@
 #             release and ASan build trees (built if missing)
 #   fuzz      differential channel fuzzer (libFuzzer, clang): scripts/fuzz.sh,
 #             bounded (GORT_FUZZ_SECONDS, 60 s in all)
+#   dist      release artifacts from a clean clone of HEAD (scripts/dist.sh):
+#             C tarball, .deb, Python sdist + wheels, npm
+#             tarball, Lua rock, each proven in a clean place (docs/packaging.md)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -43,7 +46,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python lua node fault fuzz)
+all_stages=(release asan tsan valgrind aarch64 python lua node fault fuzz dist)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -458,6 +461,23 @@ stage_fuzz() {
     return "$rc"
 }
 
+stage_dist() {
+    local log="$broot/dist.log" rc line
+    mkdir -p "$broot"
+    JOBS=$jobs bash scripts/dist.sh --out "$broot/dist/out" --work "$broot/dist/work" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^dist: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
+    if [ -z "$line" ] || [ "$(awk '{print $2}' <<<"$line")" -eq 0 ]; then
+        echo "dist: no count line or nothing passed"
+        total_failed=$((total_failed + 1))
+        [ "$rc" -eq 0 ] && rc=1
+        return "$rc"
+    fi
+    total_passed=$((total_passed + $(awk '{print $2}' <<<"$line")))
+    total_failed=$((total_failed + $(awk '{print $4}' <<<"$line")))
+    return "$rc"
+}
+
 describe() {
     case "$1" in
         lua) echo "Lua binding: busted suite, again under ASan+UBSan, luarocks make into a temp tree" ;;
@@ -470,6 +490,7 @@ describe() {
         python) echo "Python binding: pytest under -X dev in a venv per CPython >= 3.10, the newest also without -X dev and under ASan+UBSan" ;;
         fault) echo "allocation-failure injection sweep (release + ASan builds; one-shot and persistent faults)" ;;
         fuzz) echo "differential channel fuzzer (libFuzzer, clang ASan+UBSan), bounded" ;;
+        dist) echo "release artifacts from a clean clone (tarball, .deb, wheels, sdist, npm, rock) + their proofs" ;;
     esac
 }
 

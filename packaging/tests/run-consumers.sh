@@ -9,12 +9,15 @@
 #
 # usage: run-consumers.sh --build-dir DIR --work-dir DIR --source-dir DIR
 #                         [--cmake CMAKE] [--cc CC] [--config CONFIG]
+#        --prefix DIR instead of --build-dir: an already populated prefix (the
+#                         unpacked .deb files of scripts/dist-c.sh), no install step
 set -euo pipefail
 
-build="" work="" src="" cmake=cmake cc=cc config=""
+build="" prefix="" work="" src="" cmake=cmake cc=cc config=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2; shift 2 ;;
+        --prefix) prefix=$2; shift 2 ;;
         --work-dir) work=$2; shift 2 ;;
         --source-dir) src=$2; shift 2 ;;
         --cmake) cmake=$2; shift 2 ;;
@@ -23,16 +26,17 @@ while [ $# -gt 0 ]; do
         *) echo "run-consumers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ -n "$build" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
+[ -n "$build$prefix" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
 command -v pkg-config >/dev/null || { echo "run-consumers.sh: pkg-config not found (run 'make deps')" >&2; exit 1; }
 
 rm -rf "$work"
 mkdir -p "$work"
-prefix="$work/prefix"
-
-echo "== install into $prefix"
-"$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
-    || { cat "$work/install.log"; exit 1; }
+if [ -n "$build" ]; then
+    prefix="$work/prefix"
+    echo "== install into $prefix"
+    "$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
+        || { cat "$work/install.log"; exit 1; }
+fi
 
 pc=$(find "$prefix" -name gort.pc -print -quit)
 [ -n "$pc" ] || { echo "gort.pc was not installed" >&2; exit 1; }
