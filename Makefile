@@ -34,7 +34,7 @@ DEMO_ARGS_http_hello ?= --self-test
 # Python examples (examples/NAME.py) run after the C ones by `make demo`, with
 # the newest CPython's venv (GORT_PYTHONS=X.Y picks another); arguments per
 # example in DEMO_PY_ARGS_NAME.
-DEMO_PY_EXAMPLES ?= worker_pool asyncio_bridge native_pool
+DEMO_PY_EXAMPLES ?= worker_pool promise_all asyncio_bridge native_pool
 # Lua examples (examples/NAME.lua) run last by `make demo`, with the module
 # the build put in $(BUILD_DIR)/lua; arguments per example in DEMO_LUA_ARGS_NAME.
 DEMO_LUA_EXAMPLES ?= seed_worker_pool seed_promise_all parallel_states

@@ -68,6 +68,21 @@ if(NOT CMAKE_CROSSCOMPILING AND GORT_SANITIZE STREQUAL "" AND NOT GORT_STATIC_EX
   set_tests_properties(install_consumers PROPERTIES TIMEOUT ${GORT_TEST_TIMEOUT} LABELS install)
 endif()
 
+# The C ports of the seed programs print what the originals print
+# (tests/seed/check_output.py: the Go program's lines under the freedom its
+# scheduling leaves; the JS program's output exactly).
+if(GORT_BUILD_EXAMPLES AND NOT CMAKE_CROSSCOMPILING)
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND)
+    foreach(_seed worker_pool promise_all)
+      add_test(NAME seed_${_seed}_c
+        COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/seed/check_output.py
+                ${_seed} --run $<TARGET_FILE:example_${_seed}>)
+      set_tests_properties(seed_${_seed}_c PROPERTIES TIMEOUT 150 LABELS "unit;seed")
+    endforeach()
+  endif()
+endif()
+
 # Allocation-failure injection programs (the `fault` stage).
 if(NOT GORT_STATIC_EXES)
   include(GortFault)

@@ -1,41 +1,32 @@
 /*
- * worker_pool.c — Go by Example's "Worker Pools", line for line in gort.
+ * worker_pool.c — the seed's Go program (tests/seed/worker_pool.go), line
+ * for line in gort: three workers fed by a buffered jobs channel, results
+ * collected after a WaitGroup closer. It prints what `go run` of the seed
+ * prints (which worker takes which job, and the order of the results, vary
+ * from run to run, as they do in Go; tests/seed/check_output.py checks it).
  *
- * The Go program:
- *
- *     func worker(id int, jobs <-chan int, results chan<- int) {
- *         for j := range jobs {
- *             fmt.Printf("worker %d started  job %d\n", id, j)
- *             time.Sleep(100 * time.Millisecond)
- *             fmt.Printf("worker %d finished job %d\n", id, j)
- *             results <- j * 2
+ *     func worker(id int, jobs <-chan int, results chan<- int, wg *sync.WaitGroup) {
+ *         defer wg.Done()
+ *         for job := range jobs {
+ *             fmt.Printf("Worker %d started job %d\n", id, job)
+ *             time.Sleep(time.Millisecond * 100)
+ *             results <- job * 2
  *         }
  *     }
  *
  *     func main() {
- *         const numJobs = 5
+ *         numJobs := 5
  *         jobs := make(chan int, numJobs)
  *         results := make(chan int, numJobs)
  *         var wg sync.WaitGroup
- *         for w := 1; w <= 3; w++ {
- *             wg.Add(1)
- *             go func(w int) { defer wg.Done(); worker(w, jobs, results) }(w)
- *         }
- *         for j := 1; j <= numJobs; j++ {
- *             jobs <- j
- *         }
+ *         for w := 1; w <= 3; w++ { wg.Add(1); go worker(w, jobs, results, &wg) }
+ *         for j := 1; j <= numJobs; j++ { jobs <- j }
  *         close(jobs)
  *         go func() { wg.Wait(); close(results) }()
- *         total := 0
- *         for r := range results {
- *             fmt.Println("result", r)
- *             total += r
- *         }
- *         fmt.Println("total", total)
+ *         for res := range results { fmt.Printf("Result processed: %d\n", res) }
  *     }
  *
- * Three workers share five jobs; each takes ~100 ms, so the whole run takes
- * ~200 ms instead of 500. Build: cc worker_pool.c $(pkg-config --cflags --libs gort)
+ * Build: cc worker_pool.c $(pkg-config --cflags --libs gort)
  */
 #include <gort.h>
 
@@ -47,17 +38,16 @@ enum { NUM_JOBS = 5, NUM_WORKERS = 3 };
 static gort_chan *jobs, *results; /* chan int, both buffered (numJobs) */
 static gort_wg wg = GORT_WG_INIT; /* var wg sync.WaitGroup */
 
-/* func worker(id int, jobs <-chan int, results chan<- int) */
+/* func worker(id int, jobs <-chan int, results chan<- int, wg *sync.WaitGroup) */
 static void worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
-    int j;
-    while (gort_chan_recv(jobs, &j) == 0) { /* for j := range jobs (ends at close) */
-        printf("worker %d started  job %d\n", id, j);
-        gort_sleep(100 * GORT_MILLISECOND); /* time.Sleep(100 * time.Millisecond) */
-        printf("worker %d finished job %d\n", id, j);
-        int r = j * 2;
-        gort_chan_send(results, &r); /* results <- j * 2 */
+    int job;
+    while (gort_chan_recv(jobs, &job) == 0) { /* for job := range jobs (ends at close) */
+        printf("Worker %d started job %d\n", id, job);
+        gort_sleep(100 * GORT_MILLISECOND); /* time.Sleep(time.Millisecond * 100) */
+        int r = job * 2;
+        gort_chan_send(results, &r); /* results <- job * 2 */
     }
     gort_wg_done(&wg); /* defer wg.Done() */
 }
@@ -84,7 +74,7 @@ static void go_main(void *arg)
 
     for (int w = 1; w <= NUM_WORKERS; w++) {
         gort_wg_add(&wg, 1);
-        gort_go(worker, (void *)(intptr_t)w); /* go worker(w, jobs, results) */
+        gort_go(worker, (void *)(intptr_t)w); /* go worker(w, jobs, results, &wg) */
     }
     for (int j = 1; j <= NUM_JOBS; j++)
         gort_chan_send(jobs, &j); /* jobs <- j */
@@ -92,12 +82,9 @@ static void go_main(void *arg)
 
     gort_go(closer, gort_chan_retain(results));
 
-    int total = 0, r;
-    while (gort_chan_recv(results, &r) == 0) { /* for r := range results */
-        printf("result %d\n", r);
-        total += r;
-    }
-    printf("total %d\n", total);
+    int res;
+    while (gort_chan_recv(results, &res) == 0) /* for res := range results */
+        printf("Result processed: %d\n", res);
 
     gort_chan_release(jobs);
     gort_chan_release(results);

@@ -1,48 +1,31 @@
-"""worker_pool.py — Go by Example's "Worker Pools" in Python on gort (the
-Python twin of examples/worker_pool.c).
+"""worker_pool.py — the seed's Go program (tests/seed/worker_pool.go) in
+Python on gort, the twin of examples/worker_pool.c. It prints what `go run`
+of the seed prints (which worker takes which job, and the order of the
+results, vary as they do in Go; tests/seed/check_output.py checks it).
 
-The Go program:
-
-    func worker(id int, jobs <-chan int, results chan<- int) {
-        for j := range jobs {
-            fmt.Printf("worker %d started  job %d\\n", id, j)
-            time.Sleep(100 * time.Millisecond)
-            fmt.Printf("worker %d finished job %d\\n", id, j)
-            results <- j * 2
+    func worker(id int, jobs <-chan int, results chan<- int, wg *sync.WaitGroup) {
+        defer wg.Done()
+        for job := range jobs {
+            fmt.Printf("Worker %d started job %d\\n", id, job)
+            time.Sleep(time.Millisecond * 100)
+            results <- job * 2
         }
     }
 
     func main() {
-        const numJobs = 5
+        numJobs := 5
         jobs := make(chan int, numJobs)
         results := make(chan int, numJobs)
         var wg sync.WaitGroup
-        for w := 1; w <= 3; w++ {
-            wg.Add(1)
-            go func(w int) { defer wg.Done(); worker(w, jobs, results) }(w)
-        }
-        for j := 1; j <= numJobs; j++ {
-            jobs <- j
-        }
+        for w := 1; w <= 3; w++ { wg.Add(1); go worker(w, jobs, results, &wg) }
+        for j := 1; j <= numJobs; j++ { jobs <- j }
         close(jobs)
         go func() { wg.Wait(); close(results) }()
-        total := 0
-        for r := range results {
-            fmt.Println("result", r)
-            total += r
-        }
-        fmt.Println("total", total)
+        for res := range results { fmt.Printf("Result processed: %d\\n", res) }
     }
 
-Three workers share five jobs; each takes ~100 ms, so the whole run takes
-~200 ms instead of 500. Run: python examples/worker_pool.py (with the `gort`
-package installed, e.g. build/python/venv-3.11/bin/python).
-
-One departure, for an output that is the same on every run: in Go all three
-workers sleep exactly 100 ms, so which of them wakes first (and the order of
-the lines) varies from run to run; here worker w sleeps 100 + 10*(w-1) ms.
-Python goroutines all run on one executor thread and switch only where they
-block, so with the wake-ups 10 ms apart the lines come out in one order.
+Run: python examples/worker_pool.py (with the `gort` package installed, e.g.
+build/python/venv-3.13/bin/python).
 """
 import gort
 
@@ -51,11 +34,10 @@ NUM_JOBS, NUM_WORKERS = 5, 3
 
 def worker(id: int, jobs: "gort.Chan[int]", results: "gort.Chan[int]", wg: gort.WaitGroup) -> None:
     try:
-        for j in jobs:                             # for j := range jobs (ends at close)
-            print(f"worker {id} started  job {j}")
-            gort.sleep(0.1 + 0.01 * (id - 1))      # time.Sleep(100 * time.Millisecond): parks
-            print(f"worker {id} finished job {j}")
-            results.send(j * 2)                    # results <- j * 2
+        for job in jobs:                           # for job := range jobs (ends at close)
+            print(f"Worker {id} started job {job}")
+            gort.sleep(0.1)                        # time.Sleep(time.Millisecond * 100): parks
+            results.send(job * 2)                  # results <- job * 2
     finally:
         wg.done()                                  # defer wg.Done()
 
@@ -72,18 +54,15 @@ def main() -> None:
 
     for w in range(1, NUM_WORKERS + 1):
         wg.add(1)
-        gort.go(worker, w, jobs, results, wg)      # go worker(w, jobs, results)
+        gort.go(worker, w, jobs, results, wg)      # go worker(w, jobs, results, &wg)
     for j in range(1, NUM_JOBS + 1):
         jobs.send(j)                               # jobs <- j
     jobs.close()                                   # close(jobs): the workers' loops end
 
     gort.go(closer, wg, results)                   # go func() { wg.Wait(); close(results) }()
 
-    total = 0
-    for r in results:                              # for r := range results
-        print("result", r)
-        total += r
-    print("total", total)
+    for res in results:                            # for res := range results
+        print(f"Result processed: {res}")
 
 
 if __name__ == "__main__":

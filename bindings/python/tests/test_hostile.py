@@ -356,4 +356,7 @@ print("ok")
                             timeout=120, env=_pythonpath_env())
         assert_clean_exit(cp)
         assert "Python memory allocator called without holding the GIL" not in cp.stderr
-    assert cp.stdout.splitlines()[-1] == "total 30", cp.stdout
+    seed_check = os.path.join(os.path.dirname(example), "..", "tests", "seed", "check_output.py")
+    out = subprocess.run([sys.executable, seed_check, "worker_pool", "/dev/stdin"], input=cp.stdout,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + cp.stdout
