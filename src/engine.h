@@ -138,6 +138,11 @@ struct gort__exec {
 /* ---- the scheduler ------------------------------------------------------- */
 
 typedef struct gort__sched {
+    /* Lifecycle words, first: gort_init/gort_shutdown reset everything from
+     * `lock` on, but store these atomically (foreign threads read them at
+     * any time, see gort__enter). */
+    _Atomic int running;       /* 1 between init and shutdown */
+    _Atomic int stopping;      /* 1 while shutting down: Ms exit */
     gort__lock lock;           /* protects the fields marked (lock) */
     gort__p  **allp;           /* the Ps; fixed between init and shutdown */
     int        nprocs;
@@ -157,8 +162,6 @@ typedef struct gort__sched {
     gort__g   *allg;           /* every G ever created (dumps, shutdown) */
     _Atomic uint64_t goid;     /* last goroutine id handed out */
     _Atomic int64_t  ngoroutines; /* spawned and not yet exited */
-    _Atomic int running;       /* 1 between init and shutdown */
-    _Atomic int stopping;      /* 1 while shutting down: Ms exit */
     size_t     stack_size;     /* default slot size */
     int        max_threads;
     _Atomic int nsyscall;      /* goroutines between syscall enter and exit */
@@ -213,6 +216,13 @@ void gort__dump_fd(int fd, bool lock); /* goroutine dump; lock=false in signal h
 void gort__dump_init(void);            /* install the SIGQUIT dump (once per process) */
 
 gort__m *gort__this_m(void);       /* this thread's M, NULL on a foreign thread */
+/* The lifecycle gate: an entry point that touches engine state (stacks, Ps,
+ * timer heaps) from any thread brackets it with gort__enter (0, or
+ * GORT_ENOTINIT / GORT_ESHUTDOWN: refused, do not call gort__leave) and
+ * gort__leave. gort_shutdown frees that state only once no foreign thread
+ * is between the two. Never block between them. */
+int      gort__enter(void);
+void     gort__leave(void);
 gort__p *gort__timer_home(void);   /* P whose heap a new timer joins */
 void     gort__timers_changed(int64_t when); /* a timer due at `when` was added */
 

@@ -94,6 +94,56 @@ GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
     return m ? GORT__RLOAD(m->curg) : NULL;
 }
 
+/* ---- the lifecycle gate --------------------------------------------------- */
+
+/* Foreign threads (no M) inside a gated entry point. gort_shutdown waits for
+ * zero before it frees what those entries touch (stacks, Ps, timer heaps).
+ * Outside gort__S: it must survive the reset in gort_init/gort_shutdown.
+ *
+ * The check is Dekker's: an entry increments, then reads `life`; shutdown
+ * sets it to STOPPING, then reads the count (all seq_cst). Either the entry
+ * sees STOPPING and leaves, or shutdown sees the entry and waits for it.
+ * The state is one word, not running + stopping read one after the other:
+ * a reader could see the old cycle's running and the next cycle's cleared
+ * stopping, and enter an engine that is still being built. Engine threads
+ * need no count: shutdown joins them before teardown. */
+enum { LIFE_DOWN = 0, LIFE_UP = 1, LIFE_STOPPING = 2 };
+static _Atomic int64_t gate_entries;
+static _Atomic int life;
+
+GORT__CORE int gort__enter(void)
+{
+    bool foreign = tls_m == NULL;
+    if (foreign)
+        atomic_fetch_add(&gate_entries, 1);
+    int state = atomic_load(&life);
+    int err = state == LIFE_UP ? 0 : state == LIFE_DOWN ? GORT_ENOTINIT : GORT_ESHUTDOWN;
+    if (err && foreign)
+        atomic_fetch_sub(&gate_entries, 1);
+    return err;
+}
+
+GORT__CORE void gort__leave(void)
+{
+    if (tls_m == NULL)
+        atomic_fetch_sub(&gate_entries, 1);
+}
+
+/* gort_shutdown, after setting stopping: wait out the admitted entries. */
+GORT__CORE static void gate_drain(void)
+{
+    while (atomic_load(&gate_entries) != 0)
+        sched_yield();
+}
+
+/* Reset the scheduler state, except running/stopping, which foreign threads
+ * may read at any moment (the caller stores them atomically). */
+GORT__CORE static void sched_reset(void)
+{
+    memset((char *)&gort__S + offsetof(gort__sched, lock), 0,
+           sizeof gort__S - offsetof(gort__sched, lock));
+}
+
 #define GLOBAL_FAIRNESS_TICK 61
 #define STEAL_PASSES 4
 #define GFREE_MAX 512    /* per-P free slots before spilling half: above a full run queue */
@@ -1052,15 +1102,25 @@ GORT__CORE int gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
 
 /* Spawn fn(arg): on the parallel pool, on executor `home`, or (opts->pinned)
  * on a new executor thread of its own. */
+GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                                     gort__exec *home, uintptr_t creator);
+
 GORT__CORE static int spawn(void (*fn)(void *), void *arg, const gort_go_options *opts,
                             gort__exec *home, uintptr_t creator)
 {
     if (!fn)
         return GORT_EINVAL;
-    if (!atomic_load_explicit(&gort__S.running, memory_order_acquire))
-        return GORT_ENOTINIT;
-    if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
-        return GORT_ESHUTDOWN;
+    int err = gort__enter();
+    if (err)
+        return err;
+    err = spawn_admitted(fn, arg, opts, home, creator);
+    gort__leave();
+    return err;
+}
+
+GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                                     gort__exec *home, uintptr_t creator)
+{
     size_t slot_size = gort__S.stack_size;
     bool pinned = false;
     const char *name = NULL;
@@ -1462,7 +1522,7 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
     int procs = cfg->procs ? cfg->procs : env_procs();
     if (!procs)
         procs = gort__ncpu();
-    memset(&gort__S, 0, sizeof gort__S);
+    sched_reset();
     gort__S.nprocs = procs;
     gort__S.stack_size = round_slot(cfg->stack_size ? cfg->stack_size : GORT__DEFAULT_STACK);
     gort__S.max_threads = cfg->max_threads ? cfg->max_threads : 10000;
@@ -1485,9 +1545,7 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
     gort__stacks_init(gort__S.stack_size);
     gort__preempt_init();
     gort__dump_init();
-    atomic_store_explicit(&gort__S.running, 1, memory_order_release);
     if (gort__sysmon_start() != 0) {
-        atomic_store(&gort__S.running, 0);
         for (int i = 0; i < procs; i++)
             free(gort__S.allp[i]);
         free(gort__S.allp);
@@ -1495,6 +1553,8 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         pthread_mutex_unlock(&init_mu);
         return GORT_ENOMEM;
     }
+    atomic_store_explicit(&gort__S.running, 1, memory_order_release);
+    atomic_store(&life, LIFE_UP);
     pthread_mutex_unlock(&init_mu);
     return 0;
 nomem:
@@ -1585,6 +1645,7 @@ GORT__CORE GORT_API void gort_shutdown(void)
      *    trip through the scheduler. */
     gort__lock_acquire(&gort__S.lock);
     atomic_store(&gort__S.stopping, 1);
+    atomic_store(&life, LIFE_STOPPING);
     for (gort__m *m = gort__S.allm; m; m = m->alllink) {
         if (m->exec) {
             atomic_fetch_add(&m->exec->signal, 1);
@@ -1596,6 +1657,7 @@ GORT__CORE GORT_API void gort_shutdown(void)
     gort__m *allm = gort__S.allm;
     gort__S.allm = NULL;
     gort__lock_release(&gort__S.lock);
+    gate_drain();
     gort__loops_shutdown();
     if (atomic_load(&gort__S.in_netpoll))
         gort__netpoll_break();
@@ -1627,7 +1689,10 @@ GORT__CORE GORT_API void gort_shutdown(void)
         free(gort__S.allp[i]);
     free(gort__S.allp);
     gort__stacks_destroy();
-    memset(&gort__S, 0, sizeof gort__S);
+    sched_reset();
+    atomic_store(&gort__S.running, 0);
+    atomic_store(&gort__S.stopping, 0);
+    atomic_store(&life, LIFE_DOWN);
     pthread_mutex_unlock(&init_mu);
 }
 
