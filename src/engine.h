@@ -177,6 +177,7 @@ typedef struct gort__sched {
     _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
+    _Atomic int mstart_failed; /* 1: startm could not create a thread; sysmon retries */
 } gort__sched;
 
 extern gort__sched gort__S;
@@ -204,6 +205,7 @@ void     gort__loops_shutdown(void);      /* loop.c: make running loops return, 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
 void gort__checkdead(void);           /* report a deadlock to gort_main if everything sleeps */
+bool gort__mstart_retry(void);        /* sysmon: retry a failed thread creation (true: retried) */
 /* sysmon.c */
 int  gort__sysmon_start(void);
 void gort__sysmon_stop(void);

@@ -472,6 +472,9 @@ GORT__CORE static void startm(gort__p *p, bool spinning)
         gort__lock_release(&gort__S.lock);
         return;
     }
+    /* No thread (ENOMEM, EAGAIN): the work stays queued and sysmon retries
+     * (gort__mstart_retry), so a goroutine accepted still runs. */
+    atomic_store(&gort__S.mstart_failed, 1);
     pidleput(p);
 fail:
     gort__lock_release(&gort__S.lock);
@@ -490,6 +493,15 @@ GORT__CORE static void wakep(void)
         !atomic_compare_exchange_strong(&gort__S.nmspinning, &zero, 1))
         return;
     startm(NULL, true);
+}
+
+GORT__CORE bool gort__mstart_retry(void)
+{
+    if (!atomic_load_explicit(&gort__S.mstart_failed, memory_order_relaxed) ||
+        !atomic_exchange(&gort__S.mstart_failed, 0))
+        return false;
+    wakep();
+    return true;
 }
 
 GORT__CORE static void reset_spinning(gort__m *m)
