@@ -201,6 +201,11 @@ void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);
 int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
                         const gort_go_options *opts); /* 0 or GORT_E*; opts may be NULL */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
+/* In a forked child (sched.c's atfork handler): drop the parent's state
+ * without touching it (its threads are gone, its locks may be held). */
+void     gort__stacks_forget(void);
+void     gort__netpoll_forget(void);
+void     gort__loops_forget(void);
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */

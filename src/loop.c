@@ -908,6 +908,14 @@ GORT_API void gort_loop_free(gort_loop *loop)
     free(loop);
 }
 
+void gort__loops_forget(void)
+{
+    loops_lock = (gort__lock)GORT__LOCK_INIT;
+    all_loops = NULL;
+    orphans = NULL;
+    tls_loop = NULL;
+}
+
 /* gort_shutdown: make every running loop return (they poll engine_stopping
  * between turns) and wait until they have. */
 void gort__loops_shutdown(void)

@@ -144,6 +144,34 @@ GORT__CORE static void sched_reset(void)
            sizeof gort__S - offsetof(gort__sched, lock));
 }
 
+/* ---- fork ---------------------------------------------------------------- */
+
+/* The child of a fork has one thread: the engine's Ms, sysmon and loop
+ * threads are gone, and so is every lock holder. It forgets the parent's
+ * engine (its memory stays mapped, unused: freeing it could touch state a
+ * vanished thread was changing) and starts uninitialized: gort_initialized()
+ * is 0, every call that needs the engine returns GORT_ENOTINIT (or NULL),
+ * and gort_init starts a fresh engine. Go offers only exec after fork; this
+ * is what a C library can do (pthread_atfork), see docs/api.md "fork". */
+GORT__CORE static void fork_child(void)
+{
+    tls_m = NULL;
+    pthread_mutex_init(&init_mu, NULL);
+    atomic_store(&gate_entries, 0);
+    atomic_store(&life, LIFE_DOWN);
+    sched_reset();
+    atomic_store(&gort__S.running, 0);
+    atomic_store(&gort__S.stopping, 0);
+    gort__stacks_forget();
+    gort__netpoll_forget();
+    gort__loops_forget();
+}
+
+GORT__CORE static void fork_handler_install(void)
+{
+    (void)pthread_atfork(NULL, NULL, fork_child);
+}
+
 #define GLOBAL_FAIRNESS_TICK 61
 #define STEAL_PASSES 4
 #define GFREE_MAX 512    /* per-P free slots before spilling half: above a full run queue */
@@ -1526,6 +1554,8 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         return GORT_EINVAL;
     if (gort__this_m())
         return GORT_EALREADY;
+    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&fork_once, fork_handler_install);
     pthread_mutex_lock(&init_mu);
     if (atomic_load(&gort__S.running)) {
         pthread_mutex_unlock(&init_mu);

@@ -303,6 +303,13 @@ GORT__CORE void gort__stack_check(gort__g *g)
                         (unsigned long long)g->id, g->slot_size);
 }
 
+GORT__CORE void gort__stacks_forget(void)
+{
+    pool.lock = (gort__lock)GORT__LOCK_INIT;
+    pool.slabs = NULL;
+    pool.free = NULL;
+}
+
 GORT__CORE void gort__stacks_destroy(void)
 {
     /* Every G ever created is on sched.allg; custom-size ones that are still

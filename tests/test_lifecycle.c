@@ -168,4 +168,171 @@ TEST(lifecycle_goroutine_runs_after_thread_creation_failed)
     gort_shutdown();
 }
 
+/* ---- fork in every state ---------------------------------------------------- */
+
+static gort_wg g_child_wg = GORT_WG_INIT;
+
+static void child_member(void *arg)
+{
+    (void)arg;
+    gort_wg_done(&g_child_wg);
+}
+
+/* What a forked child may do (docs/api.md "fork"): it starts with no
+ * engine, refuses calls that need one, and may start a fresh engine.
+ * Returns the child's exit status: 0, or the number of the failed step. */
+static int child_program(void)
+{
+    if (gort_initialized() != 0)
+        return 1;
+    if (gort_go(noop, NULL) != GORT_ENOTINIT)
+        return 2;
+    if (gort_after(GORT_MILLISECOND) != NULL || gort_ticker_new(GORT_MILLISECOND) != NULL)
+        return 3;
+    if (gort_loop_new() != NULL)
+        return 4;
+    gort_chan *ch = gort_chan_make(sizeof(int), 0);
+    int v;
+    if (!ch || gort_chan_recv_until(ch, &v, gort_now() + GORT_MILLISECOND) != GORT_ETIMEDOUT)
+        return 5;
+    if (gort_init(NULL) != 0)
+        return 6;
+    gort_wg_add(&g_child_wg, 8);
+    for (int i = 0; i < 8; i++)
+        if (gort_go(child_member, NULL) != 0)
+            return 7;
+    if (gort_wg_wait_until(&g_child_wg, gort_now() + 20 * GORT_SECOND * slow()) != 0)
+        return 8;
+    gort_chan *t = gort_after(GORT_MILLISECOND);
+    int64_t when;
+    if (!t || gort_chan_recv_until(t, &when, gort_now() + 20 * GORT_SECOND * slow()) != 0)
+        return 9;
+    gort_chan_release(t);
+    gort_chan_release(ch);
+    gort_shutdown();
+    return 0;
+}
+
+/* Fork now and require the child to run child_program to a clean exit. */
+static void fork_and_check(const char *state)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(child_program());
+    int status = 0;
+    int64_t deadline = mono_ns() + 30 * GORT_SECOND * slow();
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ns() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        CHECK_MSG(0, "%s: the forked child hung", state);
+    }
+    CHECK_MSG(WIFEXITED(status), "%s: child killed by signal %d", state,
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    CHECK_MSG(WEXITSTATUS(status) == 0, "%s: child failed at step %d", state, WEXITSTATUS(status));
+}
+
+TEST(lifecycle_fork_idle)
+{
+    CHECK_EQ(init_procs(2), 0);
+    fork_and_check("idle");
+    gort_shutdown();
+    fork_and_check("after shutdown");
+}
+
+static _Atomic int g_spin_stop;
+
+static void spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_spin_stop))
+        gort_yield();
+}
+
+static void blocked_recv(void *arg)
+{
+    int v;
+    (void)gort_chan_recv(arg, &v);
+}
+
+TEST(lifecycle_fork_with_goroutines_running_and_blocked)
+{
+    CHECK_EQ(init_procs(2), 0);
+    gort_chan *ch = gort_chan_make(sizeof(int), 0);
+    CHECK(ch != NULL);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(gort_go(spinner, NULL), 0);
+        CHECK_EQ(gort_go(blocked_recv, ch), 0);
+    }
+    fork_and_check("goroutines running and blocked in recv");
+    atomic_store(&g_spin_stop, 1);
+    CHECK_EQ(gort_chan_close(ch), 0);
+    gort_chan_release(ch);
+    gort_shutdown();
+}
+
+/* Fork from inside a goroutine while another is blocked in a receive: the
+ * child runs on the goroutine's stack, with no engine. */
+static _Atomic int g_forked_status = -1;
+
+static void fork_from_goroutine(gort_promise *p, void *arg)
+{
+    (void)p;
+    (void)arg;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(child_program()); /* must not return into the parent's goroutine */
+    int status = 0;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid)
+        atomic_store(&g_forked_status, WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status));
+}
+
+TEST(lifecycle_fork_from_a_goroutine)
+{
+    CHECK_EQ(init_procs(2), 0);
+    gort_chan *ch = gort_chan_make(sizeof(int), 0);
+    CHECK_EQ(gort_go(blocked_recv, ch), 0);
+    gort_promise *p = gort_async(fork_from_goroutine, NULL);
+    CHECK(p != NULL);
+    CHECK_EQ(gort_await_until(p, hatch()), 0);
+    gort_promise_release(p);
+    CHECK_MSG(atomic_load(&g_forked_status) == 0, "child status %d", atomic_load(&g_forked_status));
+    CHECK_EQ(gort_chan_close(ch), 0);
+    gort_chan_release(ch);
+    gort_shutdown();
+}
+
+static void interval_tick(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+TEST(lifecycle_fork_with_a_loop_running)
+{
+    CHECK_EQ(init_procs(2), 0);
+    gort_loop *loop = gort_loop_new();
+    CHECK(loop != NULL);
+    _Atomic long ticks = 0;
+    CHECK(gort_loop_set_interval(loop, GORT_MILLISECOND, interval_tick, &ticks) > 0);
+    CHECK_EQ(gort_loop_start(loop), 0);
+    int64_t deadline = hatch();
+    while (atomic_load(&ticks) < 2 && gort_now() < deadline) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(atomic_load(&ticks) >= 2);
+    fork_and_check("loop running");
+    gort_loop_stop(loop);
+    CHECK_EQ(gort_loop_join(loop), 0);
+    gort_loop_free(loop);
+    gort_shutdown();
+}
+
 HARNESS_MAIN()
