@@ -1462,8 +1462,7 @@ GORT__CORE GORT_API void gort_sleep(int64_t ns)
         return;
     }
     int64_t now = gort_now();
-    /* Saturate: INT64_MAX - 1 is 292 years away (INT64_MAX means "no timer"). */
-    int64_t deadline = ns > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + ns;
+    int64_t deadline = gort__deadline_add(now, ns);
     if (!g) {
         struct timespec ts = {(time_t)(deadline / GORT_SECOND), (long)(deadline % GORT_SECOND)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
