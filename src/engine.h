@@ -16,6 +16,7 @@
 #include "timer.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 /* ---- goroutines ---------------------------------------------------------- */
 
@@ -102,8 +103,15 @@ struct gort__p {
 /* What a G asked its M to do when it switched to the scheduler context. */
 enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT, GORT__OP_LOST_P };
 
+/* guard.c: a thread's alternate signal stack while it is an M. */
+typedef struct gort__altstack {
+    void   *mem;  /* our mapping, or NULL (none installed) */
+    stack_t prev; /* the thread's alternate stack before ours, restored after */
+} gort__altstack;
+
 struct gort__m {
     gort__ctx   g0;          /* the thread's own stack: the scheduler context */
+    gort__altstack alt;      /* signal stack for the guard-page handler (guard.c) */
     _Atomic(gort__g *) curg; /* G running on this M, or NULL (sysmon and signals read) */
     gort__p    *p;           /* P held, or NULL */
     gort__p    *nextp;       /* P handed over by startm before a wake-up (sched.lock) */
@@ -215,6 +223,10 @@ bool gort__mstart_retry(void);        /* sysmon: retry a failed thread creation 
 int  gort__sysmon_start(void);
 void gort__sysmon_stop(void);
 void gort__sysmon_wake(void);
+/* guard.c: stack-overflow diagnosis (SIGSEGV/SIGBUS on an alternate stack) */
+void gort__guard_init(void);                        /* install the handler (once per process) */
+void gort__guard_thread_start(gort__altstack *a);   /* the calling thread becomes an M */
+void gort__guard_thread_stop(gort__altstack *a);    /* ...and stops being one */
 /* preempt.c */
 int  gort__preempt_init(void);        /* install the signal handler (once per process) */
 void gort__preempt_request(gort__m *m, gort__g *g); /* flag g and signal m's thread */

@@ -920,6 +920,7 @@ GORT__CORE gort__m *gort__m_attach(gort__exec *e)
     m->thread = pthread_self();
     thread_stack_bounds(&m->g0);
     e->m = m;
+    gort__guard_thread_start(&m->alt);
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     return m;
@@ -929,6 +930,7 @@ GORT__CORE void gort__m_detach(gort__m *m)
 {
     atomic_fetch_sub(&gort__S.threads, 1);
     tls_m = NULL;
+    gort__guard_thread_stop(&m->alt);
     m->exec->m = NULL;
     free(m);
 }
@@ -956,6 +958,7 @@ GORT__CORE static void *mstart(void *arg)
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     thread_stack_bounds(&m->g0);
+    gort__guard_thread_start(&m->alt);
     if (m->exec) {
         exec_loop(m);
         gort__lock_acquire(&gort__S.lock);
@@ -969,6 +972,7 @@ GORT__CORE static void *mstart(void *arg)
         acquirep(m, p);
         schedule(m);
     }
+    gort__guard_thread_stop(&m->alt);
     tls_m = NULL;
     atomic_fetch_sub(&gort__S.threads, 1);
     return NULL;
@@ -1586,6 +1590,7 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
     gort__stacks_init(gort__S.stack_size);
     gort__preempt_init();
     gort__dump_init();
+    gort__guard_init();
     if (gort__sysmon_start() != 0) {
         for (int i = 0; i < procs; i++)
             free(gort__S.allp[i]);

@@ -168,6 +168,52 @@ TEST(lifecycle_goroutine_runs_after_thread_creation_failed)
     gort_shutdown();
 }
 
+/* ---- shutdown discards a preempted goroutine, then init + go ------------------ */
+
+static _Atomic int g_computing;
+
+static void compute_forever(void *arg)
+{
+    (void)arg;
+    volatile unsigned long x = 0;
+    atomic_store(&g_computing, 1);
+    for (;;)
+        x++; /* never reaches the scheduler: only async preemption stops it */
+}
+
+static void deep_frames(void *arg)
+{
+    volatile char buf[16 << 10]; /* spans the old goroutine's frames and redzones */
+    for (size_t i = 0; i < sizeof buf; i += 64)
+        buf[i] = (char)i;
+    gort_wg_done(arg);
+}
+
+/* Under ASan, the discarded goroutine's poisoned frames must not survive
+ * into the next engine's stacks (a "stack-buffer-overflow" in the next
+ * goroutine's setup). Elsewhere: the cycle works. */
+TEST(lifecycle_reinit_after_discarding_a_preempted_goroutine)
+{
+    for (int round = 0; round < 3; round++) {
+        CHECK_EQ(init_procs(1), 0);
+        atomic_store(&g_computing, 0);
+        CHECK_EQ(gort_go(compute_forever, NULL), 0);
+        int64_t deadline = hatch();
+        while (!atomic_load(&g_computing) && gort_now() < deadline)
+            gort_sleep(GORT_MILLISECOND);
+        CHECK(atomic_load(&g_computing));
+        gort_sleep(30 * GORT_MILLISECOND); /* let sysmon preempt it a few times */
+        gort_shutdown();
+        CHECK_EQ(init_procs(1), 0);
+        gort_wg wg = GORT_WG_INIT;
+        gort_wg_add(&wg, 64);
+        for (int i = 0; i < 64; i++)
+            CHECK_EQ(gort_go(deep_frames, &wg), 0);
+        CHECK_EQ(gort_wg_wait_until(&wg, hatch()), 0);
+        gort_shutdown();
+    }
+}
+
 /* ---- fork in every state ---------------------------------------------------- */
 
 static gort_wg g_child_wg = GORT_WG_INIT;
