@@ -38,13 +38,16 @@ static void check_refusal(int rc, const char *what)
               rc, gort_strerror(rc));
 }
 
-/* Cycle init/shutdown `cycles` times while one foreign thread calls s->call
- * in a loop. */
+/* Cycle init/shutdown at least `cycles` times while one foreign thread
+ * calls s->call in a loop, and on until it has made cycles / 4 calls (so
+ * the calls really overlap the cycles, however the threads are scheduled). */
 static void run_storm(storm *s, long long cycles)
 {
     pthread_t th;
     CHECK_EQ(pthread_create(&th, NULL, storm_thread, s), 0);
-    for (long long i = 0; i < cycles; i++) {
+    int64_t deadline = mono_ns() + 30 * GORT_SECOND * slow();
+    for (long long i = 0; i < cycles || (atomic_load(&s->calls) < cycles / 4 && mono_ns() < deadline);
+         i++) {
         CHECK_EQ(init_procs(2), 0);
         gort_shutdown();
     }
@@ -100,6 +103,83 @@ TEST(lifecycle_ticker_during_init_shutdown_cycles)
 {
     storm s = {.call = call_ticker};
     run_storm(&s, scaled(2000, 20));
+}
+
+/* Every other entry point a foreign thread may call while the engine comes
+ * and goes: channels, select, sync, loops (post, timers, reactions),
+ * promises, I/O wrappers. Each must return one of its documented results. */
+static void t_noop(void *arg)
+{
+    (void)arg;
+}
+
+static void r_noop(gort_promise *next, gort_promise *settled, void *ud)
+{
+    (void)next;
+    (void)settled;
+    (void)ud;
+}
+
+static void call_everything(storm *s)
+{
+    int v = 7;
+    gort_chan *ch = gort_chan_make(sizeof v, 1);
+    CHECK(ch != NULL); /* channels need no engine */
+    CHECK_EQ(gort_chan_send_until(ch, &v, gort_now() + GORT_MICROSECOND), 0);
+    CHECK_EQ(gort_chan_send_until(ch, &v, gort_now() + GORT_MICROSECOND), GORT_ETIMEDOUT);
+    gort_case c = {.chan = ch, .dir = GORT_RECV, .elem = &v};
+    CHECK_EQ(gort_select(&c, 1, GORT_NOWAIT), 0);
+    CHECK_EQ(gort_select(&c, 1, gort_now() + GORT_MICROSECOND), GORT_ETIMEDOUT);
+    gort_chan_release(ch);
+
+    gort_mutex mu = GORT_MUTEX_INIT;
+    gort_mutex_lock(&mu);
+    CHECK_EQ(gort_mutex_lock_until(&mu, GORT_NOWAIT), GORT_ETIMEDOUT);
+    gort_mutex_unlock(&mu);
+    gort_wg wg = GORT_WG_INIT;
+    gort_wg_add(&wg, 1);
+    CHECK_EQ(gort_wg_wait_until(&wg, gort_now() + GORT_MICROSECOND), GORT_ETIMEDOUT);
+    gort_wg_done(&wg);
+    gort_wg_wait(&wg);
+
+    gort_loop *loop = gort_loop_new();
+    if (loop) {
+        atomic_fetch_add(&s->ok, 1);
+        check_refusal(gort_loop_post(loop, t_noop, NULL), "gort_loop_post");
+        int64_t id = gort_loop_set_timeout(loop, GORT_MILLISECOND, t_noop, NULL);
+        CHECK_MSG(id > 0 || id == GORT_ENOTINIT || id == GORT_ESHUTDOWN, "set_timeout: %lld",
+                  (long long)id);
+        gort_promise *p = gort_promise_new();
+        CHECK(p != NULL);
+        gort_promise *next = gort_promise_then(p, loop, r_noop, r_noop, NULL);
+        CHECK_EQ(gort_promise_resolve(p, NULL, NULL), 0);
+        int rc = gort_loop_run_once(loop, GORT_NOWAIT);
+        CHECK_MSG(rc >= 0 || rc == GORT_ENOTINIT || rc == GORT_ESHUTDOWN, "run_once: %d", rc);
+        gort_loop_free(loop); /* cancels the reaction if it did not run */
+        if (next) {
+            int r = gort_await_until(next, GORT_NOWAIT);
+            CHECK_MSG(r == 0 || r == GORT_ECANCELED || r == GORT_ESHUTDOWN ||
+                          r == GORT_ETIMEDOUT,
+                      "reaction: %d", r);
+            gort_promise_release(next);
+        }
+        gort_promise_release(p);
+    }
+
+    int fds[2];
+    CHECK_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    char b;
+    CHECK_EQ(gort_read_until(fds[0], &b, 1, GORT_NOWAIT), GORT_EAGAIN);
+    CHECK_EQ(gort_write(fds[1], "x", 1), 1);
+    CHECK_EQ(gort_read_until(fds[0], &b, 1, gort_now() + GORT_SECOND), 1);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+TEST(lifecycle_every_entry_point_during_init_shutdown_cycles)
+{
+    storm s = {.call = call_everything};
+    run_storm(&s, scaled(1000, 20));
 }
 
 /* ---- thread creation fails: a goroutine accepted still runs ---------------- */
