@@ -274,6 +274,9 @@ static void deep_frames(void *arg)
  * goroutine's setup). Elsewhere: the cycle works. */
 TEST(lifecycle_reinit_after_discarding_a_preempted_goroutine)
 {
+    const char *why = no_async_preempt();
+    if (why)
+        SKIP("%s (shutdown would wait for the computing goroutine forever)", why);
     for (int round = 0; round < 3; round++) {
         CHECK_EQ(init_procs(1), 0);
         atomic_store(&g_computing, 0);
@@ -295,6 +298,19 @@ TEST(lifecycle_reinit_after_discarding_a_preempted_goroutine)
 }
 
 /* ---- fork in every state ---------------------------------------------------- */
+
+/* ThreadSanitizer cannot start threads in the child of a multi-threaded
+ * fork: there the child checks only that it has no engine. */
+#if defined(__SANITIZE_THREAD__)
+#define CHILD_MAY_REINIT 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHILD_MAY_REINIT 0
+#endif
+#endif
+#ifndef CHILD_MAY_REINIT
+#define CHILD_MAY_REINIT 1
+#endif
 
 static gort_wg g_child_wg = GORT_WG_INIT;
 
@@ -321,6 +337,8 @@ static int child_program(void)
     int v;
     if (!ch || gort_chan_recv_until(ch, &v, gort_now() + GORT_MILLISECOND) != GORT_ETIMEDOUT)
         return 5;
+    if (!CHILD_MAY_REINIT)
+        return 0;
     if (gort_init(NULL) != 0)
         return 6;
     gort_wg_add(&g_child_wg, 8);
