@@ -574,6 +574,8 @@ static int enter(gort_loop *loop, gort__m **m)
         return GORT_EPERM; /* a goroutine, an engine thread, or another loop */
     if (!gort_initialized())
         return GORT_ENOTINIT;
+    if (closed_err(loop))
+        return GORT_ESHUTDOWN; /* made on an engine that has shut down since */
     int expect = 0;
     if (!atomic_compare_exchange_strong(&loop->running, &expect, 1))
         return GORT_EBUSY;

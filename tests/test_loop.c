@@ -1882,7 +1882,12 @@ TEST(loop_post_and_timeout_after_shutdown_fail)
     int64_t id = gort_loop_set_timeout(loop, MS, t_noop, NULL);
     CHECK_MSG(id == GORT_ENOTINIT || id == GORT_ESHUTDOWN, "set_timeout: %lld", (long long)id);
     CHECK_EQ(gort_loop_run(loop), GORT_ENOTINIT);
+    CHECK_EQ(gort_init(NULL), 0); /* a new engine does not revive the old loop */
+    CHECK_EQ(gort_loop_run(loop), GORT_ESHUTDOWN);
+    CHECK_EQ(gort_loop_post(loop, t_noop, NULL), GORT_ESHUTDOWN);
+    CHECK(gort_loop_set_timeout(loop, MS, t_noop, NULL) == GORT_ESHUTDOWN);
     gort_loop_free(loop);
+    gort_shutdown();
 }
 
 HARNESS_MAIN()
