@@ -180,6 +180,8 @@ typedef struct gort__sched {
     _Atomic int in_netpoll;    /* 1 while the poller blocks in gort__netpoll_poll */
     pthread_t  sysmon;         /* the monitor thread (see sysmon.c) */
     bool       sysmon_started;
+    void      *sysmon_seen;    /* sysmon's private bookkeeping (it frees it); referenced
+                                  here too, for a forked child's leak checkers */
     _Atomic uint32_t sysmon_wake; /* futex word: bumped to wake sysmon early */
     _Atomic int sysmon_exit;   /* 1: sysmon returns (set last by gort_shutdown) */
     _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
@@ -210,10 +212,11 @@ int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
                         const gort_go_options *opts); /* 0 or GORT_E*; opts may be NULL */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
 /* In a forked child (sched.c's atfork handler): drop the parent's state
- * without touching it (its threads are gone, its locks may be held). */
-void     gort__stacks_forget(void);
-void     gort__netpoll_forget(void);
-void     gort__loops_forget(void);
+ * without touching it (its threads are gone, its locks may be held).
+ * Each returns what it dropped, for the caller to keep referenced. */
+void    *gort__stacks_forget(void);
+void    *gort__netpoll_forget(void);
+void    *gort__loops_forget(void);
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */

@@ -958,12 +958,14 @@ GORT_API void gort_loop_free(gort_loop *loop)
     gort__loop_drop(loop);
 }
 
-void gort__loops_forget(void)
+void *gort__loops_forget(void)
 {
+    gort_loop *dropped = all_loops;
     loops_lock = (gort__lock)GORT__LOCK_INIT;
     all_loops = NULL;
     orphans = NULL;
     tls_loop = NULL;
+    return dropped;
 }
 
 /* gort_shutdown: make every running loop return (they poll engine_stopping

@@ -153,8 +153,19 @@ GORT__CORE static void sched_reset(void)
  * is 0, every call that needs the engine returns GORT_ENOTINIT (or NULL),
  * and gort_init starts a fresh engine. Go offers only exec after fork; this
  * is what a C library can do (pthread_atfork), see docs/api.md "fork". */
+/* The parent's engine as a forked child last saw it: kept referenced, not
+ * freed (so leak checkers in the child see it as still reachable). `used`:
+ * never read, so the stores must not be optimised away. */
+static __attribute__((used)) struct {
+    gort__sched S;     /* the scheduler state (Ps, Ms, Gs, sysmon's bookkeeping) */
+    void       *slabs; /* stack.c's slab list */
+    void       *dir;   /* the poller's fd directory */
+    void       *loops; /* loop.c's registry */
+} forgotten;
+
 GORT__CORE static void fork_child(void)
 {
+    memcpy(&forgotten.S, &gort__S, sizeof forgotten.S);
     tls_m = NULL;
     pthread_mutex_init(&init_mu, NULL);
     atomic_store(&gate_entries, 0);
@@ -162,9 +173,9 @@ GORT__CORE static void fork_child(void)
     sched_reset();
     atomic_store(&gort__S.running, 0);
     atomic_store(&gort__S.stopping, 0);
-    gort__stacks_forget();
-    gort__netpoll_forget();
-    gort__loops_forget();
+    forgotten.slabs = gort__stacks_forget();
+    forgotten.dir = gort__netpoll_forget();
+    forgotten.loops = gort__loops_forget();
 }
 
 GORT__CORE static void fork_handler_install(void)

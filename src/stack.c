@@ -321,11 +321,13 @@ GORT__CORE void gort__stack_check(gort__g *g)
                         (unsigned long long)g->id, g->slot_size);
 }
 
-GORT__CORE void gort__stacks_forget(void)
+GORT__CORE void *gort__stacks_forget(void)
 {
+    slab *dropped = pool.slabs; /* stays mapped */
     pool.lock = (gort__lock)GORT__LOCK_INIT;
     pool.slabs = NULL;
     pool.free = NULL;
+    return dropped;
 }
 
 GORT__CORE void gort__stacks_destroy(void)

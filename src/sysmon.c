@@ -151,6 +151,7 @@ GORT__CORE int gort__sysmon_start(void)
         free(seen);
         return GORT_ENOMEM;
     }
+    gort__S.sysmon_seen = seen;
     gort__S.sysmon_started = true;
     return 0;
 }
