@@ -133,11 +133,13 @@ typedef struct gort_go_options {
 
 GORT_API void     gort_go_options_init(gort_go_options *opts);
 /* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL, or stack_size over 1 GiB),
- * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM. */
+ * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM.
+ * 0 means accepted, and a goroutine accepted runs: if no thread can be
+ * created now, the engine keeps retrying (docs/api.md §3.1). */
 GORT_API int      gort_go(void (*fn)(void *), void *arg);
 GORT_API int      gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts);
 GORT_API void     gort_yield(void);             /* foreign thread: sched_yield() */
-GORT_API void     gort_sleep(int64_t ns);       /* relative; <= 0 yields */
+GORT_API void     gort_sleep(int64_t ns);       /* relative, saturating (INT64_MAX sleeps); <= 0 yields */
 GORT_API uint64_t gort_self(void);              /* goroutine id (>= 1); 0 on a foreign thread */
 GORT_API const char *gort_self_name(void);      /* name given at spawn, "" if none or foreign */
 

@@ -535,6 +535,7 @@ static void destroy(gort_promise *p, gort_promise **stack)
                 n->user.ud_dtor(n->user.ud);
             unref_push(n->user.next, stack);
             gort_loop_unref(n->user.loop);
+            gort__loop_drop(n->user.loop);
             break;
         case NODE_ADOPT:
             unref_push(n->adopt.dep, stack);
