@@ -252,13 +252,21 @@ TEST(lifecycle_goroutine_runs_after_thread_creation_failed)
 
 static _Atomic int g_computing;
 
+static __attribute__((noinline)) void compute_in_frame(volatile char *buf)
+{
+    volatile char local[512]; /* ASan: redzones around it, poisoned while live */
+    local[0] = buf[0];
+    atomic_store(&g_computing, 1);
+    for (unsigned long x = 0;; x++)
+        local[x % sizeof local] = (char)x; /* never reaches the scheduler */
+}
+
 static void compute_forever(void *arg)
 {
     (void)arg;
-    volatile unsigned long x = 0;
-    atomic_store(&g_computing, 1);
-    for (;;)
-        x++; /* never reaches the scheduler: only async preemption stops it */
+    volatile char buf[512];
+    buf[0] = 1;
+    compute_in_frame(buf);
 }
 
 static void deep_frames(void *arg)
