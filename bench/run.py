@@ -82,6 +82,8 @@ BENCHES = [
     Bench("chan_make"),
     # issue 4: preemption
     Bench("preempt_latency", procs=[1]),
+    # issue 11: native calls (libffi; no Go twin: cgo is not in CGO_ENABLED=0 twins)
+    Bench("ffi_call"),
 ]
 
 # Goals. ("ratio", x): gort/Go <= x (time or bytes: lower is better).
@@ -102,6 +104,7 @@ GOALS = {
     "select_contended/*": ("ratio", 0.6),
     "worker_pool/*": ("ratio", 0.5),
     "preempt_latency/*": ("ratio", 1.0),
+    "ffi_call/*": None,
 }
 
 RESULT_RE = re.compile(r"^RESULT\s+([A-Za-z0-9_.@-]+)=(\S+)\s+(\S+)\s*$")
@@ -507,6 +510,7 @@ def report_side_table(header, table, rows, results, goals, out_json, started, ru
                       load_start, load_end):
     """Print a comparison table under its header and save it with the raw
     results (the shared tail of run_io.py and run_loop.py)."""
+    header += "\n\n" + machine_line()
     print(header)
     print()
     print(table)
@@ -516,6 +520,61 @@ def report_side_table(header, table, rows, results, goals, out_json, started, ru
            "goals": {k: (list(v) if v else None) for k, v in goals.items()},
            "table": rows, "benchmarks": results}
     write_results(out_json, doc, header, table)
+
+
+def _first_line(cmd):
+    """First line of a command's stdout, or None if it cannot run."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=go_env("/tmp"))
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = p.stdout.strip().splitlines()
+    return out[0].strip() if p.returncode == 0 and out else None
+
+
+def _virt():
+    """'VM (<kind>)', 'container (<kind>) on a VM', 'bare metal' or 'unknown':
+    systemd-detect-virt if present, plus the CPU's hypervisor flag (set on
+    any guest, also seen from inside a container on a VM)."""
+    kind = _first_line(["systemd-detect-virt"])  # prints "none" (exit 1) on bare metal
+    hyper = False
+    try:
+        with open("/proc/cpuinfo") as f:
+            hyper = any(l.startswith("flags") and " hypervisor" in l for l in f)
+    except OSError:
+        pass
+    container = _first_line(["systemd-detect-virt", "--container"])
+    if container and hyper:
+        return f"container ({container}) on a VM (hypervisor flag)"
+    if kind:
+        return f"VM ({kind})" if not container else f"container ({container})"
+    return "VM (hypervisor flag)" if hyper else "bare metal (no hypervisor flag)"
+
+
+_MACHINE = None
+
+
+def machine_line():
+    """One line saying what ran the benchmarks: CPU model, cores, VM or not,
+    kernel, Go and Node versions (ratios depend on all of these)."""
+    global _MACHINE
+    if _MACHINE is None:
+        model = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                for l in f:
+                    if l.startswith("model name"):
+                        model = l.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        go = find_go(None)
+        node = shutil.which("node")
+        _MACHINE = (f"Machine: {model}, {os.cpu_count()} CPU(s), {_virt()}, "
+                    f"kernel {platform.release()}, "
+                    f"{(go and go_version(go)) or 'Go: n/a'}, "
+                    f"Node {(node and _first_line([node, '--version'])) or 'n/a'}")
+    return _MACHINE
 
 
 def go_version(go):
@@ -617,6 +676,7 @@ def main():
     header = (f"gort vs Go — {started:%Y-%m-%d %H:%M}, median of {args.runs} run(s) per side, "
               f"all Ps = {all_procs} (GORT_PROCS = GOMAXPROCS), {go_version(go) or 'Go: n/a'}; "
               f"load average {load_start} at start, {load_end} at end")
+    header += "\n\n" + machine_line()
     if load_start is not None and load_start > 0.5 * all_procs:
         header += (f"\n\nWARNING: the machine was busy when the run started (load {load_start} "
                    f"on {os.cpu_count()} CPUs): numbers are noisy, parallel speed-ups are "
@@ -632,7 +692,7 @@ def main():
         "runs": args.runs,
         "all_procs": all_procs,
         "host": {"machine": platform.machine(), "cpus": os.cpu_count(),
-                 "kernel": platform.release()},
+                 "kernel": platform.release(), "description": machine_line()},
         "go": go_version(go),
         "load_start": load_start,
         "load_end": load_end,

@@ -73,6 +73,9 @@ PY_BENCHES = [
     PyBench("py_spawn", sides=("gort", "asyncio"), args=[100_000]),
     PyBench("py_hash_pool", args=[800], workers=(1, ALL)),
     PyBench("py_hash_native", args=[160], workers=(1, ALL)),
+    # issue 11: native calls (gort.native): no asyncio twin
+    PyBench("py_native_crc32", sides=("gort", "threading"), args=[64, 4]),
+    PyBench("py_native_call", sides=("gort",), args=[200_000, 5_000]),
 ]
 
 # Keyed by "bench/metric"; "bench/*" covers the benchmark's other metrics.
@@ -83,6 +86,10 @@ PY_GOALS = {
     "py_hash_pool/*": None,
     "py_hash_native/speedup": ("min_per_worker", 0.8),
     "py_hash_native/*": None,
+    # speed-up over serial zlib.crc32 in the same process (goal for 2 cores)
+    "py_native_crc32/speedup": ("min_per_worker", 1.8),
+    "py_native_crc32/*": None,
+    "py_native_call/*": None,
 }
 
 log = run_base.log

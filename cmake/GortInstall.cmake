@@ -35,6 +35,12 @@ else()
   set(GORT_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
   set(GORT_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# libgort.a needs libffi: `pkg-config --static --libs gort` adds it.
+if(GORT_WITH_FFI)
+  set(GORT_PC_REQUIRES_PRIVATE libffi)
+else()
+  set(GORT_PC_REQUIRES_PRIVATE "")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/packaging/gort.pc.in ${PROJECT_BINARY_DIR}/gort.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/gort.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

@@ -23,6 +23,10 @@ foreach(_src IN LISTS GORT_TEST_SOURCES)
   target_compile_options(${_name} PRIVATE
     "SHELL:-iquote ${PROJECT_SOURCE_DIR}/tests" "SHELL:-iquote ${PROJECT_SOURCE_DIR}/src")
   gort_valgrind_header(${_name})
+  # test_ffi checks the libffi path, or GORT_ENOSYS in a GORT_WITH_FFI=OFF build.
+  if(GORT_WITH_FFI)
+    target_compile_definitions(${_name} PRIVATE GORT_TEST_WITH_FFI=1)
+  endif()
   if(_name STREQUAL "test_abi")
     target_link_libraries(${_name} PRIVATE ${GORT_EXE_LIB})
     if(GORT_STATIC_EXES)
@@ -62,4 +66,9 @@ if(NOT CMAKE_CROSSCOMPILING AND GORT_SANITIZE STREQUAL "" AND NOT GORT_STATIC_EX
             --cc ${CMAKE_C_COMPILER}
             --config $<CONFIG>)
   set_tests_properties(install_consumers PROPERTIES TIMEOUT ${GORT_TEST_TIMEOUT} LABELS install)
+endif()
+
+# Allocation-failure injection programs (the `fault` stage).
+if(NOT GORT_STATIC_EXES)
+  include(GortFault)
 endif()

@@ -21,6 +21,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# pkg-config must not report the host's libraries (libffi): look only in the
+# target sysroot unless the caller points PKG_CONFIG_LIBDIR elsewhere. With
+# no libffi there, GORT_WITH_FFI defaults to OFF.
+if(NOT DEFINED ENV{PKG_CONFIG_LIBDIR})
+  set(ENV{PKG_CONFIG_LIBDIR} "${GORT_CROSS_SYSROOT}/lib/pkgconfig:${GORT_CROSS_SYSROOT}/share/pkgconfig")
+endif()
 
 if(NOT DEFINED CMAKE_CROSSCOMPILING_EMULATOR)
   find_program(GORT_QEMU_AARCH64 qemu-aarch64)

@@ -4,8 +4,8 @@
      asyncio code awaits the promises with asyncio.gather, as if they were
      asyncio futures. The work here is hashing big buffers with hashlib,
      which releases the GIL, plus a gort.sleep (which parks the goroutine).
-  2. A goroutine produces a value on a gort.Chan; asyncio awaits
-     chan.recv_promise().
+  2. A goroutine produces values on a gort.Chan; asyncio reads them with
+     `async for` (cancellation-safe: a cancelled receive takes nothing).
   3. The other way round: asyncio produces a value (a coroutine); a
      goroutine blocks on it through gort.from_asyncio(coro).result().
 
@@ -17,12 +17,13 @@ Run: python examples/asyncio_bridge.py (output is the same on every run).
 import asyncio
 import hashlib
 import time
+from typing import Any
 
 import gort
 
 
 # ---- 1. goroutines whose results asyncio awaits ------------------------------
-def checksum(name, size_mib, rounds):
+def checksum(name: str, size_mib: int, rounds: int) -> str:
     """Runs as a Python goroutine (on gort's executor thread, not the asyncio
     thread). hashlib drops the GIL for big buffers; gort.sleep parks."""
     data = bytes(size_mib << 20)
@@ -34,7 +35,7 @@ def checksum(name, size_mib, rounds):
 
 
 # ---- 2. a goroutine feeding a channel ------------------------------------------
-def producer(ch):
+def producer(ch: "gort.Chan[str]") -> None:
     for word in ("hello", "from", "a", "goroutine"):
         gort.sleep(0.02)
         ch.send(word)
@@ -42,13 +43,13 @@ def producer(ch):
 
 
 # ---- 3. a goroutine waiting for asyncio ---------------------------------------------
-async def load_config():
+async def load_config() -> dict[str, int]:
     """Plain asyncio code: it could be an aiohttp request; here, a sleep."""
     await asyncio.sleep(0.05)
     return {"scale": 7}
 
 
-def scaler(config_promise, values):
+def scaler(config_promise: "gort.Promise[dict[str, int]]", values: list[int]) -> list[int]:
     """A goroutine that needs something only asyncio can produce: it parks on
     the promise (the asyncio loop keeps running), then does its work."""
     config = config_promise.result()
@@ -56,7 +57,7 @@ def scaler(config_promise, values):
 
 
 # ---- the ticker: proof that the loop stays responsive ----------------------------
-async def ticker(stop, stats):
+async def ticker(stop: asyncio.Event, stats: dict[str, Any]) -> None:
     last = time.monotonic()
     while not stop.is_set():
         await asyncio.sleep(0.01)
@@ -66,8 +67,9 @@ async def ticker(stop, stats):
         last = now
 
 
-async def main():
-    stop, stats = asyncio.Event(), {"ticks": 0, "max_gap": 0.0}
+async def main() -> None:
+    stop = asyncio.Event()
+    stats: dict[str, Any] = {"ticks": 0, "max_gap": 0.0}
     tick_task = asyncio.create_task(ticker(stop, stats))
 
     # 1. three goroutines, awaited together; gather keeps the input order
@@ -79,15 +81,10 @@ async def main():
     for line in results:
         print("goroutine result", line)
 
-    # 2. a channel read from asyncio, one promise per value
-    ch = gort.Chan()
+    # 2. a channel read from asyncio until it is closed and drained
+    ch: gort.Chan[str] = gort.Chan()
     gort.go(producer, ch)
-    words = []
-    while True:
-        try:
-            words.append(await ch.recv_promise())
-        except gort.ChanClosed:             # closed and drained
-            break
+    words = [word async for word in ch]
     print("received over a gort.Chan:", " ".join(words))
 
     # 3. a gort Promise settled by asyncio, consumed by a goroutine

@@ -49,7 +49,7 @@ import gort
 NUM_JOBS, NUM_WORKERS = 5, 3
 
 
-def worker(id, jobs, results, wg):
+def worker(id: int, jobs: "gort.Chan[int]", results: "gort.Chan[int]", wg: gort.WaitGroup) -> None:
     try:
         for j in jobs:                             # for j := range jobs (ends at close)
             print(f"worker {id} started  job {j}")
@@ -60,14 +60,14 @@ def worker(id, jobs, results, wg):
         wg.done()                                  # defer wg.Done()
 
 
-def closer(wg, results):
+def closer(wg: gort.WaitGroup, results: "gort.Chan[int]") -> None:
     wg.wait()                                      # wg.Wait()
     results.close()                                # close(results)
 
 
-def main():
-    jobs = gort.Chan(NUM_JOBS)                     # make(chan int, numJobs)
-    results = gort.Chan(NUM_JOBS)                  # make(chan int, numJobs)
+def main() -> None:
+    jobs: gort.Chan[int] = gort.Chan(NUM_JOBS)     # make(chan int, numJobs)
+    results: gort.Chan[int] = gort.Chan(NUM_JOBS)  # make(chan int, numJobs)
     wg = gort.WaitGroup()                          # var wg sync.WaitGroup
 
     for w in range(1, NUM_WORKERS + 1):

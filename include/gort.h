@@ -501,6 +501,104 @@ GORT_API void gort_set_unhandled_rejection_hook(void (*hook)(gort_promise *p, vo
 GORT_API gort_promise *gort_promise_from_recv(gort_chan *ch);
 GORT_API int  gort_promise_to_chan(gort_promise *p, gort_chan *ch);
 
+/* ---- native calls (libffi) ---------------------------------------------- */
+/* Call any C function through a signature parsed from its C declaration,
+ * on the calling thread (gort_call) or on a pool goroutine with a promise
+ * (gort_call_async) — no compiler, no glue (what ctypes/cffi/koffi do, plus
+ * the parallel pool). Built on libffi; a library built with
+ * GORT_WITH_FFI=OFF returns GORT_ENOSYS from gort_sig_new/_parse/_new_var,
+ * gort_call and gort_go_call, and NULL from gort_call_async.
+ *
+ * Declarations (grammar and type table: docs/api.md, "Native calls"):
+ *   "double pow(double, double)", "double(double x, double y)" (the names
+ *   are optional), "int rand(void)", "size_t strlen(const char *)",
+ *   "int snprintf(char *, size_t, const char *, ...)".
+ * Types: void, bool/_Bool, char, signed/unsigned char, short, int, long,
+ * long long (and unsigned forms), int8_t..int64_t, uint8_t..uint64_t,
+ * size_t, ssize_t, intptr_t, uintptr_t, ptrdiff_t, off_t, float, double,
+ * any pointer (char * and const char * are GORT_T_STRING, every other
+ * pointer, struct pointers and function pointers are GORT_T_POINTER).
+ * Structs and unions by value, long double and arrays other than as
+ * parameters (which decay to pointers) are rejected.
+ *
+ * A signature is immutable: share it across threads freely. It is
+ * reference counted internally, so gort_sig_free may be called while
+ * gort_call_async/gort_go_call jobs that use it are still running.
+ *
+ * Values: args[i] points at the i-th argument, a value of exactly the C
+ * type of parameter i (gort_type_size(gort_sig_arg(sig, i)) bytes); ret
+ * receives exactly gort_type_size(gort_sig_ret(sig)) bytes (NULL: result
+ * discarded). args must hold gort_sig_nargs(sig) pointers (C cannot tell
+ * the length of an array: a binding checks its own count against
+ * gort_sig_nargs); a NULL among them is GORT_EINVAL.
+ *
+ * No sandbox: the function runs in this process with these arguments. A
+ * wrong declaration, a bad pointer or a crashing function is the caller's
+ * bug and takes the process down, as with ctypes. */
+typedef struct gort_sig gort_sig;
+enum {
+    GORT_T_VOID = 0,
+    GORT_T_BOOL,
+    GORT_T_INT8, GORT_T_UINT8,
+    GORT_T_INT16, GORT_T_UINT16,
+    GORT_T_INT32, GORT_T_UINT32,
+    GORT_T_INT64, GORT_T_UINT64,
+    GORT_T_FLOAT, GORT_T_DOUBLE,
+    GORT_T_POINTER, /* void *, T *, struct s *, function pointers */
+    GORT_T_STRING   /* char *, const char * (a pointer, NUL-terminated by convention) */
+};
+#define GORT_SIG_MAX_ARGS 255
+/* Where and why a declaration did not parse. */
+typedef struct gort_sig_diag {
+    size_t pos;      /* byte offset in the parsed string of the offending token */
+    char   msg[120]; /* "expected ',' or ')'", "unknown type name 'uLong'", ... */
+} gort_sig_diag;
+
+/* Parse decl. 0, GORT_EINVAL (bad declaration; *out = NULL), GORT_ENOMEM. */
+GORT_API int  gort_sig_new(gort_sig **out, const char *decl);
+/* The same, filling *diag (if not NULL) on GORT_EINVAL. */
+GORT_API int  gort_sig_parse(gort_sig **out, const char *decl, gort_sig_diag *diag);
+/* Variadic functions. A signature declared with "..." called as is passes
+ * only its fixed arguments. For a call with variadic arguments, derive a
+ * signature from it with the variadic part's types, comma-separated
+ * ("int, double, const char *"; "" for none): a new, independent signature
+ * to call (and free) like any other; derive one per distinct argument list
+ * and keep it. Types subject to C's default argument promotions are
+ * rejected with a hint (bool, char, short, float: pass int or double).
+ * GORT_EINVAL if base is not variadic or types do not parse (diag's pos is
+ * an offset in types). */
+GORT_API int  gort_sig_new_var(gort_sig **out, const gort_sig *base, const char *types,
+                               gort_sig_diag *diag);
+GORT_API void gort_sig_free(gort_sig *sig);              /* NULL: no-op */
+/* Introspection (for bindings converting their values). */
+GORT_API const char *gort_sig_name(const gort_sig *sig); /* function name, "" if none */
+GORT_API size_t gort_sig_nargs(const gort_sig *sig);     /* arguments a call passes */
+GORT_API size_t gort_sig_nfixed(const gort_sig *sig);    /* the fixed ones (== nargs unless variadic) */
+GORT_API int    gort_sig_variadic(const gort_sig *sig);  /* 1 if declared with "..." */
+GORT_API int    gort_sig_ret(const gort_sig *sig);       /* GORT_T_* of the result */
+GORT_API int    gort_sig_arg(const gort_sig *sig, size_t i); /* GORT_T_*, GORT_EINVAL if i >= nargs */
+GORT_API size_t gort_type_size(int type);                /* bytes of a GORT_T_* value (0: void/unknown) */
+GORT_API const char *gort_type_name(int type);           /* "int32_t", "double", "void *", "char *", "?" */
+
+/* Call fn on this thread (or goroutine): no engine needed. 0, GORT_EINVAL
+ * (sig or fn NULL, a NULL argument pointer). A call that blocks for long
+ * from a goroutine holds its P: wrap it in gort_blocking, or use
+ * gort_call_async. */
+GORT_API int gort_call(const gort_sig *sig, void (*fn)(void), void *const *args, void *ret);
+/* Run the call on a pool goroutine, inside gort_blocking (a call that
+ * blocks in the kernel or runs long hands its P to the other goroutines;
+ * such a function must not call gort itself). The argument VALUES are
+ * copied now; pointed-to memory is not: keep it alive and unchanged until
+ * the promise settles. The promise is fulfilled with a pointer to a copy of
+ * the return value (owned by the promise, freed with it: read it as
+ * *(double *)gort_promise_value(p)); NULL for void. Returns the promise
+ * (the caller owns one reference), or NULL: bad input (as gort_call),
+ * engine not running or shutting down, ENOMEM. */
+GORT_API gort_promise *gort_call_async(const gort_sig *sig, void (*fn)(void), void *const *args);
+/* The same without a promise (result discarded). 0, GORT_EINVAL,
+ * GORT_ENOTINIT, GORT_ESHUTDOWN, GORT_ENOMEM. */
+GORT_API int gort_go_call(const gort_sig *sig, void (*fn)(void), void *const *args);
+
 /* ---- I/O ---------------------------------------------------------------- */
 /* Blocking-style I/O that parks the goroutine instead of the thread (Go's
  * netpoller): the call tries the operation, and while the fd is not ready

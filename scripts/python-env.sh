@@ -12,7 +12,8 @@
 # A version whose python has no venv/ensurepip module or no Python.h is skipped
 # with a message (Debian's system python: apt-get install python3-venv python3-dev).
 #
-# Each venv gets cffi, pytest, pytest-timeout, setuptools and wheel from PyPI
+# Each venv gets cffi, pytest, pytest-timeout, setuptools, wheel, mypy (stubtest
+# and --strict in the suite) and exceptiongroup (3.10) from PyPI
 # (only when one is missing), then `pip install --no-build-isolation --no-deps
 # ./bindings/python` (non-editable), skipped when no source of the binding or
 # of the C library changed since the last install. The build keeps its objects
@@ -27,8 +28,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
 vroot=${GORT_PY_ROOT:-build/python}
 pyenv_root=${PYENV_ROOT:-/root/.pyenv}
-tools=(cffi pytest pytest-timeout setuptools wheel)
-tool_modules="cffi, pytest, pytest_timeout, setuptools, wheel"
+tools=(cffi pytest pytest-timeout setuptools wheel mypy exceptiongroup)  # mypy: stubtest + --strict on the examples (tests/test_typing.py)
+tool_modules="cffi, pytest, pytest_timeout, setuptools, wheel, mypy, exceptiongroup"
 all_versions=(3.10 3.11 3.12 3.13 3.14)
 pipq=(--disable-pip-version-check --no-input -q)
 

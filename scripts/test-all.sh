@@ -16,6 +16,20 @@
 #             in each (--timeout per test: GORT_PY_TEST_TIMEOUT, 120 s), then
 #             once more under `python -X dev` with the newest version
 #             (GORT_PY_SUITE_TIMEOUT, 900 s, bounds each whole pytest run)
+#   lua       Lua binding: build the module (CMake, -Werror), busted
+#             bindings/lua/tests, the same suite with module + libgort under
+#             ASan+UBSan, and `luarocks make` into a temporary tree
+#             (GORT_LUA_SUITE_TIMEOUT, 300 s, bounds each busted run)
+#   node      Node binding: npm install ./bindings/node (+ promises-aplus-tests,
+#             typescript) into $GORT_TEST_BUILD_ROOT/node, the npm pack tarball
+#             installed and loaded, then node --test bindings/node/test
+#   fault     allocation-failure injection: scripts/fault-sweep.sh over the
+#             release and ASan build trees (built if missing)
+#   fuzz      differential channel fuzzer (libFuzzer, clang): scripts/fuzz.sh,
+#             bounded (GORT_FUZZ_SECONDS, 60 s in all)
+#   dist      release artifacts from a clean clone of HEAD (scripts/dist.sh):
+#             C tarball, .deb, Python sdist + wheels, npm
+#             tarball, Lua rock, each proven in a clean place (docs/packaging.md)
 #
 # Every stage runs even if an earlier one failed; the summary at the end
 # lists each stage's result and time, and the exit status is 1 if any stage
@@ -32,7 +46,7 @@ broot=${GORT_TEST_BUILD_ROOT:-build/test}
 jobs=${JOBS:-2}
 ctest_args=(--output-on-failure -j"$jobs")
 
-all_stages=(release asan tsan valgrind aarch64 python)
+all_stages=(release asan tsan valgrind aarch64 python lua node fault fuzz dist)
 if [ $# -gt 0 ]; then stages=("$@"); else stages=("${all_stages[@]}"); fi
 
 total_passed=0
@@ -239,12 +253,18 @@ stage_python() {
         v=${e%%=*}
         dir=${e#*=}
         newest=$e
-        run_pytest "$v" "$dir/bin/python" || rc=1
+        # -X dev (debug allocators, GIL checks) on every version: 3.10/3.11
+        # check the GIL differently from 3.12+. It adds checks and changes no
+        # code path of gort, so older versions run only under -X dev; the
+        # newest runs both ways (as many runs as before: no added time).
+        if [ "$e" = "${venvs[-1]}" ]; then
+            run_pytest "$v" "$dir/bin/python" || rc=1
+        fi
+        run_pytest "$v-dev" "$dir/bin/python" -X dev || rc=1
     done
     v=${newest%%=*}
-    run_pytest "$v-dev" "${newest#*=}/bin/python" -X dev || rc=1
     python_asan "${newest#*=}/bin/python" || rc=1
-    echo "python: ${#venvs[@]} version(s) + -X dev + ASan+UBSan on $v; $py_skipped test(s) skipped in all"
+    echo "python: ${#venvs[@]} version(s) under -X dev, $v also without; ASan+UBSan on $v; $py_skipped test(s) skipped in all"
     return "$rc"
 }
 
@@ -276,14 +296,201 @@ python_asan() {
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_pytest asan "$venv/bin/python"
 }
 
+# run_busted LABEL [env...]: the Lua suite with the module of $lua_build;
+# adds the TAP counts to the totals.
+run_busted() {
+    local label=$1 log rc ok bad
+    shift
+    log="$broot/lua-$label.log"
+    (cd bindings/lua/tests && env LUA_PATH="$root/$lua_build/lua/?.lua;;" \
+        LUA_CPATH="$root/$lua_build/lua/?.so;;" "$@" \
+        timeout "${GORT_LUA_SUITE_TIMEOUT:-300}" lua5.4 /usr/bin/busted -o TAP .) >"$log" 2>&1
+    rc=$?
+    ok=$(grep '^ok ' "$log" | grep -vc '# SKIP')
+    bad=$(grep -c '^not ok ' "$log")
+    total_passed=$((total_passed + ok))
+    total_failed=$((total_failed + bad))
+    grep -A4 '^not ok ' "$log" | head -60
+    if [ "$rc" -ne 0 ] || [ "$ok" -eq 0 ]; then
+        [ "$bad" -eq 0 ] && total_failed=$((total_failed + 1)) && tail -20 "$log"
+        echo "-- busted ($label): exit $rc, $ok passed, $bad failed (log: $log)"
+        return 1
+    fi
+    echo "-- busted ($label): $ok passed, $bad failed"
+}
+
+stage_lua() {
+    local rc=0 pre tree venv pyc="" pysite="" targets=(gort_lua gort_lua_testhelper)
+    lua_build="$broot/lua"
+    # The polyglot host embeds the newest CPython with the Python binding.
+    if GORT_PYTHONS=newest GORT_PY_ROOT="$pyroot" bash scripts/python-env.sh >"$broot/lua-python.log" 2>&1; then
+        venv=$(tail -n1 "$pyroot/venvs.txt" | cut -f2)
+        pyc="$("$venv/bin/python" -c 'import sys; print(sys._base_executable)')-config"
+        pysite=$("$venv/bin/python" -c 'import gort, os; print(os.path.dirname(os.path.dirname(gort.__file__)))')
+        [ -x "$pyc" ] && targets+=(gort_lua_polyglot) || pyc=""
+    fi
+    [ -n "$pyc" ] || echo "-- polyglot host: no CPython venv with the binding (see $broot/lua-python.log): its test stays pending"
+    cmake -S . -B "$lua_build" -DGORT_WERROR=ON -DGORT_BUILD_LUA=ON -DGORT_BUILD_BENCH=OFF \
+        -DGORT_BUILD_EXAMPLES=OFF -DGORT_PYTHON_CONFIG="$pyc" >/dev/null &&
+        cmake --build "$lua_build" -j"$jobs" --target "${targets[@]}" >"$broot/lua-build.log" 2>&1 ||
+        { tail -30 "$broot/lua-build.log"; total_failed=$((total_failed + 1)); return 1; }
+    if [ -n "$pyc" ]; then
+        run_busted release GORT_POLYGLOT="$root/$lua_build/lua/polyglot" GORT_POLYGLOT_PYTHONPATH="$pysite" || rc=1
+    else
+        run_busted release || rc=1
+    fi
+    lua_build="$broot/lua-asan"
+    pre="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+    cmake -S . -B "$lua_build" -DGORT_WERROR=OFF -DGORT_SANITIZE=address -DGORT_BUILD_LUA=ON \
+        -DGORT_BUILD_BENCH=OFF -DGORT_BUILD_EXAMPLES=OFF >/dev/null &&
+        cmake --build "$lua_build" -j"$jobs" --target gort_lua gort_lua_testhelper >"$broot/lua-asan-build.log" 2>&1 ||
+        { tail -30 "$broot/lua-asan-build.log"; total_failed=$((total_failed + 1)); return 1; }
+    run_busted asan LD_PRELOAD="$pre" ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 || rc=1
+    tree=$(mktemp -d)
+    if (cd bindings/lua && luarocks --lua-version 5.4 make --tree "$tree" gort-scm-1.rockspec \
+            GORT_INCDIR="$root/include" GORT_LIBDIR="$root/$broot/lua" >"$root/$broot/lua-rock.log" 2>&1) &&
+        (eval "$(luarocks --lua-version 5.4 path --tree "$tree")" && cd / &&
+            lua5.4 -e 'local g = require "gort"; assert(package.searchpath("gort.core", package.cpath):find("'"$tree"'", 1, true))
+                       assert(g.run(function() local c = g.chan(1, "int64"); c:send(1 << 62); return c:recv() end) == 1 << 62)'); then
+        echo "-- luarocks make: installed into a temporary tree and imported: ok"
+        total_passed=$((total_passed + 1))
+    else
+        tail -20 "$broot/lua-rock.log"
+        echo "-- luarocks make: FAILED"
+        total_failed=$((total_failed + 1))
+        rc=1
+    fi
+    rm -rf "$tree" bindings/lua/gort_wrap.c bindings/lua/*.o bindings/lua/core.so
+    return "$rc"
+}
+
+# stage_node: the Node addon built by npm from this checkout (and from the
+# tarball npm pack makes), then its node --test suite (A+ suite included).
+stage_node() {
+    local dir="$root/$broot/node" log out pass fail
+    rm -rf "$dir" && mkdir -p "$dir/pack" "$dir/logs" || return 1
+    echo "-- node $(node --version), npm $(npm --version)"
+    printf '{ "name": "gort-node-stage", "private": true, "dependencies": { "gort": "file:%s",
+      "promises-aplus-tests": "2.1.2", "typescript": "^5.4.0" } }\n' "$root/bindings/node" >"$dir/package.json"
+    if ! (cd "$dir" && npm install --no-audit --no-fund >"$dir/logs/install.log" 2>&1); then
+        tail -20 "$dir/logs/install.log"
+        echo "node: npm install ./bindings/node failed"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    out=$( (cd "$root/bindings/node" && npm pack --silent --pack-destination "$dir/pack") 2>"$dir/logs/pack.log") &&
+        (cd "$dir/pack" && printf '{ "name": "gort-node-pack", "private": true }\n' >package.json &&
+            npm install --no-audit --no-fund "./$out" >"$dir/logs/pack-install.log" 2>&1) &&
+        (cd "$dir/pack" && node -e "const g=require('gort'); new g.Chan(1).send(1).then(()=>console.log('-- npm pack tarball: built and loaded, engine', g.version))")
+    if [ $? -ne 0 ]; then
+        echo "node: installing the npm pack tarball failed (see $dir/logs)"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    log="$dir/logs/test.log"
+    (cd "$dir" && timeout "${GORT_NODE_SUITE_TIMEOUT:-600}" node --test "$root"/bindings/node/test/*.test.js) >"$log" 2>&1
+    local rc=$?
+    grep -E '^not ok|^# (tests|pass|fail|skipped)' "$log"
+    pass=$(grep -Eo '^# pass [0-9]+' "$log" | awk '{print $3}')
+    fail=$(grep -Eo '^# fail [0-9]+' "$log" | awk '{print $3}')
+    if [ -z "$pass" ] || [ "$pass" -eq 0 ]; then
+        tail -30 "$log"
+        echo "node: no test ran (exit $rc)"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    total_passed=$((total_passed + pass))
+    total_failed=$((total_failed + ${fail:-0}))
+    [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ] && total_failed=$((total_failed + 1))
+    echo "node: $pass passed, ${fail:-0} failed (log: $log)"
+    return "$rc"
+}
+
+# count_line LOG REGEX: add "N ... swept ..., M passed" of the last line
+# matching REGEX to the totals (N - M failed); none is a failure.
+count_line() {
+    local line
+    line=$(grep -E "$2" "$1" | tail -1)
+    if [ -z "$line" ]; then
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    local n m
+    n=$(sed -E 's/^[^0-9]*([0-9]+) .*/\1/' <<<"${line#*: *: }")
+    m=$(awk '{print $(NF-1)}' <<<"$line")
+    total_passed=$((total_passed + m))
+    total_failed=$((total_failed + n - m))
+}
+
+# ensure_build DIR cmake-args...: configure DIR if it has no cache, then build.
+ensure_build() {
+    local dir=$1
+    shift
+    if [ -f "$dir/CMakeCache.txt" ]; then
+        cmake --build "$dir" -j"$jobs"
+    else
+        configure_build "$dir" "$@"
+    fi
+}
+
+stage_fault() {
+    local rc=0 b log
+    ensure_build "$broot/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_WERROR=ON \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    ensure_build "$broot/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGORT_SANITIZE=address \
+        -DGORT_WERROR=OFF -DGORT_BUILD_BENCH=OFF \
+        || { total_failed=$((total_failed + 1)); return 1; }
+    for b in release asan; do
+        log="$broot/$b/fault-stage.log"
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            bash scripts/fault-sweep.sh "$broot/$b" "$b" 2>&1 | tee "$log"
+        [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+        count_line "$log" "^fault: $b: [0-9]+ injection points swept" || rc=1
+    done
+    return "$rc"
+}
+
+stage_fuzz() {
+    local log="$broot/fuzz-stage.log"
+    mkdir -p "$broot"
+    GORT_FUZZ_BUILD="$broot/fuzz" bash scripts/fuzz.sh --bounded "${GORT_FUZZ_SECONDS:-60}" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    count_line "$log" "^fuzz: total: [0-9]+ runs? .*passed" || rc=1
+    return "$rc"
+}
+
+stage_dist() {
+    local log="$broot/dist.log" rc line
+    mkdir -p "$broot"
+    JOBS=$jobs bash scripts/dist.sh --out "$broot/dist/out" --work "$broot/dist/work" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '^dist: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -1)
+    if [ -z "$line" ] || [ "$(awk '{print $2}' <<<"$line")" -eq 0 ]; then
+        echo "dist: no count line or nothing passed"
+        total_failed=$((total_failed + 1))
+        [ "$rc" -eq 0 ] && rc=1
+        return "$rc"
+    fi
+    total_passed=$((total_passed + $(awk '{print $2}' <<<"$line")))
+    total_failed=$((total_failed + $(awk '{print $4}' <<<"$line")))
+    return "$rc"
+}
+
 describe() {
     case "$1" in
+        lua) echo "Lua binding: busted suite, again under ASan+UBSan, luarocks make into a temp tree" ;;
+        node) echo "Node binding: npm install ./bindings/node and its npm pack tarball, node --test (A+ suite included)" ;;
         release) echo "normal build (RelWithDebInfo, -Werror) + ctest" ;;
         asan) echo "ASan+UBSan build + ctest (GORT_TEST_SCALE=10)" ;;
         tsan) echo "TSan build + ctest (GORT_TEST_SCALE=10)" ;;
         valgrind) echo "Valgrind memcheck over the release build's tests (GORT_TEST_SCALE=100)" ;;
         aarch64) echo "aarch64 cross build + ctest under qemu-aarch64 (GORT_TEST_SCALE=20)" ;;
-        python) echo "Python binding: pytest in a venv per CPython >= 3.10, then -X dev and ASan+UBSan on the newest" ;;
+        python) echo "Python binding: pytest under -X dev in a venv per CPython >= 3.10, the newest also without -X dev and under ASan+UBSan" ;;
+        fault) echo "allocation-failure injection sweep (release + ASan builds; one-shot and persistent faults)" ;;
+        fuzz) echo "differential channel fuzzer (libFuzzer, clang ASan+UBSan), bounded" ;;
+        dist) echo "release artifacts from a clean clone (tarball, .deb, wheels, sdist, npm, rock) + their proofs" ;;
     esac
 }
 

@@ -373,7 +373,9 @@ static void rearm_alarm(gort_loop *loop)
     if (!embedded)
         return;
     int64_t when = loop->heap[0]->when;
-    if (loop->alarm_armed && loop->alarm_when <= when)
+    /* An alarm whose time has passed has fired (alarm_armed is not cleared
+     * when it fires): it does not cover a later deadline. */
+    if (loop->alarm_armed && loop->alarm_when <= when && loop->alarm_when > gort_now())
         return;
     if (loop->alarm_armed)
         gort__timer_stop(&loop->alarm);

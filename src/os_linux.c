@@ -18,6 +18,7 @@
  * its error-checking/robust modes are useless here).
  */
 #include "internal.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -97,6 +98,7 @@ GORT__CORE void gort__lock_acquire(gort__lock *l)
     if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(&l->word, &c, 1, memory_order_acquire,
                                                              memory_order_relaxed)))
         return;
+    GORT__STAT(LOCK_SPIN);
     /* Brief spin: the holder is usually running on another core. */
     for (int i = 0; i < 64; i++) {
         gort__procyield(8);
@@ -110,6 +112,7 @@ GORT__CORE void gort__lock_acquire(gort__lock *l)
     if (c != 2)
         c = atomic_exchange_explicit(&l->word, 2, memory_order_acquire);
     while (c != 0) {
+        GORT__STAT(LOCK_SLEEP);
         gort__futex_wait(&l->word, 2, GORT_FOREVER);
         c = atomic_exchange_explicit(&l->word, 2, memory_order_acquire);
     }
@@ -127,8 +130,10 @@ GORT__CORE bool gort__lock_try(gort__lock *l)
 
 GORT__CORE void gort__lock_release(gort__lock *l)
 {
-    if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2)
+    if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2) {
+        GORT__STAT(LOCK_WAKE);
         gort__futex_wake(&l->word, 1);
+    }
     gort__tls_locks--;
 }
 

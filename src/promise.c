@@ -17,7 +17,9 @@
  *          adopt the settled promise — and then fulfils next with NULL if it
  *          is still unsettled. Never synchronous (A+ 2.2.4), in registration
  *          order per loop (2.2.6). While it waits, it holds a reference on
- *          its loop (see LOOP LIVENESS).
+ *          its loop (see LOOP LIVENESS). then() allocates the node inside
+ *          next's own block (then_block): one allocation per link, since the
+ *          node holds a reference on next for as long as it is in use.
  *   ADOPT  from gort_promise_resolve_with(d, s) with s pending: when s
  *          settles, d settles the same way (A+ 2.3.2).
  *   COMB   one per input of a combinator (all/all_settled/race/any): feeds
@@ -276,6 +278,9 @@ struct pnode {
     uint8_t kind;        /* NODE_* */
     bool    linked;      /* in the owner's list (owner->lock); AWAIT's sleeper
                             checks it after a timeout */
+    bool    embedded;    /* USER node living in its user.next's allocation (a
+                            then_block): node_free is a no-op, the memory goes
+                            when next is freed */
     union {
         struct {
             gort_loop       *loop;    /* where the handler runs */
@@ -343,6 +348,16 @@ struct gort_promise {
     gort_promise  *wl_next;    /* link on a worklist or on release's free stack
                                   (only the owner of that list touches it) */
 };
+
+/* What gort_promise_then allocates: the promise it returns and the USER
+ * node that will settle it, in one block (one allocation per link instead
+ * of two). The node holds a reference on `p` for as long as it is in use,
+ * so the block cannot be freed under the node; free(&block->p) frees both
+ * (p is the first member). */
+typedef struct then_block {
+    gort_promise p;
+    pnode        n;
+} then_block;
 
 /* Settled promises whose nodes still need handling (each holds a reference). */
 typedef struct worklist {
@@ -475,6 +490,13 @@ static inline void unref_push(gort_promise *p, gort_promise **stack)
     *stack = p;
 }
 
+/* Free a reaction node (a no-op for one embedded in its then_block). */
+static inline void node_free(pnode *n)
+{
+    if (!n->embedded)
+        free(n);
+}
+
 GORT_API void gort_promise_release(gort_promise *p)
 {
     if (!p)
@@ -550,7 +572,7 @@ static void destroy(gort_promise *p, gort_promise **stack)
             gort__fatal("gort_promise_release: promise %p freed while awaited "
                         "(over-released)", (void *)p);
         }
-        free(n);
+        node_free(n); /* an embedded one lives on in user.next, released later */
     }
     if (p->src)
         unref_push(p->src, stack);
@@ -660,13 +682,14 @@ static void chan_deliver(gort_promise *p, gort_chan *ch);
  * freed loop): reject next with err, run the user data's destructor. */
 static void user_fail(pnode *n, int err, worklist *wl)
 {
+    gort_promise *next = n->user.next;
     gort_loop *loop = n->user.loop;
-    settle(n->user.next, &(outcome){.state = GORT_REJECTED, .err = err}, false, wl);
+    settle(next, &(outcome){.state = GORT_REJECTED, .err = err}, false, wl);
     if (n->user.ud_dtor)
         n->user.ud_dtor(n->user.ud);
     gort_promise_release(n->user.settled);
-    gort_promise_release(n->user.next);
-    free(n);
+    node_free(n); /* before releasing next: an embedded n dies with it */
+    gort_promise_release(next);
     gort_loop_unref(loop);
     gort__loop_drop(loop);
 }
@@ -735,16 +758,20 @@ static int settle_now(gort_promise *p, outcome *o)
 
 /* ---- creating and settling -------------------------------------------------- */
 
-GORT_API gort_promise *gort_promise_new(void)
+/* A zeroed promise becomes a pending one with one reference. */
+static gort_promise *promise_init(gort_promise *p)
 {
-    gort_promise *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
     atomic_init(&p->refs, 1);
     atomic_init(&p->state, GORT_PENDING);
     atomic_init(&p->handled, false);
     p->lock = (gort__lock)GORT__LOCK_INIT;
     return p;
+}
+
+GORT_API gort_promise *gort_promise_new(void)
+{
+    gort_promise *p = calloc(1, sizeof *p);
+    return p ? promise_init(p) : NULL;
 }
 
 GORT_API int gort_promise_resolve(gort_promise *p, void *value, void (*dtor)(void *))
@@ -931,7 +958,7 @@ static void user_micro(void *arg)
     void *ud = n->user.ud;
     void (*ud_dtor)(void *) = n->user.ud_dtor;
     gort_loop *loop = n->user.loop;
-    free(n);
+    node_free(n); /* not touched below; an embedded n lives until next is released */
     if (fn) {
         fn(next, s, ud);
         gort_promise_resolve(next, NULL, NULL); /* EALREADY if it settled next */
@@ -966,13 +993,12 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
         loop = gort_loop_current();
     if (!loop)
         return NULL;
-    gort_promise *next = gort_promise_new();
-    pnode *n = calloc(1, sizeof *n);
-    if (!next || !n) {
-        gort_promise_release(next);
-        free(n);
+    then_block *b = calloc(1, sizeof *b);
+    if (!b)
         return NULL;
-    }
+    gort_promise *next = promise_init(&b->p);
+    pnode *n = &b->n;
+    n->embedded = true;
     n->kind = NODE_USER;
     n->user.loop = loop;
     n->user.on_fulfilled = on_fulfilled;
@@ -995,7 +1021,7 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
     retain(p);
     n->user.settled = p;
     if (gort__loop_enqueue_micro(loop, user_micro, user_cancel, n) != 0) {
-        free(n);
+        /* n is embedded in next's block: releasing next twice frees both */
         gort_promise_release(p);
         gort_promise_release(next);
         gort_promise_release(next);

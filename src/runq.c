@@ -1,6 +1,7 @@
 /* runq.c — the per-P lock-free run queue. The contract and the memory-ordering
  * argument are in runq.h. */
 #include "runq.h"
+#include "stats.h"
 
 #define RELAXED memory_order_relaxed
 #define ACQUIRE memory_order_acquire
@@ -71,6 +72,7 @@ GORT__CORE static uint32_t runq_grab(gort__runq *dst, uint32_t dst_tail, gort__r
                 if (next && atomic_compare_exchange_strong_explicit(
                                 &src->runnext, &next, NULL, memory_order_acq_rel, RELAXED)) {
                     atomic_store_explicit(&dst->ring[dst_tail % GORT__RUNQ_SIZE], next, RELAXED);
+                    GORT__STAT(STEAL_NEXT);
                     return 1;
                 }
             }

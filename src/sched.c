@@ -63,6 +63,7 @@
  */
 #include "engine.h"
 #include "netpoll.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -207,6 +208,7 @@ GORT__CORE static void mpark(gort__m *m, int64_t deadline)
 
 GORT__CORE static void mwake(gort__m *m)
 {
+    GORT__STAT(MWAKE);
     atomic_store_explicit(&m->park, 1, memory_order_release);
     gort__futex_wake(&m->park, 1);
 }
@@ -405,6 +407,8 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     gort__m *m = gort__this_m();
     bool overflow = false;
     if (m && m->p) {
+        if (next)
+            GORT__STAT(READY_NEXT);
         overflow = runqput(m->p, g, next);
     } else {
         gort__lock_acquire(&gort__S.lock);
@@ -414,8 +418,8 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
-    else
-        wakep();
+    else if (!(m && m->p && gort__S.nprocs == 1))
+        wakep(); /* with one P, held by us, no P is idle: skip its StoreLoad fence */
     return overflow;
 }
 
@@ -441,6 +445,7 @@ GORT__CORE void gort__ready(gort__g *g)
         if (s == GORT__G_PARKED) {
             if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_RUNNING,
                                                       memory_order_acq_rel, memory_order_acquire)) {
+                GORT__STAT(READY);
                 make_runnable(g, true);
                 return;
             }
@@ -472,6 +477,7 @@ GORT__CORE static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *ex
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 << 10);
+    GORT__STAT(NEWM);
     int err = pthread_create(&m->thread, &attr, mstart, m);
     pthread_attr_destroy(&attr);
     if (err != 0) {
@@ -524,6 +530,7 @@ fail:
 /* Start an M to run goroutines if there is an idle P and nobody spinning. */
 GORT__CORE static void wakep(void)
 {
+    GORT__STAT(WAKEP);
     atomic_thread_fence(memory_order_seq_cst); /* StoreLoad: publish work, then look */
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
@@ -531,6 +538,7 @@ GORT__CORE static void wakep(void)
     if (atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) != 0 ||
         !atomic_compare_exchange_strong(&gort__S.nmspinning, &zero, 1))
         return;
+    GORT__STAT(WAKEP_START);
     startm(NULL, true);
 }
 
@@ -629,6 +637,7 @@ GORT__CORE static int64_t check_timers(gort__p *p, int64_t *now)
  * victim on a loaded machine. */
 GORT__CORE static void short_pause(void)
 {
+    GORT__STAT(PAUSE);
     struct timespec ts = {0, 3000};
     nanosleep(&ts, NULL);
 }
@@ -657,8 +666,10 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
                     short_pause();
             }
             gort__g *g = gort__runq_steal(&p->runq, &victim->runq, last);
-            if (g)
+            if (g) {
+                GORT__STAT(STEAL);
                 return g;
+            }
         }
     }
     return NULL;
@@ -680,8 +691,13 @@ top:
         return NULL;
     int64_t now = 0;
     check_timers(p, &now);
+    /* p->schedtick counts time slices, not scheduling rounds: a G taken
+     * from runnext inherits the slice of the G that readied it (Go's
+     * inheritTime). Otherwise a pair readying each other through runnext
+     * would look like fresh slices to sysmon forever and starve the ring
+     * (at one P, for good); with it, sysmon makes the pair yield after
+     * FORCE_PREEMPT_NS. Every other source below starts a new slice. */
     uint32_t tick = GORT__RLOAD(p->schedtick) + 1;
-    GORT__RSTORE(p->schedtick, tick);
     /* Fairness: every 61st tick, and right after a yield (Go sends Gosched
      * through the global queue; we keep the yielder local but still let
      * global work in ahead of it). */
@@ -692,17 +708,29 @@ top:
         gort__lock_acquire(&gort__S.lock);
         g = globrunq_get(p, 1);
         gort__lock_release(&gort__S.lock);
-        if (g)
+        if (g) {
+            GORT__RSTORE(p->schedtick, tick);
             return g;
+        }
     }
-    if ((g = gort__runq_get(&p->runq, &from_next)))
+    if ((g = gort__runq_get(&p->runq, &from_next))) {
+        if (from_next) {
+            GORT__STAT(RUN_NEXT);
+        } else {
+            GORT__STAT(RUN_RING);
+            GORT__RSTORE(p->schedtick, tick);
+        }
         return g;
+    }
+    GORT__RSTORE(p->schedtick, tick);
     if (atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) > 0) {
         gort__lock_acquire(&gort__S.lock);
         g = globrunq_get(p, 0);
         gort__lock_release(&gort__S.lock);
-        if (g)
+        if (g) {
+            GORT__STAT(RUN_GLOBAL);
             return g;
+        }
     }
     /* Non-blocking network poll: what it readies lands on our run queue. */
     if (gort__netpoll_pending() && netpoll_batch(m, GORT_NOWAIT) > 0) {
@@ -717,6 +745,7 @@ top:
             m->spinning = true;
             atomic_fetch_add(&gort__S.nmspinning, 1);
         }
+        GORT__STAT(SPIN);
         if ((g = steal_work(m, &now)))
             return g;
     }
@@ -731,6 +760,7 @@ top:
     m->p = NULL;
     pidleput(p);
     gort__lock_release(&gort__S.lock);
+    GORT__STAT(MPARK);
 
 idle:
     if (m->spinning) {
@@ -864,8 +894,10 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
             m->op_fn(m->op_arg);
         uint32_t expect = GORT__G_RUNNING;
         if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
-                                                    memory_order_acq_rel, memory_order_acquire))
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            GORT__STAT(GPARK);
             return NULL; /* g may already be running elsewhere: hands off */
+        }
         /* NOTIFIED: the wake-up came first; continue g right away. */
         atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
         return g;
@@ -946,17 +978,29 @@ GORT__CORE void gort__m_detach(gort__m *m)
     free(m);
 }
 
+/* A thread's stack never moves: computed once per thread. (On the main
+ * thread glibc's pthread_getattr_np parses /proc/self/maps, and a host
+ * loop that embeds a gort loop attaches at every gort_loop_run_once.) */
+static __thread void  *tls_stack_lo;
+static __thread size_t tls_stack_size;
+static __thread bool   tls_stack_known;
+
 GORT__CORE static void thread_stack_bounds(gort__ctx *ctx)
 {
-    pthread_attr_t attr;
-    void *lo = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &lo, &size);
-        pthread_attr_destroy(&attr);
+    if (!tls_stack_known) {
+        pthread_attr_t attr;
+        void *lo = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &lo, &size);
+            pthread_attr_destroy(&attr);
+        }
+        tls_stack_lo = lo;
+        tls_stack_size = size;
+        tls_stack_known = true;
     }
-    ctx->stack_lo = lo;
-    ctx->stack_size = size;
+    ctx->stack_lo = tls_stack_lo;
+    ctx->stack_size = tls_stack_size;
 #ifdef GORT__TSAN
     ctx->tsan_fiber = __tsan_get_current_fiber();
     ctx->tsan_owned = 0;

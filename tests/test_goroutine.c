@@ -628,6 +628,64 @@ TEST(fairness_ping_pong_next_to_hogs)
     join_destroy(&g_join);
 }
 
+/* procs=1: a pair that ping-pongs over unbuffered channels keeps refilling
+ * runnext, so a goroutine in the P's ring must still get its turn: a G
+ * taken from runnext inherits the time slice (Go's inheritTime), and after
+ * 10 ms sysmon makes the pair yield. C is spawned by A mid-exchange, so it
+ * sits in the ring behind the pair; only C can stop them. */
+static gort_chan *pp_ab, *pp_ba;
+static _Atomic int pp_stop;
+
+static void pp_third(void *arg)
+{
+    (void)arg;
+    atomic_store(&pp_stop, 1);
+    join_done(&g_join);
+}
+
+static void pp_side(void *arg)
+{
+    int a = arg != NULL;
+    int v = 0;
+    int spawned = 0;
+    for (;;) {
+        if (a) {
+            if (!spawned) { /* into runnext; the send below pushes it to the ring */
+                spawned = 1;
+                CHECK_EQ(gort_go(pp_third, NULL), 0);
+            }
+            int stop = atomic_load(&pp_stop);
+            CHECK_EQ(gort_chan_send(pp_ab, &stop), 0);
+            if (stop)
+                break;
+            CHECK_EQ(gort_chan_recv(pp_ba, &v), 0);
+        } else {
+            CHECK_EQ(gort_chan_recv(pp_ab, &v), 0);
+            if (v)
+                break;
+            CHECK_EQ(gort_chan_send(pp_ba, &v), 0);
+        }
+    }
+    join_done(&g_join);
+}
+
+TEST(ping_pong_pair_does_not_starve_the_ring)
+{
+    CHECK_EQ(init_procs(1), 0);
+    join_init(&g_join, 3);
+    pp_ab = gort_chan_make(sizeof(int), 0);
+    pp_ba = gort_chan_make(sizeof(int), 0);
+    CHECK(pp_ab && pp_ba);
+    CHECK_EQ(gort_go(pp_side, NULL), 0);
+    CHECK_EQ(gort_go(pp_side, (void *)1), 0);
+    CHECK_MSG(join_wait(&g_join, 20 * GORT_SECOND * slow()),
+              "a goroutine behind a channel ping-pong pair never ran");
+    gort_shutdown();
+    gort_chan_release(pp_ab);
+    gort_chan_release(pp_ba);
+    join_destroy(&g_join);
+}
+
 /* ---- asynchronous preemption --------------------------------------------- */
 
 static _Atomic int pre_started, pre_stop, pre_hog_gave_up;

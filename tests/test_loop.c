@@ -979,6 +979,31 @@ TEST(loop_fd_readable_on_due_timer)
     teardown(loop);
 }
 
+TEST(loop_fd_readable_on_second_timer)
+{
+    /* The embedded alarm stays marked armed after it fired: a later timer
+     * must still arm a new one (the Node binding's second gort.sleep). */
+    gort_loop *loop = setup();
+    g_loop = loop;
+    g_loop_thread = pthread_self();
+    int fd = gort_loop_fd(loop);
+    CHECK(fd >= 0);
+    for (int round = 0; round < 2; round++) {
+        int64_t t0 = gort_now();
+        g_fdt_fired = 0;
+        CHECK(gort_loop_set_timeout(loop, 20 * MS, t_fdt, NULL) > 0);
+        CHECK_EQ(gort_loop_run_once(loop, GORT_NOWAIT), 1); /* arms the alarm */
+        int r = 1;
+        while (r == 1) {
+            CHECK_MSG(readable(fd, 5000 * (int)slow()),
+                      "round %d: loop fd did not become readable for a due timer", round);
+            r = gort_loop_run_once(loop, GORT_NOWAIT);
+        }
+        CHECK(g_fdt_fired >= t0 + 20 * MS);
+    }
+    teardown(loop);
+}
+
 /* ---- loop-bound goroutines ------------------------------------------------- */
 
 static atomic_int g_lg_done;

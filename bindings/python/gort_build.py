@@ -83,6 +83,25 @@ gort_promise *gort_promise_all_settled(gort_promise *const *ps, size_t n);
 gort_promise *gort_promise_race(gort_promise *const *ps, size_t n);
 gort_promise *gort_promise_any(gort_promise *const *ps, size_t n);
 
+/* native calls (gort._nativecall) */
+typedef struct gort_sig gort_sig;
+typedef struct gort_sig_diag { size_t pos; char msg[120]; } gort_sig_diag;
+#define GORT_SIG_MAX_ARGS ...
+int  gort_sig_parse(gort_sig **out, const char *decl, gort_sig_diag *diag);
+int  gort_sig_new_var(gort_sig **out, const gort_sig *base, const char *types, gort_sig_diag *diag);
+void gort_sig_free(gort_sig *sig);
+const char *gort_sig_name(const gort_sig *sig);
+size_t gort_sig_nargs(const gort_sig *sig);
+size_t gort_sig_nfixed(const gort_sig *sig);
+int    gort_sig_variadic(const gort_sig *sig);
+int    gort_sig_ret(const gort_sig *sig);
+int    gort_sig_arg(const gort_sig *sig, size_t i);
+const char *gort_type_name(int type);
+int gort_call(const gort_sig *sig, void (*fn)(void), void *const *args, void *ret);
+gort_promise *gort_call_async(const gort_sig *sig, void (*fn)(void), void *const *args);
+int gort_go_call(const gort_sig *sig, void (*fn)(void), void *const *args);
+int gort_initialized(void);
+
 /* csrc/gortpy.h */
 typedef struct gortpy_wg { gort_wg wg; int64_t count; } gortpy_wg;
 typedef struct gortpy_mutex { gort_mutex mu; int locked; } gortpy_mutex;
@@ -97,7 +116,7 @@ ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "gort._gort",
     '#include "gortpy.h"\n',
-    sources=[os.path.join(HERE, "csrc", "gortpy.c")],
+    sources=[os.path.join(HERE, "csrc", f) for f in ("gortpy.c", "gilstate.c")],
     include_dirs=[INCLUDE, os.path.join(HERE, "csrc")],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
 )

@@ -17,7 +17,8 @@ What `pip install ./bindings/python` / `pip wheel ./bindings/python` do here:
 Version: include/gort.h (GORT_VERSION_MAJOR/MINOR/PATCH) is the one source
 of truth; the package's version is the library's.
 
-Environment knobs: GORT_WERROR=0 drops -Werror from the libgort build (for a
+Environment knobs: GORT_WITH_FFI=0 builds native calls as GORT_ENOSYS stubs
+(the default when pkg-config finds no libffi); GORT_WERROR=0 drops -Werror from the libgort build (for a
 compiler newer than the code); CC picks the C compiler (default: the one
 Python was built with); GORT_BUILD_JOBS the parallel compiles (default: cpus).
 """
@@ -79,6 +80,22 @@ def libgort_sources():
     return c + [asm]
 
 
+def libffi_flags():
+    """(cflags, libs) of libffi from pkg-config, or None: native calls
+    (src/ffi.c) are then built as GORT_ENOSYS stubs, as with CMake's
+    GORT_WITH_FFI=OFF. GORT_WITH_FFI=0 in the environment forces that."""
+    if os.environ.get("GORT_WITH_FFI", "1") in ("0", "OFF", "off", "no"):
+        return None
+    import subprocess
+    try:
+        out = [subprocess.run(["pkg-config", opt, "libffi"], check=True, capture_output=True,
+                              text=True).stdout.split() for opt in ("--cflags", "--libs")]
+    except (OSError, subprocess.CalledProcessError):
+        print("gort: pkg-config does not find libffi: native calls are not built")
+        return None
+    return out[0], out[1]
+
+
 def libgort_headers():
     out = [HEADER]
     for d in (SRC, os.path.join(SRC, "ctx")):
@@ -132,6 +149,11 @@ class build_ext(_build_ext):
         ldflags = ["-pthread", "-Wl,-soname," + LIBNAME,
                    "-Wl,--version-script=" + VERSION_SCRIPT,
                    "-Wl,--no-undefined", "-Wl,-z,noexecstack"]
+        ffi_flags = libffi_flags()
+        if ffi_flags:
+            macros.append(("GORT_HAVE_FFI", "1"))
+            cflags += ffi_flags[0]
+            ldflags += ffi_flags[1]
 
         # Objects live in a directory keyed by the compile commands, shared by
         # every Python version's build (the library does not depend on Python).

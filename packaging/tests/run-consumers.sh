@@ -3,17 +3,21 @@
 #
 # Installs the build tree into a scratch prefix, then builds and runs
 # packaging/tests/consumer.c against that prefix twice:
-#   1. with the compiler flags from `pkg-config --cflags --libs gort`
+#   1. with the compiler flags from `pkg-config --cflags --libs gort`, and
+#      statically: libgort.a + `pkg-config --static --libs gort`
 #   2. as a CMake project using find_package(gort) (gort::gort and gort::gort_static)
 #
 # usage: run-consumers.sh --build-dir DIR --work-dir DIR --source-dir DIR
 #                         [--cmake CMAKE] [--cc CC] [--config CONFIG]
+#        --prefix DIR instead of --build-dir: an already populated prefix (the
+#                         unpacked .deb files of scripts/dist-c.sh), no install step
 set -euo pipefail
 
-build="" work="" src="" cmake=cmake cc=cc config=""
+build="" prefix="" work="" src="" cmake=cmake cc=cc config=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build-dir) build=$2; shift 2 ;;
+        --prefix) prefix=$2; shift 2 ;;
         --work-dir) work=$2; shift 2 ;;
         --source-dir) src=$2; shift 2 ;;
         --cmake) cmake=$2; shift 2 ;;
@@ -22,16 +26,17 @@ while [ $# -gt 0 ]; do
         *) echo "run-consumers.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ -n "$build" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
+[ -n "$build$prefix" ] && [ -n "$work" ] && [ -n "$src" ] || { echo "run-consumers.sh: missing arguments" >&2; exit 2; }
 command -v pkg-config >/dev/null || { echo "run-consumers.sh: pkg-config not found (run 'make deps')" >&2; exit 1; }
 
 rm -rf "$work"
 mkdir -p "$work"
-prefix="$work/prefix"
-
-echo "== install into $prefix"
-"$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
-    || { cat "$work/install.log"; exit 1; }
+if [ -n "$build" ]; then
+    prefix="$work/prefix"
+    echo "== install into $prefix"
+    "$cmake" --install "$build" --prefix "$prefix" ${config:+--config "$config"} >"$work/install.log" \
+        || { cat "$work/install.log"; exit 1; }
+fi
 
 pc=$(find "$prefix" -name gort.pc -print -quit)
 [ -n "$pc" ] || { echo "gort.pc was not installed" >&2; exit 1; }
@@ -49,6 +54,14 @@ case "$libdir" in "$prefix"/*) ;; *) echo "pkg-config libdir '$libdir' is outsid
 # shellcheck disable=SC2086 # word splitting of the flags is intended
 "$cc" -o "$work/consumer_pkgconfig" "$src/packaging/tests/consumer.c" $flags
 LD_LIBRARY_PATH="$libdir" "$work/consumer_pkgconfig"
+# Static: libgort.a plus `pkg-config --static` (-pthread, and libffi through
+# Requires.private when gort was built with it).
+static_libs=$(pkg-config --static --libs gort)
+echo "pkg-config --static --libs gort: $static_libs"
+# shellcheck disable=SC2086
+"$cc" -o "$work/consumer_pkgconfig_static" "$src/packaging/tests/consumer.c" \
+    $(pkg-config --cflags gort) "$libdir/libgort.a" ${static_libs//-lgort/}
+"$work/consumer_pkgconfig_static"
 
 echo "== find_package(gort) consumer"
 "$cmake" -S "$src/packaging/tests/cmake-consumer" -B "$work/cmake-build" \

@@ -15,8 +15,8 @@
  *     GIL and C goroutines, other Python threads and I/O run meanwhile.
  *   - Carriers. A Python goroutine is a job (fn, args, kwargs, context,
  *     optional promise) run by a carrier: a loop-bound C goroutine with a
- *     1 MiB stack and a PyThreadState. go() hands the job to an idle carrier
- *     (one parked on the unbuffered `jobs` channel) with a non-blocking
+ *     16 MiB stack (CARRIER_STACK) and a PyThreadState. go() hands the job
+ *     to an idle carrier (one parked on the unbuffered `jobs` channel) with a non-blocking
  *     send, or queues it (FIFO) and makes sure a carrier is starting. A
  *     carrier runs queued jobs back to back; taking one while others wait
  *     starts the next carrier, so a job that parks never holds up the rest.
@@ -37,6 +37,12 @@
  *     calls (gil_held_here), and otherwise pushes the box onto the graveyard,
  *     a lock-free stack drained with the GIL by the executor (a task posted
  *     when the stack becomes non-empty) and at this module's entry points.
+ *     An unhandled rejection whose reason is a box is reported through
+ *     Python (gort.unhandled_rejection_hook): in place under the same rule,
+ *     else from the graveyard, the box pinned (pybox.pins) until then.
+ *   - No stack for a carrier (vm.max_map_count, RLIMIT_AS): go() raises a
+ *     MemoryError naming the limits; jobs queued behind a carrier that
+ *     could not start the next one fail with it (never left hanging).
  *   - asyncio bridge. A bridge is an eventfd watched by one asyncio loop
  *     (loop.add_reader) plus a lock-free stack of completions. Awaiting a
  *     pending promise spawns a pool goroutine that waits for it and pushes
@@ -57,11 +63,16 @@
  *     that may park is made with the GIL released, and carriers are
  *     nopreempt, so the non-blocking calls made with the GIL held (try
  *     operations, unlocks, settling promises) never yield.
- *   - No PyGILState_* call ever happens inside a goroutine (the gilstate of
- *     the executor thread maps to exec_ts, not to the goroutine's tstate).
+ *   - No PyGILState_* call ever happens inside a goroutine (3.10/3.11 map
+ *     the gilstate to the thread's first tstate; gilstate.c rebinds it to
+ *     the running goroutine's only so that PyGILState_Check holds).
+ *   - Every tstate activation goes through restore_thread (RELEASE_GIL /
+ *     ACQUIRE_GIL), which keeps that binding.
+ *   - Each carrier's tstate has a thread_id of its own (see carrier_main).
  *
- * Locks: queue_lock (a pthread mutex) protects the job queue; it is held for
- * a few instructions and never across a wait or a Python call. The graveyard and bridge stacks are Treiber
+ * Locks: queue_lock (a pthread mutex) protects the job queue and the list
+ * of live carriers; it is held for a few instructions and never across a
+ * wait or a Python call. The graveyard and bridge stacks are Treiber
  * stacks (push: CAS, release; pop-all: exchange, acquire); the module
  * globals are written once in init (before any goroutine exists) and at
  * shutdown (`closing`, atomic).
@@ -87,7 +98,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define CARRIER_STACK    ((size_t)1 << 20)           /* per Python goroutine */
+/* Per Python goroutine (reserved, MAP_NORESERVE: it costs the pages it
+ * touches), twice the main thread's usual 8 MiB: 3.10/3.11 have no C-stack
+ * check but the recursion limit (a level through a C builtin costs ~700
+ * bytes: sys.setrecursionlimit(20000) fits), 3.12/3.13 count C recursion
+ * (Py_C_RECURSION_LIMIT) as sized for an 8 MiB main thread, 3.14 is told
+ * the bounds (PyUnstable_ThreadState_SetStackProtection). */
+#define CARRIER_STACK    ((size_t)16 << 20)
 #define IDLE_MAX         256                         /* idle carriers kept */
 #define SIGNAL_SLICE_NS  (50 * GORT_MILLISECOND)     /* main-thread wait slice */
 #define RC_PYERR         INT32_MIN                   /* a Python exception is set */
@@ -107,10 +124,27 @@ static gort_go_options carrier_opts;   /* stack size */
 static PyObject *hook_report;   /* report(exc, name): an escaped exception */
 static PyObject *hook_error;    /* error(code) -> exception instance */
 static PyObject *hook_reactor;  /* reactor(handlers, fulfilled, settled, next) */
+static PyObject *hook_rejection; /* rejection(exc): an unhandled rejection */
 
 /* Nonzero while this thread runs one of this module's calls with the GIL:
  * a box destroyed then may be released at once (see box_dtor). */
 static _Thread_local int gil_held_here;
+
+/* csrc/gilstate.c: on 3.10/3.11, bind the thread's gilstate to ts (3.12+
+ * does it on every activation). */
+void gortpy_gilstate_bind(PyThreadState *ts);
+
+/* Make ts current (taking the GIL) with the gilstate bound to it: every
+ * tstate activation in this file goes through here. */
+static void restore_thread(PyThreadState *ts)
+{
+    PyEval_RestoreThread(ts);
+    gortpy_gilstate_bind(ts);
+}
+
+/* Py_BEGIN/END_ALLOW_THREADS, resuming through restore_thread. */
+#define RELEASE_GIL { PyThreadState *save_ = PyEval_SaveThread();
+#define ACQUIRE_GIL restore_thread(save_); }
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -206,9 +240,9 @@ static int wait_released(wait_fn op, void *ctx, int64_t deadline)
                 until = slice;
         }
         int rc;
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         rc = op(ctx, until);
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
         if (rc != GORT_ETIMEDOUT || until == deadline)
             return rc;
         if (PyErr_CheckSignals() < 0)
@@ -239,7 +273,7 @@ static void graveyard_drain(void) /* GIL held */
 static void graveyard_task(void *unused) /* on the executor, outside goroutines */
 {
     (void)unused;
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     graveyard_drain();
     PyEval_SaveThread();
 }
@@ -259,8 +293,9 @@ static void graveyard_push(gy_node *n)
 /* ---- boxes: Python values inside gort promises ------------------------------ */
 
 typedef struct pybox {
-    gy_node   node;  /* graveyard link */
-    PyObject *obj;   /* owned */
+    gy_node    node;  /* graveyard link */
+    PyObject  *obj;   /* owned */
+    atomic_int pins;  /* the promise's (1) + one per rejection report in flight */
 } pybox;
 
 static void box_free(gy_node *n) /* GIL held */
@@ -273,6 +308,8 @@ static void box_free(gy_node *n) /* GIL held */
 static void box_dtor(void *v)
 {
     pybox *b = v;
+    if (atomic_fetch_sub_explicit(&b->pins, 1, memory_order_acq_rel) != 1)
+        return; /* a rejection report still reads it (it frees it) */
     if (gil_held_here)
         box_free(&b->node);
     else
@@ -289,7 +326,76 @@ static pybox *box_new(PyObject *o) /* GIL held; NULL + MemoryError */
     b->node.free_fn = box_free;
     Py_INCREF(o);
     b->obj = o;
+    atomic_init(&b->pins, 1);
     return b;
+}
+
+/* ---- unhandled rejections: reported through Python -------------------------- */
+
+/* hook_rejection(exc), the current exception (if any) kept aside. GIL held. */
+static void report_rejection(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *saved = PyErr_GetRaisedException();
+#else
+    PyObject *st, *sv, *stb;
+    PyErr_Fetch(&st, &sv, &stb);
+#endif
+    PyObject *r = PyObject_CallOneArg(hook_rejection, exc);
+    if (!r)
+        PyErr_WriteUnraisable(hook_rejection);
+    Py_XDECREF(r);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved);
+#else
+    PyErr_Restore(st, sv, stb);
+#endif
+}
+
+typedef struct rej_report {
+    gy_node node;  /* graveyard link: run with the GIL by the next drain */
+    pybox  *box;   /* pinned: the rejection reason */
+} rej_report;
+
+static void rej_report_run(gy_node *n) /* GIL held */
+{
+    rej_report *r = (rej_report *)((char *)n - offsetof(rej_report, node));
+    report_rejection(r->box->obj);
+    if (atomic_fetch_sub_explicit(&r->box->pins, 1, memory_order_acq_rel) == 1)
+        box_free(&r->box->node);
+    PyMem_RawFree(r);
+}
+
+/* gort's unhandled-rejection hook (any thread, p being freed): a Python
+ * reason goes to gort.unhandled_rejection_hook with its traceback — at
+ * once if this thread holds the GIL in one of our calls, else from the
+ * graveyard (the box pinned until then); a C reason gets the engine's
+ * default line. */
+static void unhandled_rejection(gort_promise *p, void *unused)
+{
+    (void)unused;
+    if (gort_promise_dtor(p) != box_dtor) {
+        int code = gort_promise_error(p);
+        const char *msg = gort_promise_message(p);
+        fprintf(stderr, "gort: unhandled promise rejection: %s: %s\n", gort_err_name(code),
+                msg ? msg : gort_strerror(code));
+        return;
+    }
+    pybox *b = gort_promise_reason(p);
+    if (gil_held_here) {
+        report_rejection(b->obj);
+        return;
+    }
+    rej_report *r = PyMem_RawMalloc(sizeof *r);
+    if (!r) {
+        fprintf(stderr, "gort: unhandled promise rejection (a Python exception; "
+                        "no memory to report it)\n");
+        return;
+    }
+    atomic_fetch_add_explicit(&b->pins, 1, memory_order_relaxed);
+    r->node.free_fn = rej_report_run;
+    r->box = b;
+    graveyard_push(&r->node);
 }
 
 /* ---- goroutines: jobs and carriers -------------------------------------------- */
@@ -443,16 +549,101 @@ static int carrier_wake(void)
     return rc;
 }
 
+/* The exception for a carrier that could not be started (new reference;
+ * NULL with an error set if even that fails). ENOMEM almost always means
+ * the kernel refused the stack mapping: say which limit and which knobs. */
+static PyObject *carrier_error(int rc) /* GIL held */
+{
+    if (rc != GORT_ENOMEM)
+        return PyObject_CallFunction(hook_error, "i", rc);
+    long maps = -1;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &maps) != 1)
+            maps = -1;
+        fclose(f);
+    }
+    return PyObject_CallFunction(
+        PyExc_MemoryError, "N",
+        PyUnicode_FromFormat(
+            "gort: cannot start a Python goroutine: no memory for its stack (%zu MiB reserved, "
+            "1-2 memory mappings each); the kernel caps a process at vm.max_map_count = %ld "
+            "mappings (raise it: sysctl -w vm.max_map_count=N) and address space at RLIMIT_AS; "
+            "or park fewer Python goroutines at once",
+            CARRIER_STACK >> 20, maps));
+}
+
+/* Fail every queued job with exc (GIL held): its promise rejects with exc,
+ * a fire-and-forget job reports it like an exception it raised. */
+static void queue_fail(PyObject *exc)
+{
+    int more;
+    pyjob *j;
+    gil_held_here++;
+    while ((j = queue_pop(&more)) != NULL) {
+        pybox *b = j->promise ? box_new(exc) : NULL;
+        if (b)
+            gort_promise_reject_value(j->promise, GORT_EREJECTED, b, box_dtor);
+        else if (j->promise)
+            gort_promise_reject(j->promise, GORT_ENOMEM, "cannot start a Python goroutine");
+        else
+            report_exception(exc, j->fn);
+        PyErr_Clear();
+        job_free(&j->node);
+    }
+    gil_held_here--;
+}
+
 /* A carrier: runs queued jobs one after another; parks on `jobs` when the
  * queue is empty (idle), exits when IDLE_MAX carriers already idle. Taking a
  * job while others wait starts the next carrier, so that if this job
  * parks, the rest still run (Go's rule: a blocked goroutine never holds up
  * runnable ones). Jobs that never park run back to back on one carrier. */
+/* Live carriers (for executor_interrupt), linked under queue_lock. */
+typedef struct carrier {
+    struct carrier *next, *prev;
+    PyThreadState  *ts;
+} carrier;
+static carrier *carriers;
+
+static void carrier_link(carrier *c)
+{
+    pthread_mutex_lock(&queue_lock);
+    c->prev = NULL;
+    c->next = carriers;
+    if (carriers)
+        carriers->prev = c;
+    carriers = c;
+    pthread_mutex_unlock(&queue_lock);
+}
+
+static void carrier_unlink(carrier *c)
+{
+    pthread_mutex_lock(&queue_lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        carriers = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&queue_lock);
+}
+
 static void carrier_main(void *unused)
 {
     (void)unused;
     PyThreadState *ts = PyThreadState_New(interp);
     atomic_fetch_sub(&starting, 1);
+    carrier self = {NULL, NULL, ts};
+    if (ts) {
+        /* Every carrier's tstate lives on the executor thread; CPython finds
+         * a tstate for PyThreadState_SetAsyncExc (and sys._current_frames)
+         * by thread_id and stops at the first match, so give each its own
+         * id (its address: never a pthread_t, which points into a thread's
+         * stack mapping) to be able to interrupt exactly this goroutine. */
+        ts->thread_id = (unsigned long)(uintptr_t)ts;
+        carrier_link(&self);
+    }
     if (!ts) {
         int more;
         pyjob *j = queue_pop(&more);
@@ -464,7 +655,7 @@ static void carrier_main(void *unused)
             carrier_wake();
         return;
     }
-    PyEval_RestoreThread(ts);
+    restore_thread(ts);
 #if PY_VERSION_HEX >= 0x030E0000
     {
         char here;
@@ -476,16 +667,28 @@ static void carrier_main(void *unused)
     for (;;) {
         int more;
         pyjob *j = queue_pop(&more);
-        if (j && more)
-            carrier_wake();
+        if (j && more) {
+            int rc = carrier_wake();
+            if (rc != 0) {
+                /* The jobs behind j would wait for j, which may park
+                 * forever: fail them now rather than leave them hanging
+                 * (go() raises for new ones while no carrier can start). */
+                PyObject *exc = carrier_error(rc);
+                if (exc)
+                    queue_fail(exc);
+                else
+                    PyErr_WriteUnraisable(NULL);
+                Py_XDECREF(exc);
+            }
+        }
         if (!j) {
             if (atomic_load(&closing) || atomic_load(&idle_carriers) >= IDLE_MAX)
                 break;
             atomic_fetch_add(&idle_carriers, 1);
             int rc;
-            Py_BEGIN_ALLOW_THREADS
+            RELEASE_GIL
             rc = gort_chan_recv(jobs, &j);
-            Py_END_ALLOW_THREADS
+            ACQUIRE_GIL
             atomic_fetch_sub(&idle_carriers, 1);
             if (rc != 0)
                 break;
@@ -493,6 +696,7 @@ static void carrier_main(void *unused)
         job_run(j);
         tstate_reset();
     }
+    carrier_unlink(&self);
     PyThreadState_Clear(ts);
     PyThreadState_DeleteCurrent(); /* releases the GIL */
 }
@@ -534,7 +738,12 @@ static PyObject *py_go(PyObject *self, PyObject *const *a, Py_ssize_t n)
     int rc = carrier_wake();
     if (rc != 0 && queue_remove(j)) {
         job_free(&j->node);
-        return raise_code(rc);
+        PyObject *exc = carrier_error(rc);
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
     }
     Py_RETURN_NONE;
 }
@@ -552,7 +761,7 @@ static PyObject *py_executor_run(PyObject *self, PyObject *unused)
     exec_ident = PyThread_get_thread_ident();
     exec_ts = PyEval_SaveThread();
     int rc = gort_loop_run(exec_loop);
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     graveyard_drain();
     if (rc < 0)
         return raise_code(rc);
@@ -564,16 +773,20 @@ static PyObject *py_executor_stop(PyObject *self, PyObject *unused)
 {
     atomic_store(&closing, 1);
     gort_loop_stop(exec_loop);
+    graveyard_drain(); /* pending releases and rejection reports, before exit */
     Py_RETURN_NONE;
 }
 
-/* Raise SystemExit in the goroutine running on the executor (interpreter
- * exit while one computes). Every goroutine tstate of the executor shares
- * its thread id, so all get it; parked ones never resume after the stop. */
+/* Raise SystemExit in every Python goroutine (interpreter exit while one
+ * computes): the one computing gets it at its next bytecode; parked ones
+ * never resume after the stop. Each carrier's tstate has its own
+ * thread_id (carrier_main), so every version reaches the right one. */
 static PyObject *py_executor_interrupt(PyObject *self, PyObject *unused)
 {
-    if (exec_ident)
-        PyThreadState_SetAsyncExc(exec_ident, PyExc_SystemExit);
+    pthread_mutex_lock(&queue_lock);
+    for (carrier *c = carriers; c; c = c->next)
+        PyThreadState_SetAsyncExc(c->ts->thread_id, PyExc_SystemExit);
+    pthread_mutex_unlock(&queue_lock);
     Py_RETURN_NONE;
 }
 
@@ -912,9 +1125,9 @@ static PyObject *py_sleep(PyObject *self, PyObject *arg)
     if (parse_timeout(arg, &deadline) < 0)
         return NULL;
     if (deadline == GORT_NOWAIT) {
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         gort_yield();
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
         Py_RETURN_NONE;
     }
     int rc = wait_released(sleep_wait, NULL, deadline);
@@ -1029,12 +1242,12 @@ static PyObject *py_rw_lock(PyObject *self, PyObject *const *a, Py_ssize_t n)
     if (write < 0)
         return NULL;
     if ((write ? gort_rwmutex_trylock(&rw->rw) : gort_rwmutex_tryrlock(&rw->rw)) != 0) {
-        Py_BEGIN_ALLOW_THREADS
+        RELEASE_GIL
         if (write)
             gort_rwmutex_lock(&rw->rw);
         else
             gort_rwmutex_rlock(&rw->rw);
-        Py_END_ALLOW_THREADS
+        ACQUIRE_GIL
     }
     if (write)
         rw->writer = 1;
@@ -1215,7 +1428,7 @@ static PyObject *py_promise_wait(PyObject *self, PyObject *const *a, Py_ssize_t 
  * when the reaction is dropped because its promise was freed pending. */
 static void reaction(gort_promise *next, gort_promise *settled, void *ud, int fulfilled)
 {
-    PyEval_RestoreThread(exec_ts);
+    restore_thread(exec_ts);
     PyObject *handlers = ((pybox *)ud)->obj;
     PyObject *r = PyObject_CallFunction(hook_reactor, "OOO&O&", handlers,
                                         fulfilled ? Py_True : Py_False,
@@ -1369,9 +1582,9 @@ static PyObject *py_bridge_watch(PyObject *self, PyObject *const *a, Py_ssize_t 
     it->future = a[2];
     atomic_fetch_add(&br->refs, 1);
     int rc;
-    Py_BEGIN_ALLOW_THREADS /* a spawn may yield (run-queue backpressure) */
+    RELEASE_GIL /* a spawn may yield (run-queue backpressure) */
     rc = gort_go(bridge_watch_main, it);
-    Py_END_ALLOW_THREADS
+    ACQUIRE_GIL
     if (rc != 0) {
         atomic_fetch_sub(&br->refs, 1);
         item_free(&it->node);
@@ -1418,12 +1631,12 @@ static PyObject *py_bridge_drain(PyObject *self, PyObject *arg)
 
 /* ---- init ------------------------------------------------------------------------------- */
 
-/* init(report, error, reactor) -> None: start the engine if needed, make
+/* init(report, error, reactor, rejection) -> None: start the engine if needed, make
  * the executor's loop and the jobs channel. */
 static PyObject *py_init(PyObject *self, PyObject *const *a, Py_ssize_t n)
 {
-    if (n != 3)
-        return PyErr_Format(PyExc_TypeError, "init(report, error, reactor)");
+    if (n != 4)
+        return PyErr_Format(PyExc_TypeError, "init(report, error, reactor, rejection)");
     if (exec_loop)
         return PyErr_Format(PyExc_RuntimeError, "gort._native: already initialized");
     Py_INCREF(a[0]);
@@ -1432,11 +1645,14 @@ static PyObject *py_init(PyObject *self, PyObject *const *a, Py_ssize_t n)
     hook_error = a[1];
     Py_INCREF(a[2]);
     hook_reactor = a[2];
+    Py_INCREF(a[3]);
+    hook_rejection = a[3];
     if (!gort_initialized()) {
         int rc = gort_init(NULL);
         if (rc != 0 && rc != GORT_EALREADY)
             return raise_code(rc);
     }
+    gort_set_unhandled_rejection_hook(unhandled_rejection, NULL);
     interp = PyInterpreterState_Get();
     main_ident = PyThread_get_thread_ident();
     gort_go_options_init(&carrier_opts);
@@ -1468,7 +1684,7 @@ static PyObject *py_set_main_thread(PyObject *self, PyObject *arg)
 #define NONE(name, fn, doc) {name, (PyCFunction)fn, METH_NOARGS, doc}
 
 static PyMethodDef native_methods[] = {
-    FAST("init", py_init, "init(report, error, reactor)"),
+    FAST("init", py_init, "init(report, error, reactor, rejection)"),
     ONE("set_main_thread", py_set_main_thread, "ident of the thread that handles signals"),
     NONE("executor_run", py_executor_run, "run the executor loop on this thread"),
     NONE("executor_stop", py_executor_stop, "stop the executor"),

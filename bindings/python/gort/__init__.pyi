@@ -8,11 +8,14 @@ run meanwhile. Blocking calls park a goroutine, or block a plain thread with
 the GIL released (on the main thread Ctrl-C interrupts them: KeyboardInterrupt).
 Timeouts are in seconds (float); None waits forever; 0 never blocks.
 """
-from typing import (Any, Awaitable, Callable, Generator, Generic, Iterable, Iterator,
-                    NamedTuple, Optional, Sequence, TypeVar, Union, overload)
+import sys
+from types import TracebackType
+from typing import (Any, AsyncIterator, Awaitable, Callable, ClassVar, Generator, Generic,
+                    Iterable, Iterator, Optional, ParamSpec, TypeVar, Union)
 
-T = TypeVar("T")
-U = TypeVar("U")
+_T = TypeVar("_T")
+_U = TypeVar("_U")
+_P = ParamSpec("_P")
 
 __version__: str                       # the C library's version, e.g. "0.1.0"
 version_info: tuple[int, int, int]
@@ -27,10 +30,13 @@ class GortError(Exception):
 class ChanClosed(GortError):
     """Send on a closed channel, close of a closed channel, or receive from a
     closed and drained channel (the ok == false of Go)."""
+    def __init__(self, code: int = ..., message: Optional[str] = None) -> None: ...
 
 class AggregateError(GortError):
     """Promise.any: every input rejected. .errors holds their exceptions."""
     errors: list[BaseException]
+    def __init__(self, errors: Iterable[BaseException], code: int = ...,
+                 message: Optional[str] = None) -> None: ...
 
 # ---- runtime ---------------------------------------------------------------
 def procs() -> int: ...                # number of Ps of the engine
@@ -45,17 +51,21 @@ def yield_() -> None: ...              # let other goroutines run (Go's runtime.
 # gort.excepthook(exc, goroutine_name); the default prints
 # "Exception in goroutine <name>:" and the traceback on sys.stderr.
 excepthook: Callable[[BaseException, str], Any]
+# A rejected promise freed without anyone having looked at it (then, await,
+# result, exception) is passed to gort.unhandled_rejection_hook(exc); the
+# default prints "gort: unhandled promise rejection:" and the traceback.
+unhandled_rejection_hook: Callable[[BaseException], Any]
 
 # ---- goroutines ----------------------------------------------------------------
-def go(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+def go(fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
     """Run fn(*args, **kwargs) as a Python goroutine (in a copy of the caller's
     contextvars context). Its exception goes to gort.excepthook."""
 
-def spawn(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Promise[T]":
+def spawn(fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> "Promise[_T]":
     """Like go(), returning a Promise fulfilled with fn's return value or
-    rejected with the exception it raised."""
+    rejected with the exception it raised (or MemoryError: no stack for it)."""
 
-def blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+def blocking(fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Go's syscall hand-off for Python: run fn(*args, **kwargs) — a call that
     blocks or releases the GIL for long (hashlib on big buffers, file I/O,
     zlib, time.sleep, a C extension) — on a pool thread and park the calling
@@ -73,7 +83,7 @@ def get_include() -> str: ...          # directory holding gort.h (for C extensi
 def get_library() -> str: ...          # path of the bundled libgort.so.0 (link C extensions to it)
 
 # ---- channels ----------------------------------------------------------------
-class Chan(Generic[T]):
+class Chan(Generic[_T]):
     """A Go channel. Chan(cap) carries any Python object (references are
     counted: a value sent and never received is released when the channel
     is collected). Chan(cap, ctype="int64_t") carries C values of that cffi
@@ -93,29 +103,48 @@ class Chan(Generic[T]):
     @property
     def cap(self) -> int: ...
     def __len__(self) -> int: ...      # buffered values now
-    def send(self, value: T, timeout: Optional[float] = None) -> None:
+    def send(self, value: _T, timeout: Optional[float] = None) -> None:
         """Raises ChanClosed if closed, TimeoutError at the timeout."""
-    def recv(self, timeout: Optional[float] = None) -> T:
+    def recv(self, timeout: Optional[float] = None) -> _T:
         """Raises ChanClosed once closed and drained, TimeoutError at the timeout."""
-    def recv2(self, timeout: Optional[float] = None) -> tuple[Optional[T], bool]:
+    def recv2(self, timeout: Optional[float] = None) -> tuple[Optional[_T], bool]:
         """Go's v, ok := <-ch: (value, True), or (None, False) once closed and drained."""
-    def try_send(self, value: T) -> bool: ...          # False if it would block; ChanClosed if closed
-    def try_recv(self) -> tuple[bool, Optional[T]]: ...  # (True, v) or (False, None) if empty; ChanClosed
+    def try_send(self, value: _T) -> bool: ...          # False if it would block; ChanClosed if closed
+    def try_recv(self) -> tuple[Optional[_T], bool]: ...  # (v, True), or (None, False) if empty; ChanClosed
     def close(self) -> None: ...       # ChanClosed if already closed
-    def __iter__(self) -> Iterator[T]: ...  # receives until closed and drained
-    def recv_promise(self) -> "Promise[T]": ...  # a Promise of the next value (rejects with ChanClosed)
+    def __iter__(self) -> Iterator[_T]: ...  # receives until closed and drained
+    def recv_promise(self) -> "Promise[_T]": ...  # a Promise of the next value (rejects with ChanClosed)
+    # asyncio, cancellation-safe: a cancelled await withdraws the operation
+    # (nothing lost, nothing done twice); if it had already happened, the
+    # await returns its result instead of raising CancelledError.
+    async def recv_async(self) -> _T: ...       # ChanClosed once closed and drained
+    async def send_async(self, value: _T) -> None: ...
+    def __aiter__(self) -> AsyncIterator[_T]: ...  # async for: until closed and drained
 
 class Recv:
     """A select case receiving from chan (None: a nil channel, never fires)."""
+    chan: Optional[Chan[Any]]
     def __init__(self, chan: Optional[Chan[Any]]) -> None: ...
 class Send:
     """A select case sending value on chan."""
+    chan: Optional[Chan[Any]]
+    value: Any
     def __init__(self, chan: Optional[Chan[Any]], value: Any) -> None: ...
 
-class Selected(NamedTuple):
-    index: int      # the case that fired; -1: default (nothing ready)
-    value: Any      # the value received (None for a send case, or a closed channel)
-    ok: bool        # False if the fired case's channel was closed
+class Selected(tuple[int, Any, bool]):
+    """A collections.namedtuple (index, value, ok); its field `index` hides
+    tuple.index (typed here as a plain tuple subclass for that reason)."""
+    __match_args__ = ("index", "value", "ok")
+    _fields: ClassVar[tuple[str, str, str]]
+    def __new__(_cls, index: int, value: Any, ok: bool) -> "Selected": ...
+    if sys.version_info >= (3, 13):
+        def __replace__(self, **kwds: Any) -> "Selected": ...
+    @property
+    def index(self) -> int: ...  # type: ignore[override]  # the case that fired; -1: default
+    @property
+    def value(self) -> Any: ...  # the value received (None for a send case, or a closed channel)
+    @property
+    def ok(self) -> bool: ...    # False if the fired case's channel was closed
 
 def select(*cases: Union[Recv, Send], default: bool = False,
            timeout: Optional[float] = None) -> Selected:
@@ -140,15 +169,19 @@ class WaitGroup:
     def add(self, delta: int = 1) -> None: ...   # ValueError if the counter goes negative
     def done(self) -> None: ...
     def wait(self, timeout: Optional[float] = None) -> bool: ...  # False at the timeout
-    def go(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    def go(self, fn: Callable[_P, Any], /, *args: _P.args, **kwargs: _P.kwargs) -> None:
         """add(1), then go(fn, ...) calling done() when fn returns (Go 1.25's wg.Go)."""
     def __enter__(self) -> "WaitGroup": ...
-    def __exit__(self, *exc: Any) -> None: ...   # waits for the group
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> bool:
+        """Body ended normally: wait for the group, then raise the members'
+        exceptions as an ExceptionGroup. Body raised: propagate at once."""
 
 class Mutex:
     def lock(self, timeout: Optional[float] = None) -> bool: ...  # False at the timeout
     def try_lock(self) -> bool: ...
     def unlock(self) -> None: ...      # RuntimeError if not locked
+    def locked(self) -> bool: ...
     def __enter__(self) -> "Mutex": ...
     def __exit__(self, *exc: Any) -> None: ...
 
@@ -170,7 +203,7 @@ class Semaphore:
     def __exit__(self, *exc: Any) -> None: ...
 
 # ---- promises -------------------------------------------------------------------
-class Promise(Generic[T]):
+class Promise(Generic[_T]):
     """A gort promise (Promises/A+). Promise() is pending; settle it with
     resolve()/reject() from any thread or goroutine. Await it in asyncio
     (the loop is woken through an fd it watches), block on it with result()
@@ -178,7 +211,7 @@ class Promise(Generic[T]):
     then/catch/finally_ run on the gort executor thread as microtasks."""
     def __init__(self) -> None: ...
     @staticmethod
-    def resolved(value: U) -> "Promise[U]": ...
+    def resolved(value: _U) -> "Promise[_U]": ...
     @staticmethod
     def rejected(exc: BaseException) -> "Promise[Any]": ...
     @classmethod
@@ -193,14 +226,14 @@ class Promise(Generic[T]):
     @property
     def state(self) -> str: ...                        # "pending" | "fulfilled" | "rejected"
     def done(self) -> bool: ...
-    def result(self, timeout: Optional[float] = None) -> T:
+    def result(self, timeout: Optional[float] = None) -> _T:
         """Wait; return the value or raise the rejection. TimeoutError at timeout."""
     def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]: ...
-    def then(self, on_fulfilled: Optional[Callable[[T], Any]] = None,
+    def then(self, on_fulfilled: Optional[Callable[[_T], Any]] = None,
              on_rejected: Optional[Callable[[BaseException], Any]] = None) -> "Promise[Any]": ...
     def catch(self, on_rejected: Callable[[BaseException], Any]) -> "Promise[Any]": ...
-    def finally_(self, fn: Callable[[], Any]) -> "Promise[T]": ...
-    def __await__(self) -> Generator[Any, None, T]: ...
+    def finally_(self, fn: Callable[[], Any]) -> "Promise[_T]": ...
+    def __await__(self) -> Generator[Any, None, _T]: ...
     @staticmethod
     def all(ps: Iterable["Promise[Any]"]) -> "Promise[list[Any]]": ...
     @staticmethod
@@ -214,7 +247,51 @@ def set_asyncio_loop(loop: Any) -> None:
     """The asyncio loop from_asyncio uses when called off that loop's thread
     (default: the first loop that awaited a gort promise)."""
 
-def from_asyncio(aw: Awaitable[T], loop: Any = None) -> Promise[T]:
+def from_asyncio(aw: Awaitable[_T], loop: Any = None) -> Promise[_T]:
     """A gort Promise settled by an asyncio awaitable (coroutine, Task or Future)
     running on loop (default: the running loop, else the one set with
     set_asyncio_loop). A goroutine can block on it with .result()."""
+
+# ---- native calls (gort.native; docs/python.md "Native calls") ----
+
+class NativeFunction:
+    """A C function from its declaration. Arguments convert with range checks
+    (OverflowError / TypeError naming the argument's position and C type):
+    ints for integer types (not floats), floats or ints for float/double,
+    bool or int for bool; for pointers None, an int address, a cffi pointer or
+    array, or any contiguous buffer (bytes, bytearray, memoryview, array,
+    numpy arrays), passed as its address and kept alive (exported: a
+    bytearray cannot be resized) until the call ends; for char * also str
+    (UTF-8, NUL-terminated). Results: int, float, bool, None (void), an int
+    address or None (pointers), bytes or None (char *)."""
+    name: str
+    address: int
+    @property
+    def restype(self) -> str: ...
+    @property
+    def argtypes(self) -> tuple[str, ...]: ...     # the fixed parameters
+    @property
+    def is_variadic(self) -> bool: ...
+    def __call__(self, *args: Any) -> Any:
+        """Call on this thread with the GIL released."""
+    def spawn(self, *args: Any) -> "Promise[Any]":
+        """Run the call on gort's pool (inside gort_blocking): a Promise of the
+        result, awaitable in asyncio."""
+    def go(self, *args: Any) -> None:
+        """Run the call on gort's pool, result discarded."""
+    def variadic(self, types: str) -> "NativeFunction":
+        """Pass the variadic arguments as these C types ("long, double")
+        instead of types inferred from the values (int -> int or long long,
+        float -> double, str/bytes -> char *, others -> void *)."""
+
+class NativeLibrary:
+    name: str
+    def func(self, decl: str, symbol: Optional[str] = None) -> NativeFunction:
+        """"double pow(double, double)" -> a NativeFunction; ValueError with
+        the offset for a bad declaration, AttributeError for a missing symbol."""
+    def address(self, symbol: str) -> int: ...
+
+def native(target: Any = None) -> NativeLibrary:
+    """A shared library by path or name ("libz.so.1", "z"), None for the
+    running process, a cffi lib, or a ctypes.CDLL. No sandbox: a wrong
+    declaration or a bad pointer crashes the process, as with ctypes."""

@@ -1,7 +1,11 @@
 """Channels, select and timer channels."""
+import asyncio
+import types
 from collections import namedtuple
 
-from ._core import ChanClosed, _native, address_of, error_for, ffi, lib, ECLOSED, EAGAIN
+from ._core import (ChanClosed, Handle, _native, address_of, ensure_executor, error_for, ffi, lib,
+                    ECLOSED, EAGAIN)
+from ._promise import Withdrawable
 
 __all__ = ["Chan", "Recv", "Send", "Selected", "select", "after", "Ticker"]
 
@@ -42,9 +46,10 @@ class _Typed:
         return box[0]
 
 
-class Chan:
+class Chan(Handle):
     """A Go channel (see the stubs in __init__.pyi)."""
     __slots__ = ("_h", "_typed", "__weakref__")
+    __class_getitem__ = classmethod(types.GenericAlias)  # gort.Chan[int]
 
     def __init__(self, cap=0, ctype=None):
         self._h = 0
@@ -160,20 +165,22 @@ class Chan:
         raise error_for(rc)
 
     def try_recv(self):
+        """Go's select-with-default receive: (value, True), or (None, False)
+        if nothing is ready; ChanClosed once closed and drained."""
         if self._typed is None:
             ready, value, ok = _native.try_recv(self._h)
         else:
             buf = ffi.new("char[]", self._typed.size)
             rc = lib.gort_chan_try_recv(ffi.cast("gort_chan *", self._h), buf)
             if rc == EAGAIN:
-                return (False, None)
+                return (None, False)
             ready, ok = True, rc == 0
             if rc not in (0, ECLOSED):
                 raise error_for(rc)
             value = self._typed.unpack(ffi.buffer(buf)[:]) if ok else None
         if ready and not ok:
             raise ChanClosed(ECLOSED, "receive from a closed channel")
-        return (ready, value)
+        return (value, ready)
 
     def close(self):
         rc = lib.gort_chan_close(ffi.cast("gort_chan *", self._h))
@@ -189,9 +196,30 @@ class Chan:
             yield value
 
     def recv_promise(self):
-        """A Promise of the next value received (rejects with ChanClosed)."""
-        from ._goroutine import spawn  # (_goroutine imports this module)
-        return spawn(self.recv)
+        """A Promise of the next value received (rejects with ChanClosed).
+        Cancelling an asyncio await of it withdraws the receive."""
+        return _withdrawable(Recv(self), _value_or_closed)
+
+    # ---- asyncio: cancellation-safe operations ----
+    async def recv_async(self):
+        """await ch.recv_async(): the next value; ChanClosed once closed and
+        drained. Cancellation (asyncio.wait_for, Task.cancel) withdraws the
+        receive: the value stays in the channel for the next receiver —
+        unless it had already been received, then this returns it."""
+        return _value_or_closed(await _chan_op(Recv(self)))
+
+    async def send_async(self, value):
+        """await ch.send_async(v): cancellation withdraws the send (v is not
+        sent), unless it had already happened (then this returns normally)."""
+        await _chan_op(Send(self, value))
+
+    async def __aiter__(self):
+        """async for x in ch: receives until closed and drained (cancellation-safe)."""
+        while True:
+            sel = await _chan_op(Recv(self))
+            if not sel.ok:
+                return
+            yield sel.value
 
     # select support: (address, dir, value, elem_size)
     def _case(self, direction, value):
@@ -201,7 +229,7 @@ class Chan:
         return (self._h, direction, packed, self._typed.size)
 
 
-class Recv:
+class Recv(Handle):
     """A select case receiving from chan (None: a nil channel, never fires)."""
     __slots__ = ("chan",)
 
@@ -216,7 +244,7 @@ class Recv:
         return self.chan._case(_RECV, None)
 
 
-class Send:
+class Send(Handle):
     """A select case sending value on chan (None: a nil channel, never fires)."""
     __slots__ = ("chan", "value")
 
@@ -250,6 +278,40 @@ def select(*cases, default=False, timeout=None):
     return Selected(index, value, ok)
 
 
+def _value_or_closed(sel):
+    if not sel.ok:
+        raise ChanClosed(ECLOSED, "receive from a closed channel")
+    return sel.value
+
+
+def _withdrawable(case, finish):
+    """A Withdrawable promise of finish(select(case, Recv(cancel))), run by a goroutine."""
+    cancel = Chan()
+
+    def op():
+        sel = select(case, Recv(cancel))
+        if sel.index == 1:
+            raise asyncio.CancelledError("gort: channel operation withdrawn")
+        return finish(sel)
+    ensure_executor()
+    p = Withdrawable(cancel)
+    _native.go(op, (), None, p._p)
+    return p
+
+
+def _same(sel):
+    return sel
+
+
+async def _chan_op(case):
+    """One channel operation in asyncio -> Selected: done at once when ready
+    (no goroutine), else by a withdrawable goroutine."""
+    sel = select(case, default=True)
+    if sel.index == 0:
+        return sel
+    return await _withdrawable(case, _same)
+
+
 class _Seconds(_Typed):
     """Timer channels carry int64 nanoseconds of gort.now(); Python sees seconds."""
     __slots__ = ()
@@ -264,22 +326,32 @@ class _Seconds(_Typed):
         return super().pack(int(value * 1e9))
 
 
+def _seconds_ns(seconds, who):
+    """seconds (int or float) -> int nanoseconds; TypeError for anything else."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError("%s: seconds must be a number, not %s" % (who, type(seconds).__name__))
+    if seconds != seconds:
+        raise ValueError("%s: seconds is NaN" % who)
+    return int(max(min(seconds, 1e9), -1e9) * 1e9)  # beyond ~31 years: forever
+
+
 def after(seconds):
     """Go's time.After: a channel that receives gort.now() once, after seconds."""
-    h = lib.gort_after(int(seconds * 1e9))
+    h = lib.gort_after(_seconds_ns(seconds, "gort.after"))
     if h == ffi.NULL:
         raise MemoryError("gort.after: cannot make a timer")
     return Chan._adopt(int(ffi.cast("uintptr_t", h)), _Seconds())  # we own its only reference
 
 
-class Ticker:
+class Ticker(Handle):
     """Go's time.Ticker: .chan receives gort.now() every period seconds."""
 
     def __init__(self, period):
         self._t = None
-        if period <= 0:
+        ns = _seconds_ns(period, "gort.Ticker")
+        if ns <= 0:
             raise ValueError("gort.Ticker: period must be > 0")
-        t = lib.gort_ticker_new(int(period * 1e9))
+        t = lib.gort_ticker_new(ns)
         if t == ffi.NULL:
             raise MemoryError("gort.Ticker: cannot make a ticker")
         self._t = t

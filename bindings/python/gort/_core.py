@@ -23,7 +23,7 @@ if lib.gortpy_init() != 0:  # installs gort._native
 from . import _native  # noqa: E402  (created by gortpy_init)
 
 __all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "error_for",
-           "ensure_executor", "address_of"]
+           "ensure_executor", "address_of", "Handle"]
 
 # Error codes used by the Python layer (gort.h's X-macro table).
 ETIMEDOUT = -110
@@ -106,6 +106,28 @@ def address_of(x, ctype, who):
                     % (who, ctype, type(x).__name__))
 
 
+class Handle:
+    """Base of every object that owns an engine handle (a channel, promise,
+    lock...): like threading.Lock it can be neither copied nor pickled — a
+    copy would share (and release twice) the C object, and a pickle would
+    carry a raw address into another process."""
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle %r object (it owns a gort engine handle)"
+                        % type(self).__name__)
+
+    def __reduce__(self):
+        return self.__reduce_ex__(2)
+
+    def __copy__(self):
+        raise TypeError("cannot copy %r object (it owns a gort engine handle)" % type(self).__name__)
+
+    def __deepcopy__(self, memo):
+        raise TypeError("cannot deepcopy %r object (it owns a gort engine handle)"
+                        % type(self).__name__)
+
+
 # ---- exceptions escaping fire-and-forget goroutines -------------------------
 
 def default_excepthook(exc, name):
@@ -116,6 +138,22 @@ def default_excepthook(exc, name):
     print("Exception in goroutine %s:" % name, file=stderr, flush=True)
     traceback.print_exception(type(exc), exc, exc.__traceback__, file=stderr)
     stderr.flush()
+
+
+def default_rejection_hook(exc):
+    """Print "gort: unhandled promise rejection:" and the traceback on stderr."""
+    stderr = sys.stderr
+    if stderr is None:
+        return
+    print("gort: unhandled promise rejection:", file=stderr, flush=True)
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=stderr)
+    stderr.flush()
+
+
+def _report_rejection(exc):
+    import gort
+    hook = getattr(gort, "unhandled_rejection_hook", default_rejection_hook)
+    hook(exc)
 
 
 def _report(exc, name):
@@ -138,7 +176,7 @@ def set_reactor(fn):
     _reactor = fn
 
 
-_native.init(_report, error_for, _react)
+_native.init(_report, error_for, _react, _report_rejection)
 _native.set_main_thread(threading.main_thread().ident)
 
 # ---- the executor thread ------------------------------------------------------

@@ -9,19 +9,27 @@ __all__ = ["go", "spawn", "go_native", "blocking", "sleep", "yield_", "procs",
            "num_goroutine", "goroutine_id", "in_goroutine", "now"]
 
 
+def _check_callable(fn, who):
+    if not callable(fn):
+        raise TypeError("%s: %r is not callable" % (who, fn))
+
+
 def go(fn, /, *args, **kwargs):
     """Run fn(*args, **kwargs) as a Python goroutine."""
+    _check_callable(fn, "gort.go")
     ensure_executor()
     _native.go(fn, args, kwargs or None, 0)
 
 
 def spawn(fn, /, *args, **kwargs):
     """Like go(), returning a Promise of fn's result."""
-    if not callable(fn):
-        raise TypeError("gort.spawn: %r is not callable" % (fn,))
+    _check_callable(fn, "gort.spawn")
     ensure_executor()
     p = Promise()
-    _native.go(fn, args, kwargs or None, p._p)
+    try:
+        _native.go(fn, args, kwargs or None, p._p)
+    except MemoryError as e:  # no stack for a goroutine: the promise says so
+        p.reject(e)
     return p
 
 

@@ -9,12 +9,13 @@ the promise settles.
 """
 import asyncio
 import threading
+import types
 import weakref
 
-from ._core import (AggregateError, EAGGREGATE, GortError, _native, address_of, error_for, ffi, lib,
+from ._core import (AggregateError, EAGGREGATE, GortError, Handle, _native, address_of, error_for, ffi, lib,
                     ensure_executor, set_reactor)
 
-__all__ = ["Promise", "from_asyncio", "set_asyncio_loop"]
+__all__ = ["Promise", "Withdrawable", "from_asyncio", "set_asyncio_loop"]
 
 _PENDING, _FULFILLED, _REJECTED = 0, 1, 2
 _STATES = {0: "pending", 1: "fulfilled", 2: "rejected"}
@@ -50,9 +51,10 @@ def _exception(addr, shape):
     return error_for(code, msg)
 
 
-class Promise:
+class Promise(Handle):
     """A gort promise (see __init__.pyi)."""
     __slots__ = ("_p", "_shape", "__weakref__")
+    __class_getitem__ = classmethod(types.GenericAlias)  # gort.Promise[int]
 
     def __init__(self):
         self._p = 0
@@ -191,12 +193,50 @@ class Promise:
         return Promise._combine("gort_promise_any", ps, "any")
 
     # ---- asyncio ----
-    def __await__(self):
+    def _until_settled(self):
+        """Generator for `yield from` in asyncio: returns once settled."""
         if not self.done():
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
             _bridge_for(loop).watch(self, fut)
             yield from fut.__await__()
+
+    def __await__(self):
+        yield from self._until_settled()
+        return self.result(0)
+
+
+class Withdrawable(Promise):
+    """The promise of one channel operation run by a goroutine as
+    select(operation, Recv(cancel)) (see Chan.recv_async): cancelling an
+    asyncio await of it closes `cancel`, withdrawing the operation. Then
+    either the withdrawal won (the promise rejects with CancelledError, the
+    operation never happened, the await raises CancelledError) or the
+    operation had already happened (the await returns its result, absorbing
+    the cancellation, as a future that completed first does): nothing is
+    lost, nothing happens twice."""
+    __slots__ = ("_cancel",)
+
+    def __init__(self, cancel):
+        super().__init__()
+        self._cancel = cancel  # an unbuffered object Chan, closed to withdraw
+
+    def __await__(self):
+        try:
+            yield from self._until_settled()
+        except asyncio.CancelledError:
+            try:
+                self._cancel.close()
+            except GortError:  # ChanClosed: withdrawn by an earlier cancellation
+                pass
+            while True:  # the goroutine answers promptly; keep waiting through re-cancels
+                try:
+                    yield from self._until_settled()
+                    break
+                except asyncio.CancelledError:
+                    continue
+            if isinstance(self.exception(0), asyncio.CancelledError):
+                raise  # withdrawn: the original cancellation goes on
         return self.result(0)
 
 

@@ -5,7 +5,9 @@ is a small C struct (csrc/gortpy.h) holding the primitive plus bookkeeping
 that gort._native checks with the GIL held, so misuse raises ValueError or
 RuntimeError instead, and no operation needs a Python-level lock.
 """
-from ._core import _native, ffi
+import sys
+
+from ._core import Handle, _native, ffi
 from ._goroutine import go as _go
 
 __all__ = ["WaitGroup", "Mutex", "RWMutex", "Semaphore"]
@@ -16,12 +18,24 @@ def _new(ctype):
     return obj, int(ffi.cast("uintptr_t", obj))
 
 
-class WaitGroup:
-    """Go's sync.WaitGroup. As a context manager it waits for the group on exit."""
-    __slots__ = ("_mem", "_a")
+if sys.version_info >= (3, 11):
+    _ExceptionGroup = ExceptionGroup  # noqa: F821 (a builtin since 3.11)
+else:  # the PEP 654 backport (a dependency on 3.10; pytest brings it too)
+    from exceptiongroup import ExceptionGroup as _ExceptionGroup
+
+
+class WaitGroup(Handle):
+    """Go's sync.WaitGroup. As a context manager (like asyncio.TaskGroup) it
+    waits for the group when the body ends normally and raises the members'
+    exceptions as an ExceptionGroup; when the body raises, that exception
+    propagates at once (members cannot be cancelled: those still running
+    finish on their own and report their exceptions to gort.excepthook)."""
+    __slots__ = ("_mem", "_a", "_errors", "_managed")
 
     def __init__(self):
         self._mem, self._a = _new("gortpy_wg *")
+        self._errors = []
+        self._managed = False  # inside `with`: members' exceptions are collected
 
     def add(self, delta=1):
         _native.wg_add(self._a, delta)
@@ -41,8 +55,13 @@ class WaitGroup:
         def member():
             try:
                 fn(*args, **kwargs)
+            except BaseException as e:  # noqa: B902 — collected or reported
+                if not self._managed or isinstance(e, SystemExit):
+                    raise
+                self._errors.append(e)  # one executor thread: no lock needed
             finally:
                 _native.wg_add(a, -1)
+        member.__qualname__ = member.__name__ = _name_of(fn)  # reports name fn, not member
         try:
             _go(member)
         except BaseException:
@@ -50,13 +69,31 @@ class WaitGroup:
             raise
 
     def __enter__(self):
+        self._managed = True
         return self
 
-    def __exit__(self, *exc):
-        self.wait()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            # The body failed: members may be waiting for it (a channel it
+            # would have closed), so waiting could hang. Propagate now.
+            self._managed = False
+            return False
+        try:
+            self.wait()
+        finally:
+            self._managed = False
+        errors, self._errors = self._errors, []
+        if errors:
+            raise _ExceptionGroup("gort.WaitGroup: %d member(s) raised" % len(errors), errors)
+        return False
 
 
-class Mutex:
+def _name_of(fn):
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)
+
+
+class Mutex(Handle):
     """Go's sync.Mutex (not reentrant; any goroutine or thread may unlock it)."""
     __slots__ = ("_mem", "_a")
 
@@ -83,7 +120,7 @@ class Mutex:
         _native.mutex_unlock(self._a)
 
 
-class RWMutex:
+class RWMutex(Handle):
     """Go's sync.RWMutex: `with rw:` writes, `with rw.reader():` reads."""
     __slots__ = ("_mem", "_a")
 
@@ -113,7 +150,7 @@ class RWMutex:
         return _ReadLock(self)
 
 
-class _ReadLock:
+class _ReadLock(Handle):
     __slots__ = ("_rw",)
 
     def __init__(self, rw):
@@ -127,7 +164,7 @@ class _ReadLock:
         self._rw.runlock()
 
 
-class Semaphore:
+class Semaphore(Handle):
     """A weighted semaphore (Go's golang.org/x/sync/semaphore)."""
     __slots__ = ("_mem", "_a")
 

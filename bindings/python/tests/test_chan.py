@@ -89,7 +89,7 @@ def test_none_is_a_value():
     ch.send(None)
     ch.send(None)
     assert ch.recv(timeout=T) is None
-    assert ch.try_recv() == (True, None)
+    assert ch.try_recv() == (None, True)
     assert ch.recv2(timeout=T) == (None, True)
 
 
@@ -193,11 +193,11 @@ def test_timed_out_receive_leaves_no_stale_receiver():
 
 def test_try_send_try_recv_buffered():
     ch = gort.Chan(1)
-    assert ch.try_recv() == (False, None)
+    assert ch.try_recv() == (None, False)
     assert ch.try_send("v") is True
     assert ch.try_send("w") is False
-    assert ch.try_recv() == (True, "v")
-    assert ch.try_recv() == (False, None)
+    assert ch.try_recv() == ("v", True)   # Go's order: (value, ok)
+    assert ch.try_recv() == (None, False)
 
 
 def test_try_send_unbuffered_needs_waiting_receiver():
@@ -214,7 +214,7 @@ def test_try_ops_on_closed():
     ch.close()
     with pytest.raises(gort.ChanClosed):
         ch.try_send(2)
-    assert ch.try_recv() == (True, 1)         # buffered values first
+    assert ch.try_recv() == (1, True)         # buffered values first
     with pytest.raises(gort.ChanClosed):
         ch.try_recv()
 
@@ -426,7 +426,7 @@ def test_typed_channel_bad_values():
 
 def test_typed_channel_closed_and_empty():
     ch = gort.Chan(1, ctype="int64_t")
-    assert ch.try_recv() == (False, None)
+    assert ch.try_recv() == (None, False)
     ch.send(5)
     ch.close()
     assert ch.recv2(timeout=T) == (5, True)

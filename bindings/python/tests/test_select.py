@@ -369,7 +369,7 @@ def test_contended_select_from_goroutines_and_threads():
         t.join(T)
     got = []
     while True:
-        ok, v = out.try_recv()
+        v, ok = out.try_recv()
         if not ok:
             break
         got.append(v)

@@ -1,0 +1,213 @@
+// binding.js — the Node binding (bindings/node) against Node's own tools,
+// both sides in the same run, alternating, medians of RUNS runs:
+//
+//   pingpong     two async functions exchanging a value over two unbuffered
+//                gort.Chan vs over a minimal promise-based queue (ns/round trip)
+//   native_rt    JS -> C goroutine -> JS over two int64 gort.Chan (a C helper
+//                addon doubles each value) vs a worker_threads postMessage
+//                round trip (ns/round trip)
+//   then_chain   a 100k then-chain: gort.Promise vs Promise (ns/then)
+//   all          Promise.all over 10k resolved promises (ns/input)
+//   crc32        zlib crc32 over 64 x 4 MiB: fn.async on gort's pool vs a
+//                worker_threads pool (piscina if installed, else a plain
+//                pool of one Worker per CPU) vs serial zlib.crc32 (ms), and
+//                the event-loop delay p99 (perf_hooks) while gort computes
+//
+// Prints RESULT lines and a Markdown table with gort/Node ratios.
+// usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs]
+'use strict';
+const gort = require('gort');
+const { Worker } = require('worker_threads');
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const RUNS = Number(process.argv[2] || 5);
+const now = () => Number(process.hrtime.bigint());
+
+class PromiseQueue { // an unbuffered channel with plain promises: the JS baseline
+  constructor() { this.values = []; this.takers = []; }
+  send(v) {
+    return new Promise((done) => {
+      const t = this.takers.shift();
+      if (t) { t(v); done(); } else this.values.push([v, done]);
+    });
+  }
+  recv() {
+    const e = this.values.shift();
+    if (e) { e[1](); return Promise.resolve(e[0]); }
+    return new Promise((r) => this.takers.push(r));
+  }
+}
+
+async function pingpongGort(n) {
+  const a = new gort.Chan(), b = new gort.Chan();
+  const t0 = now();
+  const peer = (async () => { for (let i = 0; i < n; i++) { const { value } = await a.recv(); await b.send(value + 1); } })();
+  for (let i = 0; i < n; i++) { await a.send(i); await b.recv(); }
+  await peer;
+  return (now() - t0) / n;
+}
+
+async function pingpongQueue(n) {
+  const a = new PromiseQueue(), b = new PromiseQueue();
+  const t0 = now();
+  const peer = (async () => { for (let i = 0; i < n; i++) { const v = await a.recv(); await b.send(v + 1); } })();
+  for (let i = 0; i < n; i++) { await a.send(i); await b.recv(); }
+  await peer;
+  return (now() - t0) / n;
+}
+
+function helper() {
+  const root = path.resolve(__dirname, '..', '..');
+  const pkg = path.dirname(require.resolve('gort/package.json'));
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gort-bench-')), 'helper.node');
+  const inc = ['/usr/include/node', path.resolve(path.dirname(process.execPath), '..', 'include', 'node')]
+    .find((d) => fs.existsSync(path.join(d, 'node_api.h')));
+  const r = spawnSync('cc', ['-std=c11', '-O2', '-shared', '-fPIC', '-I', path.join(root, 'include'), '-I', inc,
+    path.join(root, 'bindings/node/test/native/helper.c'), path.join(pkg, 'build/libgort.so.0'),
+    `-Wl,-rpath,${path.join(pkg, 'build')}`, '-o', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return require(out);
+}
+
+async function nativeGort(h, n) {
+  const a = new gort.Chan(0, 'int64'), b = new gort.Chan(0, 'int64');
+  h.doubler(a.handle, b.handle, n);
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    await a.send(i);
+    const { value } = await b.recv();
+    if (value !== 2 * i) throw new Error('bad value');
+  }
+  return (now() - t0) / n;
+}
+
+async function nativeWorker(w, n) {
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    const v = await new Promise((r) => { w.once('message', r); w.postMessage(i); });
+    if (v !== 2 * i) throw new Error('bad value');
+  }
+  return (now() - t0) / n;
+}
+
+function chain(P, n) {
+  return new Promise((done) => {
+    const t0 = now();
+    let p = P.resolve(0);
+    for (let i = 0; i < n; i++) p = p.then((v) => v + 1);
+    p.then(() => done((now() - t0) / n));
+  });
+}
+
+async function all(P, n) {
+  const ps = Array.from({ length: n }, (_, i) => P.resolve(i));
+  const t0 = now();
+  await P.all(ps);
+  return (now() - t0) / n;
+}
+
+const zlib = require('zlib');
+const { monitorEventLoopDelay } = require('perf_hooks');
+const crcBufs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(4 << 20, i + 1));
+const crcWant = crcBufs.map((b) => zlib.crc32(b));
+const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+let lagP99 = [];
+
+async function crcGort() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const t0 = now();
+  const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
+  const ms = (now() - t0) / 1e6;
+  h.disable();
+  lagP99.push(h.percentile(99) / 1e6);
+  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+  return ms;
+}
+
+function makePool() {
+  try {
+    const Piscina = require('piscina');
+    const p = new Piscina({ filename: path.join(os.tmpdir(), 'gort-crc-piscina.js') });
+    return { name: 'piscina', run: (b) => p.run(b), close: () => p.destroy() };
+  } catch (_) { /* not installed: a plain pool */ }
+  const ws = os.cpus().map(() => new Worker(path.join(os.tmpdir(), 'gort-crc-worker.js')));
+  const queue = [], idle = ws.slice();
+  const pump = () => {
+    while (idle.length && queue.length) {
+      const w = idle.pop(), [b, done] = queue.shift();
+      w.once('message', (c) => { idle.push(w); done(c); pump(); });
+      w.postMessage(b);
+    }
+  };
+  return { name: 'worker_threads pool', run: (b) => new Promise((r) => { queue.push([b, r]); pump(); }), close: () => Promise.all(ws.map((w) => w.terminate())) };
+}
+
+async function crcPool(pool) {
+  const t0 = now();
+  const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
+  const ms = (now() - t0) / 1e6;
+  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+  return ms;
+}
+
+async function crcSerial() {
+  const t0 = now();
+  for (let i = 0; i < crcBufs.length; i++) if (zlib.crc32(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
+  return (now() - t0) / 1e6;
+}
+
+const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
+
+(async () => {
+  const h = helper();
+  const w = new Worker('const { parentPort } = require("worker_threads"); parentPort.on("message", (v) => parentPort.postMessage(v * 2));', { eval: true });
+  const cases = [
+    ['pingpong', 'ns/roundtrip', () => pingpongGort(20000), () => pingpongQueue(20000)],
+    ['native_rt', 'ns/roundtrip', () => nativeGort(h, 20000), () => nativeWorker(w, 20000)],
+    ['then_chain', 'ns/then', () => chain(gort.Promise, 100000), () => chain(Promise, 100000)],
+    ['all', 'ns/input', () => all(gort.Promise, 10000), () => all(Promise, 10000)],
+  ];
+  const rows = [];
+  for (const [name, unit, g, n] of cases) {
+    await g(); await n(); // warm-up
+    const gs = [], ns = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (r % 2) { ns.push(await n()); gs.push(await g()); } else { gs.push(await g()); ns.push(await n()); }
+    }
+    const gm = median(gs), nm = median(ns);
+    console.log(`RESULT ${name}_gort=${gm.toFixed(0)} ns`);
+    console.log(`RESULT ${name}_node=${nm.toFixed(0)} ns`);
+    rows.push(`| ${name} | ${unit} | ${gm.toFixed(0)} | ${nm.toFixed(0)} | ${(gm / nm).toFixed(2)} |`);
+  }
+  fs.writeFileSync(path.join(os.tmpdir(), 'gort-crc-worker.js'),
+    "const zlib = require('zlib'); const { parentPort } = require('worker_threads');\n" +
+    "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n" +
+    "if (parentPort) parentPort.on('message', (b) => parentPort.postMessage(module.exports(b)));\n");
+  // piscina talks over parentPort itself: its worker file only exports the task.
+  fs.writeFileSync(path.join(os.tmpdir(), 'gort-crc-piscina.js'),
+    "const zlib = require('zlib');\n" +
+    "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n");
+  const pool = makePool();
+  await crcGort(); await crcPool(pool); lagP99 = [];
+  const cg = [], cp = [], cs = [];
+  for (let r = 0; r < RUNS; r++) { cg.push(await crcGort()); cp.push(await crcPool(pool)); cs.push(await crcSerial()); }
+  await pool.close();
+  const [g, pl, se] = [median(cg), median(cp), median(cs)];
+  console.log(`RESULT crc32_gort_ms=${g.toFixed(1)} ms`);
+  console.log(`RESULT crc32_pool_ms=${pl.toFixed(1)} ms`);
+  console.log(`RESULT crc32_serial_ms=${se.toFixed(1)} ms`);
+  console.log(`RESULT crc32_lag_p99_ms=${median(lagP99).toFixed(2)} ms`);
+  rows.push(`| crc32 64x4MiB | ms | ${g.toFixed(1)} | ${pl.toFixed(1)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
+  rows.push(`| crc32 speed-up vs serial zlib.crc32 | x | ${(se / g).toFixed(2)} | ${(se / pl).toFixed(2)} | — |`);
+  rows.push(`| crc32 overhead per task vs ideal (serial/procs) | ms | ${((g - se / os.cpus().length) / 64).toFixed(3)} | ${((pl - se / os.cpus().length) / 64).toFixed(3)} | — |`);
+  rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
+  await w.terminate();
+  console.log(`\nNode binding vs Node (${RUNS} runs, medians, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)})\n`);
+  console.log('| benchmark | unit | gort | Node baseline | gort/Node |\n|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  console.log('\nbaselines: pingpong: a promise queue; native_rt: worker.postMessage; then_chain/all: V8 Promise');
+})();

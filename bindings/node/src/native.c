@@ -1,0 +1,437 @@
+/*
+ * native.c — gort.native(path).func(decl): C functions called from JS
+ * through the engine's native-call API (gort_sig_parse, gort_call,
+ * gort_call_async; src/ffi.c), synchronously on the JS thread or on the
+ * parallel pool with a promise.
+ *
+ * Arguments are converted on the JS thread into one 8-byte slot each
+ * (the C type of the parameter, from gort_sig_arg), with range checks:
+ * TypeError for a wrong kind of value, RangeError for a number that does
+ * not fit, both naming the argument. Pointers: a Buffer / TypedArray /
+ * ArrayBuffer passes its data pointer (no copy), null passes NULL, a BigInt
+ * an address. Strings for `char *` parameters are copied (UTF-8, NUL
+ * terminated) for a synchronous call; lib/native.js turns them into
+ * Buffers for an async call, so that all pointed-to memory is JS-owned and
+ * kept alive by the promise's reaction until the call has settled (the
+ * engine copies argument values, not what they point at).
+ *
+ * Libraries are dlopen'ed once and never closed (functions handed out must
+ * stay valid; Node keeps its addons loaded the same way).
+ */
+#include "gortnode.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cfunc {
+    gort_sig *sig;
+    void    (*fn)(void);
+} cfunc;
+
+static size_t args(napi_env env, napi_callback_info info, napi_value *a, size_t n)
+{
+    size_t argc = n;
+    napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+    napi_value u;
+    napi_get_undefined(env, &u);
+    for (size_t i = argc; i < n; i++)
+        a[i] = u;
+    return argc;
+}
+
+static void cfunc_finalize(napi_env env, void *data, void *hint)
+{
+    (void)env;
+    (void)hint;
+    cfunc *f = data;
+    gort_sig_free(f->sig);
+    free(f);
+}
+
+/* dlopen(path) -> external library handle */
+static napi_value js_dlopen(napi_env env, napi_callback_info info)
+{
+    napi_value a[1], v;
+    args(env, info, a, 1);
+    char path[4096];
+    size_t len;
+    if (napi_get_value_string_utf8(env, a[0], path, sizeof path, &len) != napi_ok)
+        return throw_type(env, "The \"path\" argument must be of type string");
+    void *h = dlopen(len ? path : NULL, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *err = dlerror();
+        napi_throw_error(env, "GORT_EINVAL", err ? err : "dlopen failed");
+        return NULL;
+    }
+    napi_create_external(env, h, NULL, NULL, &v);
+    return v;
+}
+
+/* func(lib, decl) -> [handle, nargs, name, ret type name, arg type names[]] */
+static napi_value js_func(napi_env env, napi_callback_info info)
+{
+    napi_value a[2];
+    args(env, info, a, 2);
+    void *lib = NULL;
+    char decl[2048];
+    size_t len;
+    NAPI_OK(env, napi_get_value_external(env, a[0], &lib));
+    if (napi_get_value_string_utf8(env, a[1], decl, sizeof decl, &len) != napi_ok)
+        return throw_type(env, "The \"decl\" argument must be of type string");
+    gort_sig *sig = NULL;
+    gort_sig_diag diag = { 0 };
+    int rc = gort_sig_parse(&sig, decl, &diag);
+    if (rc < 0) {
+        char msg[sizeof decl + 200];
+        snprintf(msg, sizeof msg, "bad declaration \"%s\" at offset %zu: %s", decl, diag.pos,
+                 rc == GORT_EINVAL ? diag.msg : gort_strerror(rc));
+        napi_throw(env, gort_error(env, rc, msg));
+        return NULL;
+    }
+    const char *name = gort_sig_name(sig);
+    if (!*name) {
+        gort_sig_free(sig);
+        return throw_type(env, "decl: the declaration must name the function");
+    }
+    if (gort_sig_variadic(sig)) {
+        gort_sig_free(sig);
+        return throw_type(env, "decl: variadic functions are not supported by gort.native yet");
+    }
+    dlerror();
+    void *sym = dlsym(lib, name);
+    if (!sym) {
+        char msg[sizeof decl + 40];
+        snprintf(msg, sizeof msg, "symbol '%s' not found", name);
+        gort_sig_free(sig);
+        napi_throw_error(env, "GORT_EINVAL", msg);
+        return NULL;
+    }
+    cfunc *f = malloc(sizeof *f);
+    if (!f) {
+        gort_sig_free(sig);
+        return throw_gort(env, GORT_ENOMEM);
+    }
+    f->sig = sig;
+    memcpy(&f->fn, &sym, sizeof sym);
+    napi_value out, h, v, types;
+    napi_create_external(env, f, cfunc_finalize, NULL, &h);
+    napi_create_array_with_length(env, 4, &out);
+    napi_set_element(env, out, 0, h);
+    napi_create_uint32(env, (uint32_t)gort_sig_nargs(sig), &v);
+    napi_set_element(env, out, 1, v);
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, out, 2, v);
+    napi_create_array(env, &types);
+    for (size_t i = 0; i < gort_sig_nargs(sig); i++) {
+        napi_create_int32(env, gort_sig_arg(sig, i), &v);
+        napi_set_element(env, types, (uint32_t)i, v);
+    }
+    napi_set_element(env, out, 3, types);
+    return out;
+}
+
+typedef union slot {
+    int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32;
+    int64_t i64; uint64_t u64; float f; double d; void *p; bool b;
+} slot;
+
+static bool arg_error(napi_env env, bool range, size_t i, int type, const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "The argument #%zu (%s) %s", i + 1, gort_type_name(type), what);
+    if (range)
+        throw_range(env, msg);
+    else
+        throw_type(env, msg);
+    return false;
+}
+
+/* One JS value -> the slot of a parameter. *owned: malloc'd copy to free. */
+static bool to_slot(napi_env env, napi_value v, int type, size_t i, slot *s, void **owned)
+{
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (type == GORT_T_POINTER || type == GORT_T_STRING) {
+        bool is = false;
+        if (t == napi_null || t == napi_undefined) {
+            s->p = NULL;
+            return true;
+        }
+        if (t == napi_bigint) {
+            uint64_t u;
+            bool lossless;
+            napi_get_value_bigint_uint64(env, v, &u, &lossless);
+            s->p = (void *)(uintptr_t)u;
+            return lossless || arg_error(env, true, i, type, "must be an address in range");
+        }
+        if (type == GORT_T_STRING && t == napi_string) {
+            size_t len;
+            napi_get_value_string_utf8(env, v, NULL, 0, &len);
+            char *c = malloc(len + 1);
+            if (!c) {
+                throw_gort(env, GORT_ENOMEM);
+                return false;
+            }
+            napi_get_value_string_utf8(env, v, c, len + 1, &len);
+            s->p = *owned = c;
+            return true;
+        }
+        size_t len;
+        if (napi_is_buffer(env, v, &is), is)
+            return napi_get_buffer_info(env, v, &s->p, &len) == napi_ok;
+        if (napi_is_typedarray(env, v, &is), is) {
+            napi_typedarray_type tt;
+            napi_value ab;
+            size_t off;
+            return napi_get_typedarray_info(env, v, &tt, &len, &s->p, &ab, &off) == napi_ok;
+        }
+        if (napi_is_arraybuffer(env, v, &is), is)
+            return napi_get_arraybuffer_info(env, v, &s->p, &len) == napi_ok;
+        return arg_error(env, false, i, type,
+                         "must be a Buffer, TypedArray, ArrayBuffer, BigInt address or null");
+    }
+    if (type == GORT_T_BOOL) {
+        if (t != napi_boolean && t != napi_number)
+            return arg_error(env, false, i, type, "must be a boolean");
+        bool b = false;
+        double d = 0;
+        if (t == napi_boolean)
+            napi_get_value_bool(env, v, &b);
+        else
+            napi_get_value_double(env, v, &d), b = d != 0;
+        s->b = b;
+        return true;
+    }
+    if (type == GORT_T_FLOAT || type == GORT_T_DOUBLE) {
+        double d;
+        if (t != napi_number)
+            return arg_error(env, false, i, type, "must be a number");
+        napi_get_value_double(env, v, &d);
+        if (type == GORT_T_FLOAT)
+            s->f = (float)d;
+        else
+            s->d = d;
+        return true;
+    }
+    /* integers */
+    bool is_signed = type == GORT_T_INT8 || type == GORT_T_INT16 || type == GORT_T_INT32 ||
+                     type == GORT_T_INT64;
+    int bits = type <= GORT_T_UINT8 ? 8 : type <= GORT_T_UINT16 ? 16 : type <= GORT_T_UINT32 ? 32 : 64;
+    int64_t iv = 0;
+    uint64_t uv = 0;
+    if (t == napi_bigint) {
+        bool lossless;
+        if (is_signed)
+            napi_get_value_bigint_int64(env, v, &iv, &lossless);
+        else
+            napi_get_value_bigint_uint64(env, v, &uv, &lossless);
+        if (!lossless)
+            return arg_error(env, true, i, type, "is out of range");
+    } else if (t == napi_number) {
+        double d;
+        napi_get_value_double(env, v, &d);
+        if (d != floor(d) || fabs(d) > 9007199254740991.0)
+            return arg_error(env, true, i, type, "must be an integer (a safe integer Number or a BigInt)");
+        if (is_signed)
+            iv = (int64_t)d;
+        else if (d < 0)
+            return arg_error(env, true, i, type, "must be >= 0");
+        else
+            uv = (uint64_t)d;
+    } else {
+        return arg_error(env, false, i, type, "must be a number or a BigInt");
+    }
+    if (bits < 64) {
+        int64_t lo = -(INT64_C(1) << (bits - 1)), hi = (INT64_C(1) << (bits - 1)) - 1;
+        uint64_t uhi = (UINT64_C(1) << bits) - 1;
+        if (is_signed ? (iv < lo || iv > hi) : uv > uhi)
+            return arg_error(env, true, i, type, "is out of range");
+    }
+    switch (type) {
+    case GORT_T_INT8: s->i8 = (int8_t)iv; break;
+    case GORT_T_UINT8: s->u8 = (uint8_t)uv; break;
+    case GORT_T_INT16: s->i16 = (int16_t)iv; break;
+    case GORT_T_UINT16: s->u16 = (uint16_t)uv; break;
+    case GORT_T_INT32: s->i32 = (int32_t)iv; break;
+    case GORT_T_UINT32: s->u32 = (uint32_t)uv; break;
+    case GORT_T_INT64: s->i64 = iv; break;
+    default: s->u64 = uv; break;
+    }
+    return true;
+}
+
+static napi_value from_ret(napi_env env, int type, const void *p)
+{
+    napi_value v = NULL;
+    slot s;
+    memset(&s, 0, sizeof s);
+    if (p)
+        memcpy(&s, p, gort_type_size(type));
+    switch (type) {
+    case GORT_T_VOID: napi_get_undefined(env, &v); break;
+    case GORT_T_BOOL: napi_get_boolean(env, s.b, &v); break;
+    case GORT_T_INT8: napi_create_int32(env, s.i8, &v); break;
+    case GORT_T_UINT8: napi_create_uint32(env, s.u8, &v); break;
+    case GORT_T_INT16: napi_create_int32(env, s.i16, &v); break;
+    case GORT_T_UINT16: napi_create_uint32(env, s.u16, &v); break;
+    case GORT_T_INT32: napi_create_int32(env, s.i32, &v); break;
+    case GORT_T_UINT32: napi_create_uint32(env, s.u32, &v); break;
+    case GORT_T_INT64:
+        if (s.i64 >= -9007199254740991LL && s.i64 <= 9007199254740991LL)
+            napi_create_int64(env, s.i64, &v);
+        else
+            napi_create_bigint_int64(env, s.i64, &v);
+        break;
+    case GORT_T_UINT64:
+        if (s.u64 <= 9007199254740991ULL)
+            napi_create_double(env, (double)s.u64, &v);
+        else
+            napi_create_bigint_uint64(env, s.u64, &v);
+        break;
+    case GORT_T_FLOAT: napi_create_double(env, s.f, &v); break;
+    case GORT_T_DOUBLE: napi_create_double(env, s.d, &v); break;
+    case GORT_T_STRING:
+        if (s.p)
+            napi_create_string_utf8(env, s.p, NAPI_AUTO_LENGTH, &v);
+        else
+            napi_get_null(env, &v);
+        break;
+    default:
+        if (s.p)
+            napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)s.p, &v);
+        else
+            napi_get_null(env, &v);
+    }
+    return v;
+}
+
+/* Convert argv (a JS array) into slots; *owned gets the copies to free. */
+static bool prepare(napi_env env, cfunc *f, napi_value arr, slot *slots, void **ptrs, void **owned)
+{
+    uint32_t n;
+    size_t nargs = gort_sig_nargs(f->sig);
+    napi_get_array_length(env, arr, &n);
+    if (n != nargs) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "%s() takes %zu argument(s), got %u", gort_sig_name(f->sig), nargs, n);
+        throw_type(env, msg);
+        return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        napi_value v;
+        napi_get_element(env, arr, i, &v);
+        owned[i] = NULL;
+        ptrs[i] = &slots[i];
+        if (!to_slot(env, v, gort_sig_arg(f->sig, i), i, &slots[i], &owned[i]))
+            return false;
+    }
+    return true;
+}
+
+static void free_owned(void **owned, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(owned[i]);
+}
+
+static cfunc *get_cfunc(napi_env env, napi_value v)
+{
+    void *p = NULL;
+    if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+        throw_type(env, "expected a gort.native function handle");
+        return NULL;
+    }
+    return p;
+}
+
+/* call(fh, argv) -> result, on this thread */
+static napi_value js_call(napi_env env, napi_callback_info info)
+{
+    napi_value a[2];
+    args(env, info, a, 2);
+    cfunc *f = get_cfunc(env, a[0]);
+    if (!f)
+        return NULL;
+    slot slots[GORT_SIG_MAX_ARGS], ret;
+    void *ptrs[GORT_SIG_MAX_ARGS], *owned[GORT_SIG_MAX_ARGS] = { 0 };
+    size_t n = gort_sig_nargs(f->sig);
+    if (!prepare(env, f, a[1], slots, ptrs, owned)) {
+        free_owned(owned, n);
+        return NULL;
+    }
+    memset(&ret, 0, sizeof ret);
+    int rc = gort_call(f->sig, f->fn, ptrs, &ret);
+    free_owned(owned, n);
+    if (rc < 0)
+        return throw_gort(env, rc);
+    return from_ret(env, gort_sig_ret(f->sig), &ret);
+}
+
+/* callAsync(fh, argv) -> BigInt gort_promise * (one reference for the
+ * caller), run on the pool. Strings must already be Buffers (lib/native.js). */
+static napi_value js_call_async(napi_env env, napi_callback_info info)
+{
+    napi_value a[2], v;
+    args(env, info, a, 2);
+    cfunc *f = get_cfunc(env, a[0]);
+    if (!f)
+        return NULL;
+    slot slots[GORT_SIG_MAX_ARGS];
+    void *ptrs[GORT_SIG_MAX_ARGS], *owned[GORT_SIG_MAX_ARGS] = { 0 };
+    size_t n = gort_sig_nargs(f->sig);
+    bool ok = prepare(env, f, a[1], slots, ptrs, owned);
+    bool copied = false;
+    for (size_t i = 0; i < n; i++)
+        copied |= owned[i] != NULL;
+    free_owned(owned, n);
+    if (!ok)
+        return NULL;
+    if (copied)
+        return throw_type(env, "callAsync: strings must be passed as Buffers");
+    gort_promise *p = gort_call_async(f->sig, f->fn, ptrs);
+    if (!p)
+        return throw_gort(env, gort_initialized() ? GORT_ENOMEM : GORT_ENOTINIT);
+    napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &v);
+    return v;
+}
+
+/* readRet(fh, address) -> the JS value of the result copy at address */
+static napi_value js_read_ret(napi_env env, napi_callback_info info)
+{
+    napi_value a[2];
+    args(env, info, a, 2);
+    cfunc *f = get_cfunc(env, a[0]);
+    uint64_t addr = 0;
+    bool lossless;
+    napi_valuetype t;
+    napi_typeof(env, a[1], &t);
+    if (!f)
+        return NULL;
+    if (t == napi_bigint)
+        napi_get_value_bigint_uint64(env, a[1], &addr, &lossless);
+    return from_ret(env, gort_sig_ret(f->sig), (const void *)(uintptr_t)addr);
+}
+
+static napi_value js_promise_release(napi_env env, napi_callback_info info)
+{
+    napi_value a[1];
+    args(env, info, a, 1);
+    uint64_t addr;
+    bool lossless;
+    NAPI_OK(env, napi_get_value_bigint_uint64(env, a[0], &addr, &lossless));
+    gort_promise_release((gort_promise *)(uintptr_t)addr);
+    return NULL;
+}
+
+void native_init(napi_env env, napi_value exports)
+{
+    static const export_fn fns[] = {
+        { "dlopen", js_dlopen },       { "func", js_func },
+        { "call", js_call },           { "callAsync", js_call_async },
+        { "readRet", js_read_ret },    { "promiseRelease", js_promise_release },
+    };
+    define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
+}

@@ -1,0 +1,83 @@
+'use strict';
+// JS and native goroutines on one engine: a C helper addon (test/native/
+// helper.c, built here against the same libgort.so.0) exchanges typed
+// channels by ch.handle and returns gort_promise * handles (gort.fromHandle).
+const test = require('node:test');
+const assert = require('node:assert');
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const gort = require('..');
+
+const HERE = path.resolve(__dirname, '..');
+const ROOT = path.resolve(HERE, '..', '..');
+function napiInclude() {
+  for (const d of [path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'])
+    if (fs.existsSync(path.join(d, 'node_api.h'))) return d;
+  return require('node-api-headers').include_dir;
+}
+let helper;
+test.before(() => {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gort-helper-')), 'helper.node');
+  const r = spawnSync(process.env.CC || 'cc', ['-std=c11', '-shared', '-fPIC', '-Wall', '-Wextra', '-Werror',
+    '-I', path.join(ROOT, 'include'), '-I', napiInclude(), path.join(__dirname, 'native', 'helper.c'),
+    path.join(HERE, 'build', 'libgort.so.0'), `-Wl,-rpath,${path.join(HERE, 'build')}`, '-o', out], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  helper = require(out);
+});
+
+test('100k int64 values JS -> C goroutine -> JS, every value checked', { timeout: 120000 }, async () => {
+  const N = 100000;
+  const input = new gort.Chan(64, 'int64'), output = new gort.Chan(64, 'int64');
+  helper.doubler(input.handle, output.handle, N);
+  const prod = (async () => {
+    for (let i = 0; i < N; i++) if (!input.trySend(i - 50000)) await input.send(i - 50000);
+  })();
+  let i = 0;
+  for await (const v of output) {
+    assert.strictEqual(v, 2 * (i - 50000));
+    i++;
+  }
+  await prod;
+  assert.strictEqual(i, N);
+});
+
+test('gort.fromHandle awaits a gort_promise * from another addon', { timeout: 60000 }, async () => {
+  const h = helper.asyncSum(100000);
+  const sum = await gort.fromHandle(h, 'int64');
+  helper.releasePromise(h);
+  assert.strictEqual(sum, 100000 * 99999 / 2);
+  const bad = helper.asyncSum(-1);
+  await assert.rejects(gort.fromHandle(bad, 'int64'), (e) => e.code === 'GORT_EINVAL' && /n must be/.test(e.message));
+  helper.releasePromise(bad);
+  assert.throws(() => gort.fromHandle(5), TypeError);
+  assert.throws(() => gort.fromHandle(1n, 'int32'), (e) => e instanceof TypeError && /"type"/.test(e.message));
+});
+
+test('gort.native: crc32 from libz, sync and fn.async on the pool, checked against zlib.crc32', { timeout: 120000 }, async () => {
+  const zlib = require('zlib');
+  const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+  assert.strictEqual(crc32.name, 'crc32');
+  assert.strictEqual(crc32.length, 3);
+  const bufs = Array.from({ length: 24 }, (_, i) => Buffer.alloc((1 << 20) + i, i * 7 + 1));
+  let ticks = 0;
+  const iv = setInterval(() => ticks++, 1);
+  // Only the promises keep the Buffers alive: a GC during the calls must not free them.
+  const ps = bufs.map((b) => crc32.async(0, new Uint8Array(b), b.length));
+  if (global.gc) global.gc();
+  const crcs = await gort.Promise.all(ps);
+  clearInterval(iv);
+  crcs.forEach((c, i) => assert.strictEqual(c, zlib.crc32(bufs[i])));
+  assert.strictEqual(crc32(0, bufs[0], bufs[0].length), zlib.crc32(bufs[0]));
+  assert.throws(() => crc32(0, bufs[0], -1), (e) => e instanceof RangeError && /#3/.test(e.message));
+  assert.throws(() => crc32(0, bufs[0], 2 ** 32), RangeError);
+  assert.throws(() => crc32(0, 'str', 1), (e) => e instanceof TypeError && /#2/.test(e.message));
+  assert.throws(() => crc32(0, bufs[0]), (e) => e instanceof TypeError && /takes 3/.test(e.message));
+  const strlen = gort.native('libc.so.6').func('size_t strlen(const char *)');
+  assert.strictEqual(strlen('héllo'), 6);
+  assert.strictEqual(await strlen.async('abc'), 3);
+  assert.throws(() => gort.native('libc.so.6').func('int nosuchfunction_gort(int)'), /not found/);
+  assert.throws(() => gort.native('libc.so.6').func('int (int'), (e) => e.code === 'GORT_EINVAL');
+  assert.throws(() => gort.native('/nonexistent/lib.so'), /nonexistent/);
+});
