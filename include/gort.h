@@ -134,7 +134,8 @@ typedef struct gort_go_options {
 GORT_API void     gort_go_options_init(gort_go_options *opts);
 /* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL, or stack_size over 1 GiB),
  * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM.
- * 0 means accepted, and a goroutine accepted runs: if no thread can be
+ * GORT_EAGAIN: the pool has no thread and none could be created. 0 means
+ * accepted, and a goroutine accepted runs: if no further thread can be
  * created now, the engine keeps retrying (docs/api.md §3.1). */
 GORT_API int      gort_go(void (*fn)(void *), void *arg);
 GORT_API int      gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts);

@@ -188,6 +188,7 @@ typedef struct gort__sched {
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
     _Atomic int mstart_failed; /* 1: startm could not create a thread; sysmon retries */
+    _Atomic int pool_started;  /* 1 once the pool has a thread (gort__pool_ensure_m) */
 } gort__sched;
 
 extern gort__sched gort__S;
@@ -222,6 +223,7 @@ void    *gort__loops_forget(void);
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
 void gort__checkdead(void);           /* report a deadlock to gort_main if everything sleeps */
 bool gort__mstart_retry(void);        /* sysmon: retry a failed thread creation (true: retried) */
+int  gort__pool_ensure_m(void);       /* 0, or GORT_EAGAIN: the pool has no thread and none starts */
 /* sysmon.c */
 int  gort__sysmon_start(void);
 void gort__sysmon_stop(void);

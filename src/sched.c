@@ -542,6 +542,30 @@ GORT__CORE static void wakep(void)
     startm(NULL, true);
 }
 
+/* Before accepting pool work (a goroutine, a timer): make sure the pool
+ * has at least one thread. Once one exists it never exits before shutdown,
+ * so accepted work is run by it or by threads started later (sysmon
+ * retries failed starts). Without any, nothing could ever run the work, so
+ * the call is refused: GORT_EAGAIN (no thread could be created). */
+GORT__CORE int gort__pool_ensure_m(void)
+{
+    if (atomic_load_explicit(&gort__S.pool_started, memory_order_acquire))
+        return 0;
+    int err = 0;
+    gort__lock_acquire(&gort__S.lock);
+    if (gort__S.mcount_pool == 0 && !atomic_load(&gort__S.stopping)) {
+        gort__p *p = pidleget();
+        if (p && !newm_locked(p, false, NULL)) {
+            pidleput(p);
+            err = GORT_EAGAIN;
+        }
+    }
+    if (gort__S.mcount_pool > 0)
+        atomic_store_explicit(&gort__S.pool_started, 1, memory_order_release);
+    gort__lock_release(&gort__S.lock);
+    return err;
+}
+
 GORT__CORE bool gort__mstart_retry(void)
 {
     if (!atomic_load_explicit(&gort__S.mstart_failed, memory_order_relaxed) ||
@@ -1235,6 +1259,11 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
     }
     gort__m *m = gort__this_m();
     gort__p *p = m ? m->p : NULL;
+    if (!home && !pinned && !p) {
+        int err = gort__pool_ensure_m();
+        if (err)
+            return err;
+    }
     gort__g *g = g_alloc(p, slot_size);
     if (!g)
         return GORT_ENOMEM;

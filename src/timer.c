@@ -157,6 +157,11 @@ GORT__CORE bool gort__timer_stop(gort__timer *t)
 
 GORT__CORE static int timer_start_admitted(gort__timer *t)
 {
+    if (!gort__this_m()) {
+        int err = gort__pool_ensure_m(); /* someone must be there to fire it */
+        if (err)
+            return err;
+    }
     gort__p *p = gort__timer_home();
     gort__timers *ts = &p->timers;
     gort__lock_acquire(&ts->lock);
