@@ -133,11 +133,14 @@ typedef struct gort_go_options {
 
 GORT_API void     gort_go_options_init(gort_go_options *opts);
 /* Like `go fn(arg)`. 0, GORT_EINVAL (fn NULL, or stack_size over 1 GiB),
- * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM. */
+ * GORT_ENOTINIT, GORT_ESHUTDOWN (during gort_shutdown), GORT_ENOMEM.
+ * GORT_EAGAIN: the pool has no thread and none could be created. 0 means
+ * accepted, and a goroutine accepted runs: if no further thread can be
+ * created now, the engine keeps retrying (docs/api.md §3.1). */
 GORT_API int      gort_go(void (*fn)(void *), void *arg);
 GORT_API int      gort_go_opts(void (*fn)(void *), void *arg, const gort_go_options *opts);
 GORT_API void     gort_yield(void);             /* foreign thread: sched_yield() */
-GORT_API void     gort_sleep(int64_t ns);       /* relative; <= 0 yields */
+GORT_API void     gort_sleep(int64_t ns);       /* relative, saturating (INT64_MAX sleeps); <= 0 yields */
 GORT_API uint64_t gort_self(void);              /* goroutine id (>= 1); 0 on a foreign thread */
 GORT_API const char *gort_self_name(void);      /* name given at spawn, "" if none or foreign */
 
@@ -344,12 +347,18 @@ typedef void (*gort_task_fn)(void *arg);
 
 GORT_API gort_loop *gort_loop_new(void);          /* NULL: engine not initialized or ENOMEM */
 /* Free a loop that is not running. Pending tasks and timers are dropped;
- * loop-bound goroutines still parked are discarded at gort_shutdown. */
+ * loop-bound goroutines still parked are discarded at gort_shutdown.
+ * Promise reactions bound to the loop (queued, or registered on a promise
+ * still pending) are cancelled: the handler never runs, the derived promise
+ * is rejected with GORT_ECANCELED, the user-data destructor runs once (at
+ * the free, or when the pending promise settles). See docs/loop.md. */
 GORT_API void gort_loop_free(gort_loop *loop);
 /* Run on the calling thread until nothing is pending (no task, timer, I/O
  * watcher, reference, or live loop-bound goroutine — like Node exiting) or
  * gort_loop_stop. 0; GORT_EBUSY if it runs already; GORT_EPERM inside a
- * goroutine or on another loop's thread. */
+ * goroutine or on another loop's thread; GORT_EINVAL for NULL;
+ * GORT_ENOTINIT without an engine; GORT_ESHUTDOWN if the engine it was
+ * made on has shut down since; GORT_ENOMEM. */
 GORT_API int  gort_loop_run(gort_loop *loop);
 /* One iteration: wait until deadline (GORT_NOWAIT: not at all) for work,
  * run what is ready. Returns 1 if work is still pending, 0 if none, or a
@@ -362,7 +371,9 @@ GORT_API int  gort_loop_join(gort_loop *loop);    /* wait for that thread to fin
  * not running makes its next run return at once (as libuv's uv_stop); run
  * consumes the request when it returns. */
 GORT_API void gort_loop_stop(gort_loop *loop);
-/* Queue a macrotask (FIFO), from any thread or goroutine. */
+/* Queue a macrotask (FIFO), from any thread or goroutine. 0, GORT_EINVAL,
+ * GORT_ENOMEM, GORT_ESHUTDOWN (the engine shut down: the loop never runs
+ * again). */
 GORT_API int  gort_loop_post(gort_loop *loop, gort_task_fn fn, void *arg);
 /* Queue a microtask: runs after the current task, before the next macrotask.
  * From another thread it is queued as soon as the loop next checks. */
@@ -370,7 +381,9 @@ GORT_API int  gort_loop_microtask(gort_loop *loop, gort_task_fn fn, void *arg);
 GORT_API gort_loop *gort_loop_current(void);      /* the loop running on this thread, or NULL */
 /* Timers (setTimeout / setInterval). Return an id > 0, or a negative error.
  * Callbacks run on the loop as macrotasks; same-deadline timers fire in the
- * order they were set. clear: 0, or GORT_EINVAL for an unknown or fired id. */
+ * order they were set. clear: 0, or GORT_EINVAL for an unknown or fired id.
+ * Delays saturate (INT64_MAX: never due). GORT_ENOTINIT / GORT_ESHUTDOWN
+ * once the engine is gone. */
 GORT_API int64_t gort_loop_set_timeout(gort_loop *loop, int64_t delay_ns, gort_task_fn fn, void *arg);
 GORT_API int64_t gort_loop_set_interval(gort_loop *loop, int64_t period_ns, gort_task_fn fn, void *arg);
 GORT_API int  gort_loop_clear_timer(gort_loop *loop, int64_t id);

@@ -16,6 +16,7 @@
 #include "timer.h"
 
 #include <pthread.h>
+#include <signal.h>
 
 /* ---- goroutines ---------------------------------------------------------- */
 
@@ -102,8 +103,15 @@ struct gort__p {
 /* What a G asked its M to do when it switched to the scheduler context. */
 enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT, GORT__OP_LOST_P };
 
+/* guard.c: a thread's alternate signal stack while it is an M. */
+typedef struct gort__altstack {
+    void   *mem;  /* our mapping, or NULL (none installed) */
+    stack_t prev; /* the thread's alternate stack before ours, restored after */
+} gort__altstack;
+
 struct gort__m {
     gort__ctx   g0;          /* the thread's own stack: the scheduler context */
+    gort__altstack alt;      /* signal stack for the guard-page handler (guard.c) */
     _Atomic(gort__g *) curg; /* G running on this M, or NULL (sysmon and signals read) */
     gort__p    *p;           /* P held, or NULL */
     gort__p    *nextp;       /* P handed over by startm before a wake-up (sched.lock) */
@@ -138,6 +146,11 @@ struct gort__exec {
 /* ---- the scheduler ------------------------------------------------------- */
 
 typedef struct gort__sched {
+    /* Lifecycle words, first: gort_init/gort_shutdown reset everything from
+     * `lock` on, but store these atomically (foreign threads read them at
+     * any time, see gort__enter). */
+    _Atomic int running;       /* 1 between init and shutdown */
+    _Atomic int stopping;      /* 1 while shutting down: Ms exit */
     gort__lock lock;           /* protects the fields marked (lock) */
     gort__p  **allp;           /* the Ps; fixed between init and shutdown */
     int        nprocs;
@@ -157,8 +170,6 @@ typedef struct gort__sched {
     gort__g   *allg;           /* every G ever created (dumps, shutdown) */
     _Atomic uint64_t goid;     /* last goroutine id handed out */
     _Atomic int64_t  ngoroutines; /* spawned and not yet exited */
-    _Atomic int running;       /* 1 between init and shutdown */
-    _Atomic int stopping;      /* 1 while shutting down: Ms exit */
     size_t     stack_size;     /* default slot size */
     int        max_threads;
     _Atomic int nsyscall;      /* goroutines between syscall enter and exit */
@@ -169,11 +180,15 @@ typedef struct gort__sched {
     _Atomic int in_netpoll;    /* 1 while the poller blocks in gort__netpoll_poll */
     pthread_t  sysmon;         /* the monitor thread (see sysmon.c) */
     bool       sysmon_started;
+    void      *sysmon_seen;    /* sysmon's private bookkeeping (it frees it); referenced
+                                  here too, for a forked child's leak checkers */
     _Atomic uint32_t sysmon_wake; /* futex word: bumped to wake sysmon early */
     _Atomic int sysmon_exit;   /* 1: sysmon returns (set last by gort_shutdown) */
     _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
+    _Atomic int mstart_failed; /* 1: startm could not create a thread; sysmon retries */
+    _Atomic int pool_started;  /* 1 once the pool has a thread (gort__pool_ensure_m) */
 } gort__sched;
 
 extern gort__sched gort__S;
@@ -197,14 +212,26 @@ void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);
 int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
                         const gort_go_options *opts); /* 0 or GORT_E*; opts may be NULL */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
+/* In a forked child (sched.c's atfork handler): drop the parent's state
+ * without touching it (its threads are gone, its locks may be held).
+ * Each returns what it dropped, for the caller to keep referenced. */
+void    *gort__stacks_forget(void);
+void    *gort__netpoll_forget(void);
+void    *gort__loops_forget(void);
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
 void gort__checkdead(void);           /* report a deadlock to gort_main if everything sleeps */
+bool gort__mstart_retry(void);        /* sysmon: retry a failed thread creation (true: retried) */
+int  gort__pool_ensure_m(void);       /* 0, or GORT_EAGAIN: the pool has no thread and none starts */
 /* sysmon.c */
 int  gort__sysmon_start(void);
 void gort__sysmon_stop(void);
 void gort__sysmon_wake(void);
+/* guard.c: stack-overflow diagnosis (SIGSEGV/SIGBUS on an alternate stack) */
+void gort__guard_init(void);                        /* install the handler (once per process) */
+void gort__guard_thread_start(gort__altstack *a);   /* the calling thread becomes an M */
+void gort__guard_thread_stop(gort__altstack *a);    /* ...and stops being one */
 /* preempt.c */
 int  gort__preempt_init(void);        /* install the signal handler (once per process) */
 void gort__preempt_request(gort__m *m, gort__g *g); /* flag g and signal m's thread */
@@ -213,6 +240,13 @@ void gort__dump_fd(int fd, bool lock); /* goroutine dump; lock=false in signal h
 void gort__dump_init(void);            /* install the SIGQUIT dump (once per process) */
 
 gort__m *gort__this_m(void);       /* this thread's M, NULL on a foreign thread */
+/* The lifecycle gate: an entry point that touches engine state (stacks, Ps,
+ * timer heaps) from any thread brackets it with gort__enter (0, or
+ * GORT_ENOTINIT / GORT_ESHUTDOWN: refused, do not call gort__leave) and
+ * gort__leave. gort_shutdown frees that state only once no foreign thread
+ * is between the two. Never block between them. */
+int      gort__enter(void);
+void     gort__leave(void);
 gort__p *gort__timer_home(void);   /* P whose heap a new timer joins */
 void     gort__timers_changed(int64_t when); /* a timer due at `when` was added */
 

@@ -132,6 +132,15 @@ enum {
 typedef struct gort__timer gort__timer;
 
 /* ---- engine timers (timer.c) -------------------------------------------- */
+/* base + ns (ns >= 0) for a deadline, saturating at INT64_MAX - 1: 292
+ * years away, "never" in practice, and distinct from INT64_MAX, which timer
+ * heaps use for "no timer". A huge delay sleeps; it never wraps into the
+ * past. */
+static inline int64_t gort__deadline_add(int64_t base, int64_t ns)
+{
+    return ns > INT64_MAX - 1 - base ? INT64_MAX - 1 : base + ns;
+}
+
 /* A timer lives in the 4-ary min-heap of one P and is fired by whichever
  * engine thread next looks at that heap (on schedule, when looking for work,
  * or when an idle thread sleeps until the earliest timer). The callback runs
@@ -240,9 +249,18 @@ bool gort__sync_can_spin(int iter);
 /* Queue fn(arg) as a microtask on loop, from any thread: on the loop's own
  * thread it joins the microtask queue directly; from elsewhere it goes
  * through the loop's thread-safe inbox and becomes a microtask at the
- * loop's next check (it wakes the loop). 0 or GORT_ENOMEM. Keeps the loop
- * alive until it has run. */
-int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, void *arg);
+ * loop's next check (it wakes the loop). 0, GORT_ENOMEM, GORT_ESHUTDOWN
+ * (the engine that ran the loop has shut down) or GORT_ECANCELED (the loop
+ * was freed). Keeps the loop alive until it has run. If the loop is freed
+ * with the microtask still queued, cancel(arg) runs instead (cancel may be
+ * NULL: dropped). */
+int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg);
+/* References to a loop's memory (not keep-alive: see gort_loop_ref) for
+ * whoever may enqueue on it later — a reaction registered on a pending
+ * promise. gort_loop_free tears the loop down at once; the struct itself
+ * goes with the last hold, so a late enqueue finds it closed, not freed. */
+void gort__loop_hold(gort_loop *loop);
+void gort__loop_drop(gort_loop *loop);
 /* Whether the caller is a loop's thread running outside any goroutine
  * (awaiting there could never be woken: the loop itself is what would run
  * the wake-up). */

@@ -60,6 +60,7 @@ typedef struct task {
     struct task *next;
     gort_task_fn fn;
     void        *arg;
+    gort_task_fn cancel; /* run instead of fn if the loop is freed first (or NULL) */
     bool         micro; /* inbox only: joins the microtask queue */
 } task;
 
@@ -107,7 +108,12 @@ struct gort_loop {
     watch       *watches;
     int64_t      next_watch;
     gort_loop   *all_next;   /* registry of loops (shutdown stops them) */
+    _Atomic int  closed;     /* (inbox_lock to write) LOOP_OPEN, LOOP_SHUTDOWN: the engine
+                                shut down (posts fail), LOOP_FREED: gort_loop_free ran */
+    _Atomic long holds;      /* memory references: the owner's + gort__loop_hold's */
 };
+
+enum { LOOP_OPEN = 0, LOOP_SHUTDOWN = 1, LOOP_FREED = 2 };
 
 static gort__lock loops_lock; /* protects all_loops and orphans */
 static gort_loop *all_loops;
@@ -171,7 +177,14 @@ static void flush_inbox_micro(gort_loop *loop)
     gort__lock_release(&loop->inbox_lock);
 }
 
-static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
+/* Why a closed loop refuses work (0: it is open). */
+static int closed_err(gort_loop *loop)
+{
+    int c = atomic_load(&loop->closed);
+    return c == LOOP_OPEN ? 0 : c == LOOP_SHUTDOWN ? GORT_ESHUTDOWN : GORT_ECANCELED;
+}
+
+static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg, bool micro)
 {
     if (!loop || !fn)
         return GORT_EINVAL;
@@ -180,6 +193,7 @@ static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
         return GORT_ENOMEM;
     t->fn = fn;
     t->arg = arg;
+    t->cancel = cancel;
     t->micro = micro;
     if (micro && tls_loop == loop) {
         /* Older microtasks from other threads go first (FIFO, A+ 2.2.6). */
@@ -189,6 +203,12 @@ static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
         return 0;
     }
     gort__lock_acquire(&loop->inbox_lock);
+    int err = closed_err(loop); /* under the lock: gort_loop_free closes under it */
+    if (err) {
+        gort__lock_release(&loop->inbox_lock);
+        free(t);
+        return err;
+    }
     tq_push(&loop->inbox, t);
     atomic_fetch_add(&loop->pending, 1);
     if (micro)
@@ -203,17 +223,28 @@ static int post(gort_loop *loop, gort_task_fn fn, void *arg, bool micro)
 
 GORT_API int gort_loop_post(gort_loop *loop, gort_task_fn fn, void *arg)
 {
-    return post(loop, fn, arg, false);
+    return post(loop, fn, NULL, arg, false);
 }
 
 GORT_API int gort_loop_microtask(gort_loop *loop, gort_task_fn fn, void *arg)
 {
-    return post(loop, fn, arg, true);
+    return post(loop, fn, NULL, arg, true);
 }
 
-int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, void *arg)
+int gort__loop_enqueue_micro(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg)
 {
-    return post(loop, fn, arg, true);
+    return post(loop, fn, cancel, arg, true);
+}
+
+void gort__loop_hold(gort_loop *loop)
+{
+    atomic_fetch_add(&loop->holds, 1);
+}
+
+void gort__loop_drop(gort_loop *loop)
+{
+    if (atomic_fetch_sub(&loop->holds, 1) == 1)
+        free(loop);
 }
 
 /* Move the inbox into the macrotask and microtask queues. */
@@ -358,12 +389,17 @@ static int64_t set_timer(gort_loop *loop, int64_t delay, int64_t period, gort_ta
 {
     if (!loop || !fn)
         return GORT_EINVAL;
+    if (!gort_initialized())
+        return GORT_ENOTINIT;
+    int closed = closed_err(loop);
+    if (closed)
+        return closed; /* a loop whose engine shut down never runs again */
     ltimer *t = calloc(1, sizeof *t);
     if (!t)
         return GORT_ENOMEM;
     if (delay < 0)
         delay = 0;
-    t->when = gort_now() + delay;
+    t->when = gort__deadline_add(gort_now(), delay); /* INT64_MAX: never, not at once */
     t->period = period;
     t->fn = fn;
     t->arg = arg;
@@ -442,7 +478,7 @@ static void run_timers(gort_loop *loop, int64_t now)
         loop->running_timer = NULL;
         bool again = t->period > 0 && !t->cleared;
         if (again) {
-            t->when = (now > t->when ? now : t->when) + t->period;
+            t->when = gort__deadline_add(now > t->when ? now : t->when, t->period);
             again = lheap_push(loop, t) == 0;
         }
         gort__lock_release(&loop->timer_lock);
@@ -451,6 +487,8 @@ static void run_timers(gort_loop *loop, int64_t now)
             atomic_fetch_sub(&loop->pending, 1);
         }
         checkpoint(loop);
+        if (atomic_load(&loop->stop))
+            return; /* gort_loop_stop from a callback ends the turn here */
     }
 }
 
@@ -484,6 +522,8 @@ static bool turn(gort_loop *loop)
     if (due) {
         run_timers(loop, now);
         ran = true;
+        if (atomic_load(&loop->stop))
+            return true;
     }
     task *batch = loop->macro.head; /* this turn's macrotasks only */
     task *last = loop->macro.tail;
@@ -536,6 +576,8 @@ static int enter(gort_loop *loop, gort__m **m)
         return GORT_EPERM; /* a goroutine, an engine thread, or another loop */
     if (!gort_initialized())
         return GORT_ENOTINIT;
+    if (closed_err(loop))
+        return GORT_ESHUTDOWN; /* made on an engine that has shut down since */
     int expect = 0;
     if (!atomic_compare_exchange_strong(&loop->running, &expect, 1))
         return GORT_EBUSY;
@@ -657,8 +699,8 @@ GORT_API void gort_loop_unref(gort_loop *loop)
     if (!loop)
         return;
     gort__lock_acquire(&loop->inbox_lock); /* see queues_empty */
-    if (atomic_fetch_sub(&loop->pending, 1) == 1)
-        gort__exec_wake(loop->exec); /* run may now return */
+    if (atomic_fetch_sub(&loop->pending, 1) == 1 && atomic_load(&loop->closed) != LOOP_FREED)
+        gort__exec_wake(loop->exec); /* run may now return (a freed loop has no exec) */
     gort__lock_release(&loop->inbox_lock);
 }
 
@@ -744,7 +786,7 @@ static void watch_goroutine(void *arg)
             break;
         atomic_store(&w->revents, r > 0 ? r : (GORT_POLLIN | GORT_POLLOUT) & w->events);
         atomic_fetch_add(&w->refs, 1); /* the task's own reference */
-        if (post(w->loop, watch_task, w, false) != 0) {
+        if (post(w->loop, watch_task, NULL, w, false) != 0) {
             atomic_fetch_sub(&w->refs, 1);
             break;
         }
@@ -838,6 +880,7 @@ GORT_API gort_loop *gort_loop_new(void)
     }
     loop->exec = e;
     e->loop = loop;
+    atomic_init(&loop->holds, 1); /* the owner's, dropped by gort_loop_free */
     gort__lock_acquire(&loops_lock);
     loop->all_next = all_loops;
     all_loops = loop;
@@ -851,6 +894,8 @@ static void free_queue(task_queue *q)
         next = t->next;
         if (t->fn == watch_task)
             watch_unref(t->arg); /* a dropped I/O callback gives its reference back */
+        else if (t->cancel)
+            t->cancel(t->arg);   /* a promise reaction: rejected, destructor run */
         free(t);
     }
     q->head = q->tail = NULL;
@@ -878,11 +923,16 @@ GORT_API void gort_loop_free(gort_loop *loop)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    gort__lock_acquire(&loop->inbox_lock); /* the last one has let go */
+    /* Closed under the inbox lock: from here no post gets in (a reaction
+     * settled later is cancelled by its enqueue failing). */
+    gort__lock_acquire(&loop->inbox_lock);
+    atomic_store(&loop->closed, LOOP_FREED);
+    task_queue inbox = loop->inbox;
+    loop->inbox.head = loop->inbox.tail = NULL;
     gort__lock_release(&loop->inbox_lock);
     if (loop->alarm_armed && gort_initialized())
         gort__timer_stop(&loop->alarm);
-    free_queue(&loop->inbox);
+    free_queue(&inbox); /* cancel callbacks may unref the loop: no lock held */
     free_queue(&loop->macro);
     free_queue(&loop->micro);
     for (size_t i = 0; i < loop->nheap; i++)
@@ -907,7 +957,17 @@ GORT_API void gort_loop_free(gort_loop *loop)
     } else {
         free(e);
     }
-    free(loop);
+    gort__loop_drop(loop);
+}
+
+void *gort__loops_forget(void)
+{
+    gort_loop *dropped = all_loops;
+    loops_lock = (gort__lock)GORT__LOCK_INIT;
+    all_loops = NULL;
+    orphans = NULL;
+    tls_loop = NULL;
+    return dropped;
 }
 
 /* gort_shutdown: make every running loop return (they poll engine_stopping
@@ -916,6 +976,9 @@ void gort__loops_shutdown(void)
 {
     gort__lock_acquire(&loops_lock);
     for (gort_loop *l = all_loops; l; l = l->all_next) {
+        gort__lock_acquire(&l->inbox_lock);
+        atomic_store(&l->closed, LOOP_SHUTDOWN); /* posts fail from now on */
+        gort__lock_release(&l->inbox_lock);
         atomic_store(&l->stop, 1);
         gort__exec_wake(l->exec);
         gort__lock_acquire(&l->timer_lock);

@@ -586,6 +586,24 @@ GORT__CORE void gort__netpoll_shutdown(void)
     atomic_store(&np.inited, false);
 }
 
+GORT__CORE void *gort__netpoll_forget(void)
+{
+    /* The epoll instance is shared with the parent: closing our fds is
+     * harmless, epoll_ctl on them would change the parent's interest set. */
+    if (atomic_load(&np.inited)) {
+        close(np.epfd);
+        close(np.efd);
+    }
+    pd_dir *dropped = atomic_load(&np.dir);
+    np.lock = (gort__lock)GORT__LOCK_INIT;
+    atomic_store(&np.dir, NULL);
+    atomic_store(&np.nwait, 0);
+    atomic_store(&np.wake_sig, 0);
+    np.epfd = np.efd = 0;
+    atomic_store(&np.inited, false);
+    return dropped;
+}
+
 /* ---- netpoll_fd.h: the I/O side ------------------------------------------ */
 
 GORT__CORE int gort__netpoll_register(int fd)

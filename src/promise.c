@@ -557,6 +557,7 @@ static void destroy(gort_promise *p, gort_promise **stack)
                 n->user.ud_dtor(n->user.ud);
             unref_push(n->user.next, stack);
             gort_loop_unref(n->user.loop);
+            gort__loop_drop(n->user.loop);
             break;
         case NODE_ADOPT:
             unref_push(n->adopt.dep, stack);
@@ -677,7 +678,8 @@ static void await_wake_micro(void *arg);
 static void comb_step(gort_promise *r, size_t index, gort_promise *input, worklist *wl);
 static void chan_deliver(gort_promise *p, gort_chan *ch);
 
-/* A USER node whose microtask could not be queued: reject next. */
+/* A USER node whose microtask could not be queued (or was dropped with its
+ * freed loop): reject next with err, run the user data's destructor. */
 static void user_fail(pnode *n, int err, worklist *wl)
 {
     gort_promise *next = n->user.next;
@@ -689,6 +691,15 @@ static void user_fail(pnode *n, int err, worklist *wl)
     node_free(n); /* before releasing next: an embedded n dies with it */
     gort_promise_release(next);
     gort_loop_unref(loop);
+    gort__loop_drop(loop);
+}
+
+/* A queued USER microtask whose loop was freed (gort_loop_free). */
+static void user_cancel(void *arg)
+{
+    worklist wl = {0};
+    user_fail(arg, GORT_ECANCELED, &wl);
+    drain_all(&wl);
 }
 
 /* Handle one node of the settled promise p (no lock held). */
@@ -698,12 +709,15 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
     case NODE_USER:
         retain(p);
         n->user.settled = p;
-        if (gort__loop_enqueue_micro(n->user.loop, user_micro, n) != 0)
-            user_fail(n, GORT_ENOMEM, wl);
+    {
+        int err = gort__loop_enqueue_micro(n->user.loop, user_micro, user_cancel, n);
+        if (err != 0)
+            user_fail(n, err == GORT_ENOMEM ? GORT_ENOMEM : GORT_ECANCELED, wl);
         break;
+    }
     case NODE_AWAIT: /* claimed by drain */
         if (n->await.loop &&
-            gort__loop_enqueue_micro(n->await.loop, await_wake_micro, n->await.w) == 0)
+            gort__loop_enqueue_micro(n->await.loop, await_wake_micro, NULL, n->await.w) == 0)
             break;
         gort__waiter_wake(n->await.w);
         break;
@@ -958,6 +972,7 @@ static void user_micro(void *arg)
     /* The node's loop reference, dropped on the loop's own thread: the loop
      * cannot finish (and be freed) under our feet here. */
     gort_loop_unref(loop);
+    gort__loop_drop(loop);
 }
 
 GORT_API gort_promise *gort_promise_then(gort_promise *p, gort_loop *loop,
@@ -994,6 +1009,7 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
     retain(next); /* one for the caller, one for the node */
     mark_handled(p);
     gort_loop_ref(loop); /* held by the node until its microtask ran */
+    gort__loop_hold(loop); /* and the memory, should the loop be freed first */
 
     gort__lock_acquire(&p->lock);
     if (atomic_load_explicit(&p->state, memory_order_relaxed) == GORT_PENDING || p->draining) {
@@ -1004,12 +1020,13 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
     gort__lock_release(&p->lock);
     retain(p);
     n->user.settled = p;
-    if (gort__loop_enqueue_micro(loop, user_micro, n) != 0) {
+    if (gort__loop_enqueue_micro(loop, user_micro, user_cancel, n) != 0) {
         /* n is embedded in next's block: releasing next twice frees both */
         gort_promise_release(p);
         gort_promise_release(next);
         gort_promise_release(next);
         gort_loop_unref(loop);
+        gort__loop_drop(loop);
         return NULL;
     }
     return next;
@@ -1049,8 +1066,12 @@ GORT_API int gort_await_until(gort_promise *p, int64_t deadline)
         gort__lock_release(&p->lock);
         return settled_result(p);
     }
+    if (n.await.loop)
+        gort__loop_hold(n.await.loop); /* a settle after gort_loop_free finds it closed */
     list_append(p, &n);
     int r = gort__waiter_sleep_lock(&w, &p->lock, GORT__WAIT_PROMISE);
+    if (n.await.loop)
+        gort__loop_drop(n.await.loop);
     if (r != 0) {
         /* The deadline won the claim: nobody else touches n, but it may
          * still be linked. */

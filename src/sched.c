@@ -95,6 +95,95 @@ GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
     return m ? GORT__RLOAD(m->curg) : NULL;
 }
 
+/* ---- the lifecycle gate --------------------------------------------------- */
+
+/* Foreign threads (no M) inside a gated entry point. gort_shutdown waits for
+ * zero before it frees what those entries touch (stacks, Ps, timer heaps).
+ * Outside gort__S: it must survive the reset in gort_init/gort_shutdown.
+ *
+ * The check is Dekker's: an entry increments, then reads `life`; shutdown
+ * sets it to STOPPING, then reads the count (all seq_cst). Either the entry
+ * sees STOPPING and leaves, or shutdown sees the entry and waits for it.
+ * The state is one word, not running + stopping read one after the other:
+ * a reader could see the old cycle's running and the next cycle's cleared
+ * stopping, and enter an engine that is still being built. Engine threads
+ * need no count: shutdown joins them before teardown. */
+enum { LIFE_DOWN = 0, LIFE_UP = 1, LIFE_STOPPING = 2 };
+static _Atomic int64_t gate_entries;
+static _Atomic int life;
+
+GORT__CORE int gort__enter(void)
+{
+    bool foreign = tls_m == NULL;
+    if (foreign)
+        atomic_fetch_add(&gate_entries, 1);
+    int state = atomic_load(&life);
+    int err = state == LIFE_UP ? 0 : state == LIFE_DOWN ? GORT_ENOTINIT : GORT_ESHUTDOWN;
+    if (err && foreign)
+        atomic_fetch_sub(&gate_entries, 1);
+    return err;
+}
+
+GORT__CORE void gort__leave(void)
+{
+    if (tls_m == NULL)
+        atomic_fetch_sub(&gate_entries, 1);
+}
+
+/* gort_shutdown, after setting stopping: wait out the admitted entries. */
+GORT__CORE static void gate_drain(void)
+{
+    while (atomic_load(&gate_entries) != 0)
+        sched_yield();
+}
+
+/* Reset the scheduler state, except running/stopping, which foreign threads
+ * may read at any moment (the caller stores them atomically). */
+GORT__CORE static void sched_reset(void)
+{
+    memset((char *)&gort__S + offsetof(gort__sched, lock), 0,
+           sizeof gort__S - offsetof(gort__sched, lock));
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+/* The child of a fork has one thread: the engine's Ms, sysmon and loop
+ * threads are gone, and so is every lock holder. It forgets the parent's
+ * engine (its memory stays mapped, unused: freeing it could touch state a
+ * vanished thread was changing) and starts uninitialized: gort_initialized()
+ * is 0, every call that needs the engine returns GORT_ENOTINIT (or NULL),
+ * and gort_init starts a fresh engine. Go offers only exec after fork; this
+ * is what a C library can do (pthread_atfork), see docs/api.md "fork". */
+/* The parent's engine as a forked child last saw it: kept referenced, not
+ * freed (so leak checkers in the child see it as still reachable). `used`:
+ * never read, so the stores must not be optimised away. */
+static __attribute__((used)) struct {
+    gort__sched S;     /* the scheduler state (Ps, Ms, Gs, sysmon's bookkeeping) */
+    void       *slabs; /* stack.c's slab list */
+    void       *dir;   /* the poller's fd directory */
+    void       *loops; /* loop.c's registry */
+} forgotten;
+
+GORT__CORE static void fork_child(void)
+{
+    memcpy(&forgotten.S, &gort__S, sizeof forgotten.S);
+    tls_m = NULL;
+    pthread_mutex_init(&init_mu, NULL);
+    atomic_store(&gate_entries, 0);
+    atomic_store(&life, LIFE_DOWN);
+    sched_reset();
+    atomic_store(&gort__S.running, 0);
+    atomic_store(&gort__S.stopping, 0);
+    forgotten.slabs = gort__stacks_forget();
+    forgotten.dir = gort__netpoll_forget();
+    forgotten.loops = gort__loops_forget();
+}
+
+GORT__CORE static void fork_handler_install(void)
+{
+    (void)pthread_atfork(NULL, NULL, fork_child);
+}
+
 #define GLOBAL_FAIRNESS_TICK 61
 #define STEAL_PASSES 4
 #define GFREE_MAX 512    /* per-P free slots before spilling half: above a full run queue */
@@ -428,6 +517,9 @@ GORT__CORE static void startm(gort__p *p, bool spinning)
         gort__lock_release(&gort__S.lock);
         return;
     }
+    /* No thread (ENOMEM, EAGAIN): the work stays queued and sysmon retries
+     * (gort__mstart_retry), so a goroutine accepted still runs. */
+    atomic_store(&gort__S.mstart_failed, 1);
     pidleput(p);
 fail:
     gort__lock_release(&gort__S.lock);
@@ -448,6 +540,39 @@ GORT__CORE static void wakep(void)
         return;
     GORT__STAT(WAKEP_START);
     startm(NULL, true);
+}
+
+/* Before accepting pool work (a goroutine, a timer): make sure the pool
+ * has at least one thread. Once one exists it never exits before shutdown,
+ * so accepted work is run by it or by threads started later (sysmon
+ * retries failed starts). Without any, nothing could ever run the work, so
+ * the call is refused: GORT_EAGAIN (no thread could be created). */
+GORT__CORE int gort__pool_ensure_m(void)
+{
+    if (atomic_load_explicit(&gort__S.pool_started, memory_order_acquire))
+        return 0;
+    int err = 0;
+    gort__lock_acquire(&gort__S.lock);
+    if (gort__S.mcount_pool == 0 && !atomic_load(&gort__S.stopping)) {
+        gort__p *p = pidleget();
+        if (p && !newm_locked(p, false, NULL)) {
+            pidleput(p);
+            err = GORT_EAGAIN;
+        }
+    }
+    if (gort__S.mcount_pool > 0)
+        atomic_store_explicit(&gort__S.pool_started, 1, memory_order_release);
+    gort__lock_release(&gort__S.lock);
+    return err;
+}
+
+GORT__CORE bool gort__mstart_retry(void)
+{
+    if (!atomic_load_explicit(&gort__S.mstart_failed, memory_order_relaxed) ||
+        !atomic_exchange(&gort__S.mstart_failed, 0))
+        return false;
+    wakep();
+    return true;
 }
 
 GORT__CORE static void reset_spinning(gort__m *m)
@@ -862,6 +987,7 @@ GORT__CORE gort__m *gort__m_attach(gort__exec *e)
     m->thread = pthread_self();
     thread_stack_bounds(&m->g0);
     e->m = m;
+    gort__guard_thread_start(&m->alt);
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     return m;
@@ -871,6 +997,7 @@ GORT__CORE void gort__m_detach(gort__m *m)
 {
     atomic_fetch_sub(&gort__S.threads, 1);
     tls_m = NULL;
+    gort__guard_thread_stop(&m->alt);
     m->exec->m = NULL;
     free(m);
 }
@@ -910,6 +1037,7 @@ GORT__CORE static void *mstart(void *arg)
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     thread_stack_bounds(&m->g0);
+    gort__guard_thread_start(&m->alt);
     if (m->exec) {
         exec_loop(m);
         gort__lock_acquire(&gort__S.lock);
@@ -923,6 +1051,7 @@ GORT__CORE static void *mstart(void *arg)
         acquirep(m, p);
         schedule(m);
     }
+    gort__guard_thread_stop(&m->alt);
     tls_m = NULL;
     atomic_fetch_sub(&gort__S.threads, 1);
     return NULL;
@@ -1096,15 +1225,25 @@ GORT__CORE int gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
 
 /* Spawn fn(arg): on the parallel pool, on executor `home`, or (opts->pinned)
  * on a new executor thread of its own. */
+GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                                     gort__exec *home, uintptr_t creator);
+
 GORT__CORE static int spawn(void (*fn)(void *), void *arg, const gort_go_options *opts,
                             gort__exec *home, uintptr_t creator)
 {
     if (!fn)
         return GORT_EINVAL;
-    if (!atomic_load_explicit(&gort__S.running, memory_order_acquire))
-        return GORT_ENOTINIT;
-    if (atomic_load_explicit(&gort__S.stopping, memory_order_relaxed))
-        return GORT_ESHUTDOWN;
+    int err = gort__enter();
+    if (err)
+        return err;
+    err = spawn_admitted(fn, arg, opts, home, creator);
+    gort__leave();
+    return err;
+}
+
+GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_go_options *opts,
+                                     gort__exec *home, uintptr_t creator)
+{
     size_t slot_size = gort__S.stack_size;
     bool pinned = false;
     const char *name = NULL;
@@ -1120,6 +1259,11 @@ GORT__CORE static int spawn(void (*fn)(void *), void *arg, const gort_go_options
     }
     gort__m *m = gort__this_m();
     gort__p *p = m ? m->p : NULL;
+    if (!home && !pinned && !p) {
+        int err = gort__pool_ensure_m();
+        if (err)
+            return err;
+    }
     gort__g *g = g_alloc(p, slot_size);
     if (!g)
         return GORT_ENOMEM;
@@ -1406,8 +1550,7 @@ GORT__CORE GORT_API void gort_sleep(int64_t ns)
         return;
     }
     int64_t now = gort_now();
-    /* Saturate: INT64_MAX - 1 is 292 years away (INT64_MAX means "no timer"). */
-    int64_t deadline = ns > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + ns;
+    int64_t deadline = gort__deadline_add(now, ns);
     if (!g) {
         struct timespec ts = {(time_t)(deadline / GORT_SECOND), (long)(deadline % GORT_SECOND)};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
@@ -1498,6 +1641,8 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         return GORT_EINVAL;
     if (gort__this_m())
         return GORT_EALREADY;
+    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+    pthread_once(&fork_once, fork_handler_install);
     pthread_mutex_lock(&init_mu);
     if (atomic_load(&gort__S.running)) {
         pthread_mutex_unlock(&init_mu);
@@ -1506,7 +1651,7 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
     int procs = cfg->procs ? cfg->procs : env_procs();
     if (!procs)
         procs = gort__ncpu();
-    memset(&gort__S, 0, sizeof gort__S);
+    sched_reset();
     gort__S.nprocs = procs;
     gort__S.stack_size = round_slot(cfg->stack_size ? cfg->stack_size : GORT__DEFAULT_STACK);
     gort__S.max_threads = cfg->max_threads ? cfg->max_threads : 10000;
@@ -1529,9 +1674,8 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
     gort__stacks_init(gort__S.stack_size);
     gort__preempt_init();
     gort__dump_init();
-    atomic_store_explicit(&gort__S.running, 1, memory_order_release);
+    gort__guard_init();
     if (gort__sysmon_start() != 0) {
-        atomic_store(&gort__S.running, 0);
         for (int i = 0; i < procs; i++)
             free(gort__S.allp[i]);
         free(gort__S.allp);
@@ -1539,6 +1683,8 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         pthread_mutex_unlock(&init_mu);
         return GORT_ENOMEM;
     }
+    atomic_store_explicit(&gort__S.running, 1, memory_order_release);
+    atomic_store(&life, LIFE_UP);
     pthread_mutex_unlock(&init_mu);
     return 0;
 nomem:
@@ -1629,6 +1775,7 @@ GORT__CORE GORT_API void gort_shutdown(void)
      *    trip through the scheduler. */
     gort__lock_acquire(&gort__S.lock);
     atomic_store(&gort__S.stopping, 1);
+    atomic_store(&life, LIFE_STOPPING);
     for (gort__m *m = gort__S.allm; m; m = m->alllink) {
         if (m->exec) {
             atomic_fetch_add(&m->exec->signal, 1);
@@ -1640,6 +1787,7 @@ GORT__CORE GORT_API void gort_shutdown(void)
     gort__m *allm = gort__S.allm;
     gort__S.allm = NULL;
     gort__lock_release(&gort__S.lock);
+    gate_drain();
     gort__loops_shutdown();
     if (atomic_load(&gort__S.in_netpoll))
         gort__netpoll_break();
@@ -1671,7 +1819,10 @@ GORT__CORE GORT_API void gort_shutdown(void)
         free(gort__S.allp[i]);
     free(gort__S.allp);
     gort__stacks_destroy();
-    memset(&gort__S, 0, sizeof gort__S);
+    sched_reset();
+    atomic_store(&gort__S.running, 0);
+    atomic_store(&gort__S.stopping, 0);
+    atomic_store(&life, LIFE_DOWN);
     pthread_mutex_unlock(&init_mu);
 }
 

@@ -64,6 +64,23 @@
 #define VALGRIND_STACK_REGISTER(lo, hi) 0u
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
 #endif
+#ifdef GORT__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* Before unmapping stack memory: clear ASan's poison on it. A goroutine
+ * discarded mid-run (gort_shutdown with a preempted goroutine) leaves the
+ * redzones of its live frames poisoned, and a later mmap at the same
+ * address (the next gort_init's slabs) would inherit them. */
+GORT__CORE static void stack_unpoison(void *lo, size_t bytes)
+{
+#ifdef GORT__ASAN
+    __asan_unpoison_memory_region(lo, bytes);
+#else
+    (void)lo;
+    (void)bytes;
+#endif
+}
 
 #define GORT__SLAB_BYTES ((size_t)16 << 20)
 #define GORT__TRIM_KEEP ((size_t)32 << 10)
@@ -272,6 +289,7 @@ GORT__CORE void gort__slot_free(gort__g *g)
         return;
     }
     slot_release_tools(g);
+    stack_unpoison(g->slot_lo, g->slot_size);
     munmap(g->slot_lo, g->slot_size);
 }
 
@@ -303,6 +321,15 @@ GORT__CORE void gort__stack_check(gort__g *g)
                         (unsigned long long)g->id, g->slot_size);
 }
 
+GORT__CORE void *gort__stacks_forget(void)
+{
+    slab *dropped = pool.slabs; /* stays mapped */
+    pool.lock = (gort__lock)GORT__LOCK_INIT;
+    pool.slabs = NULL;
+    pool.free = NULL;
+    return dropped;
+}
+
 GORT__CORE void gort__stacks_destroy(void)
 {
     /* Every G ever created is on sched.allg; custom-size ones that are still
@@ -313,6 +340,7 @@ GORT__CORE void gort__stacks_destroy(void)
             gort__g *g = (gort__g *)((char *)sl->base + off + pool.slot_size - g_header_size());
             slot_release_tools(g);
         }
+        stack_unpoison(sl->base, sl->bytes);
         munmap(sl->base, sl->bytes);
         free(sl);
     }

@@ -107,6 +107,8 @@ GORT__CORE static void *sysmon_main(void *arg)
             break;
         int64_t now = gort_now();
         bool acted = retake(seen, now);
+        /* Work queued while no thread could be created: try again. */
+        acted |= gort__mstart_retry();
         /* The deadlock check runs when the last M goes idle; a thread that
          * was still starting then (not yet counted) makes it miss, so while
          * gort_main waits on an idle engine, look again every tick. */
@@ -149,6 +151,7 @@ GORT__CORE int gort__sysmon_start(void)
         free(seen);
         return GORT_ENOMEM;
     }
+    gort__S.sysmon_seen = seen;
     gort__S.sysmon_started = true;
     return 0;
 }

@@ -120,10 +120,48 @@ GORT__CORE gort__timer *gort__theap_top(gort__timers *ts)
     return ts->len ? ts->heap[0] : NULL;
 }
 
+GORT__CORE static int timer_start_admitted(gort__timer *t);
+GORT__CORE static bool timer_stop_admitted(gort__timer *t);
+
+/* Both go through the lifecycle gate (engine.h): a foreign thread's start
+ * or stop must not touch a heap that gort_shutdown is freeing. */
 GORT__CORE int gort__timer_start(gort__timer *t)
 {
-    if (!atomic_load_explicit(&gort__S.running, memory_order_acquire))
-        return GORT_ENOTINIT;
+    int err = gort__enter();
+    if (err)
+        return err;
+    err = timer_start_admitted(t);
+    gort__leave();
+    return err;
+}
+
+GORT__CORE bool gort__timer_stop(gort__timer *t)
+{
+    if (gort__this_m()) /* engine threads: shutdown joins them before teardown */
+        return timer_stop_admitted(t);
+    int err = gort__enter();
+    if (err == GORT_ESHUTDOWN) {
+        /* The heaps are about to go (and take the timer out with them):
+         * wait for that, so the caller may free the timer on return. */
+        while (gort_initialized())
+            sched_yield();
+        return false;
+    }
+    if (err) /* no engine: gort_shutdown left every timer idle (a heap of
+              * its own, as in white-box tests, is the caller's business) */
+        return timer_stop_admitted(t);
+    bool stopped = timer_stop_admitted(t);
+    gort__leave();
+    return stopped;
+}
+
+GORT__CORE static int timer_start_admitted(gort__timer *t)
+{
+    if (!gort__this_m()) {
+        int err = gort__pool_ensure_m(); /* someone must be there to fire it */
+        if (err)
+            return err;
+    }
     gort__p *p = gort__timer_home();
     gort__timers *ts = &p->timers;
     gort__lock_acquire(&ts->lock);
@@ -138,7 +176,7 @@ GORT__CORE int gort__timer_start(gort__timer *t)
     return err;
 }
 
-GORT__CORE bool gort__timer_stop(gort__timer *t)
+GORT__CORE static bool timer_stop_admitted(gort__timer *t)
 {
     for (int spins = 0;; spins++) {
         uint32_t s = atomic_load_explicit(&t->status_, memory_order_acquire);

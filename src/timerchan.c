@@ -99,8 +99,7 @@ static void tc_stop(gort__timerchan *tc)
 
 static int64_t deadline_after(int64_t ns)
 {
-    int64_t now = gort_now();
-    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+    return gort__deadline_add(gort_now(), ns);
 }
 
 static int tc_start(gort__timerchan *tc, int64_t first, int64_t period)

@@ -1456,4 +1456,45 @@ TEST(chan_sieve)
     run_main(sieve_main, NULL);
 }
 
+/* ---- negative deadlines (api.md §1.2: one rule) ------------------------------ */
+
+/* Every negative deadline other than GORT_FOREVER is in the past: an
+ * operation that can complete still does, one that would block fails with
+ * GORT_ETIMEDOUT at once — on a foreign thread and in a goroutine. */
+static void negative_deadlines(void *arg)
+{
+    (void)arg;
+    static const int64_t past[] = {-2, -5, -GORT_SECOND, INT64_MIN};
+    gort_chan *ch = gort_chan_make(sizeof(int), 1);
+    GCHECK(ch != NULL);
+    int v = 1;
+    for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
+        int64_t t0 = gort_now();
+        GCHECK(gort_chan_recv_until(ch, &v, past[i]) == GORT_ETIMEDOUT);
+        GCHECK(gort_chan_send_until(ch, &v, past[i]) == 0); /* ready: completes */
+        GCHECK(gort_chan_send_until(ch, &v, past[i]) == GORT_ETIMEDOUT);
+        gort_case c = {.chan = ch, .dir = GORT_SEND, .elem = &v};
+        GCHECK(gort_select(&c, 1, past[i]) == GORT_ETIMEDOUT);
+        gort_case two[2] = {{.chan = ch, .dir = GORT_SEND, .elem = &v}, {.chan = NULL, .dir = GORT_RECV}};
+        GCHECK(gort_select(two, 2, past[i]) == GORT_ETIMEDOUT);
+        GCHECK(gort_chan_recv_until(ch, &v, past[i]) == 0);
+        GCHECK(gort_now() - t0 < 5 * GORT_SECOND * slow()); /* none of it waited */
+    }
+    gort_chan_release(ch);
+}
+
+TEST(deadline_negative_is_in_the_past_foreign)
+{
+    CHECK_EQ(gort_init(NULL), 0);
+    negative_deadlines(NULL);
+    CHECK_GOROUTINES();
+    gort_shutdown();
+}
+
+TEST(deadline_negative_is_in_the_past_goroutine)
+{
+    run_main(negative_deadlines, NULL);
+    CHECK_GOROUTINES();
+}
+
 HARNESS_MAIN()

@@ -1523,4 +1523,26 @@ TEST(gls_on_foreign_threads)
     join_destroy(&g_join);
 }
 
+/* api.md §3.3: gort_sleep(INT64_MAX) saturates and sleeps (Go's
+ * time.Sleep), it does not return at once. gort_shutdown discards it. */
+static _Atomic int g_huge_sleep_returned;
+static void huge_sleeper(void *arg)
+{
+    (void)arg;
+    gort_sleep(INT64_MAX);
+    atomic_store(&g_huge_sleep_returned, 1);
+}
+
+TEST(sleep_int64_max_sleeps)
+{
+    CHECK_EQ(gort_init(NULL), 0);
+    CHECK_EQ(gort_go(huge_sleeper, NULL), 0);
+    int64_t until = gort_now() + 100 * GORT_MILLISECOND;
+    while (gort_now() < until && !atomic_load(&g_huge_sleep_returned))
+        gort_sleep(5 * GORT_MILLISECOND);
+    CHECK_EQ(atomic_load(&g_huge_sleep_returned), 0);
+    CHECK_EQ(gort_num_goroutine(), 1);
+    gort_shutdown();
+}
+
 HARNESS_MAIN()

@@ -1218,7 +1218,7 @@ TEST(loop_go_interleaves_only_at_blocking_points)
 
 /* Blocking in a loop goroutine gives the loop back: an interval keeps
  * ticking while it waits on a channel, a sleep and promises. */
-static int g_ticks;
+static _Atomic int g_ticks; /* written on the loop thread, read by a pool goroutine */
 static int64_t g_tick_id;
 static void t_tick(void *arg)
 {
@@ -1231,7 +1231,12 @@ static gort_chan *g_ch;
 static void pool_sender(void *arg)
 {
     (void)arg;
-    gort_sleep(30 * MS);
+    /* Send only once the loop has ticked twice while its goroutine waits:
+     * a condition, not a time (a loaded machine or Valgrind can stall the
+     * loop's thread for longer than any fixed sleep). */
+    int64_t deadline = hatch();
+    while (atomic_load(&g_ticks) < 2 && gort_now() < deadline)
+        gort_sleep(MS);
     int v = 42;
     CHECK_EQ(gort_chan_send(g_ch, &v), 0);
 }
@@ -1267,7 +1272,9 @@ static void lg_awaiter(void *arg)
     CHECK_MSG(g_ticks >= 2, "the loop did not tick while a loop goroutine waited (%d)", g_ticks);
 
     int before = g_ticks;
-    gort_sleep(20 * MS);
+    int64_t deadline = hatch();
+    while (g_ticks == before && gort_now() < deadline)
+        gort_sleep(2 * MS); /* gives the loop back: the interval ticks meanwhile */
     on_loop_thread();
     CHECK(g_ticks > before);
 
@@ -1785,6 +1792,126 @@ TEST(free_with_parked_loop_goroutine)
     CHECK_EQ(gort_loop_run_once(loop, gort_now() + 10 * MS), 1);
     gort_loop_free(loop);
     gort_chan_release(ch);
+    gort_shutdown();
+}
+
+/* ---- timer overflow, stop inside timers, free with reactions (issue 10) --- */
+
+static _Atomic int g_fired;
+static void t_count(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_fired, 1);
+}
+
+static void t_stop_loop(void *arg)
+{
+    gort_loop_stop(arg);
+}
+
+/* A delay or period of INT64_MAX saturates ("in 292 years"), like
+ * gort_after and gort_sleep: it neither fires at once nor, as an interval,
+ * fires endlessly. */
+TEST(loop_timer_int64_max_saturates)
+{
+    gort_loop *loop = setup();
+    int64_t to = gort_loop_set_timeout(loop, INT64_MAX, t_count, NULL);
+    int64_t iv = gort_loop_set_interval(loop, INT64_MAX, t_count, NULL);
+    CHECK(to > 0 && iv > 0);
+    CHECK(gort_loop_set_timeout(loop, 20 * MS, t_stop_loop, loop) > 0);
+    run_checked(loop);
+    CHECK_EQ(atomic_load(&g_fired), 0);
+    CHECK_EQ(gort_loop_clear_timer(loop, to), 0);
+    CHECK_EQ(gort_loop_clear_timer(loop, iv), 0);
+    teardown(loop);
+}
+
+/* gort_loop_stop from a timer callback ends the turn that runs timers: the
+ * next timer due in the same turn waits for the next run. */
+TEST(loop_stop_from_timer_breaks_the_turn)
+{
+    gort_loop *loop = setup();
+    CHECK(gort_loop_set_timeout(loop, 0, t_stop_loop, loop) > 0);
+    CHECK(gort_loop_set_timeout(loop, 0, t_count, NULL) > 0);
+    run_checked(loop);
+    CHECK_EQ(atomic_load(&g_fired), 0);
+    CHECK(gort_loop_run_once(loop, GORT_NOWAIT) >= 0);
+    CHECK_EQ(atomic_load(&g_fired), 1);
+    teardown(loop);
+}
+
+static _Atomic int g_dtor_runs, g_reaction_runs;
+static void ud_dtor(void *ud)
+{
+    CHECK(ud == &g_dtor_runs);
+    atomic_fetch_add(&g_dtor_runs, 1);
+}
+
+static void r_count(gort_promise *next, gort_promise *settled, void *ud)
+{
+    (void)next;
+    (void)settled;
+    (void)ud;
+    atomic_fetch_add(&g_reaction_runs, 1);
+}
+
+/* gort_loop_free with a reaction queued (its promise already settled): the
+ * reaction is cancelled — its derived promise rejected with GORT_ECANCELED,
+ * its user data destructor run exactly once, nothing leaked. */
+TEST(loop_free_cancels_a_queued_reaction)
+{
+    gort_loop *loop = setup();
+    gort_promise *p = gort_promise_new();
+    CHECK(p != NULL);
+    CHECK_EQ(gort_promise_resolve(p, NULL, NULL), 0);
+    gort_promise *next = gort_promise_then_ex(p, loop, r_count, r_count, &g_dtor_runs, ud_dtor);
+    CHECK(next != NULL);
+    gort_loop_free(loop);
+    CHECK_EQ(atomic_load(&g_dtor_runs), 1);
+    CHECK_EQ(atomic_load(&g_reaction_runs), 0);
+    CHECK_EQ(gort_await_until(next, GORT_NOWAIT), GORT_ECANCELED); /* handled: no report */
+    gort_promise_release(next);
+    gort_promise_release(p);
+    gort_shutdown();
+}
+
+/* gort_loop_free while a reaction waits on a pending promise, then settling
+ * it: the late settle finds the loop closed (no use after free) and cancels
+ * the reaction the same way. */
+TEST(loop_free_then_settle_cancels_a_registered_reaction)
+{
+    gort_loop *loop = setup();
+    gort_promise *p = gort_promise_new();
+    CHECK(p != NULL);
+    gort_promise *next = gort_promise_then_ex(p, loop, r_count, r_count, &g_dtor_runs, ud_dtor);
+    CHECK(next != NULL);
+    gort_loop_free(loop);
+    CHECK_EQ(atomic_load(&g_dtor_runs), 0);
+    CHECK_EQ(gort_promise_resolve(p, NULL, NULL), 0);
+    CHECK_EQ(atomic_load(&g_dtor_runs), 1);
+    CHECK_EQ(atomic_load(&g_reaction_runs), 0);
+    CHECK_EQ(gort_await_until(next, GORT_NOWAIT), GORT_ECANCELED); /* handled: no report */
+    gort_promise_release(next);
+    gort_promise_release(p);
+    gort_shutdown();
+}
+
+/* After gort_shutdown a loop can never run again: posting or arming a timer
+ * on it fails instead of queueing work nobody will run. */
+TEST(loop_post_and_timeout_after_shutdown_fail)
+{
+    gort_loop *loop = setup();
+    gort_shutdown();
+    CHECK_EQ(gort_loop_post(loop, t_noop, NULL), GORT_ESHUTDOWN);
+    CHECK_EQ(gort_loop_microtask(loop, t_noop, NULL), GORT_ESHUTDOWN);
+    int64_t id = gort_loop_set_timeout(loop, MS, t_noop, NULL);
+    CHECK_MSG(id == GORT_ENOTINIT || id == GORT_ESHUTDOWN, "set_timeout: %lld", (long long)id);
+    CHECK_EQ(gort_loop_run(loop), GORT_ENOTINIT);
+    CHECK_EQ(gort_init(NULL), 0); /* a new engine does not revive the old loop */
+    CHECK_EQ(gort_loop_run(loop), GORT_ESHUTDOWN);
+    CHECK_EQ(gort_loop_post(loop, t_noop, NULL), GORT_ESHUTDOWN);
+    CHECK(gort_loop_set_timeout(loop, MS, t_noop, NULL) == GORT_ESHUTDOWN);
+    gort_loop_free(loop);
     gort_shutdown();
 }
 

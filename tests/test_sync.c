@@ -1808,4 +1808,24 @@ TEST(misuse_aborts)
     harness_expect_abort(abort_sem_over_release, NULL, "released more than held");
 }
 
+/* api.md §1.2: a negative deadline other than GORT_FOREVER is in the past. */
+TEST(sync_negative_deadline_is_in_the_past)
+{
+    gort_mutex mu = GORT_MUTEX_INIT;
+    gort_wg wg = GORT_WG_INIT;
+    gort_sem sem;
+    CHECK_EQ(gort_sem_init(&sem, 1), 0);
+    CHECK_EQ(gort_mutex_lock_until(&mu, -5), 0); /* free: taken at once */
+    CHECK_EQ(gort_mutex_lock_until(&mu, -5), GORT_ETIMEDOUT);
+    CHECK_EQ(gort_mutex_lock_until(&mu, INT64_MIN), GORT_ETIMEDOUT);
+    gort_mutex_unlock(&mu);
+    CHECK_EQ(gort_wg_wait_until(&wg, -5), 0); /* zero counter: returns at once */
+    gort_wg_add(&wg, 1);
+    CHECK_EQ(gort_wg_wait_until(&wg, -5), GORT_ETIMEDOUT);
+    gort_wg_done(&wg);
+    CHECK_EQ(gort_sem_acquire_until(&sem, 1, -5), 0);
+    CHECK_EQ(gort_sem_acquire_until(&sem, 1, -5), GORT_ETIMEDOUT);
+    gort_sem_release(&sem, 1);
+}
+
 HARNESS_MAIN()
