@@ -811,8 +811,10 @@ static void ext_run(void *arg)
     extwait *w = arg;
     w->fired = gort_select(w->cases, w->n + 1, w->deadline);
     /* GORT_ENOMEM here would strand the waiting goroutine; retry until the
-     * loop's queue has room. */
-    while (gort_loop_post(w->s->loop, ext_done, w) != 0)
+     * loop's queue has room. Any other failure (GORT_ESHUTDOWN: the engine
+     * is going away) means the state's loop can never run again, so there
+     * is nobody left to hand the result to. */
+    while (gort_loop_post(w->s->loop, ext_done, w) == GORT_ENOMEM)
         gort_sleep(GORT_MILLISECOND);
 }
 

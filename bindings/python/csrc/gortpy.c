@@ -287,7 +287,7 @@ static void graveyard_push(gy_node *n)
                                                     memory_order_release,
                                                     memory_order_relaxed));
     if (!head && !atomic_load(&closing))
-        gort_loop_post(exec_loop, graveyard_task, NULL); /* fails only at ENOMEM: the next drain frees it */
+        gort_loop_post(exec_loop, graveyard_task, NULL); /* on ENOMEM the next drain frees it; after shutdown nothing runs again */
 }
 
 /* ---- boxes: Python values inside gort promises ------------------------------ */
