@@ -492,6 +492,8 @@ GORT__CORE static gort__m *newm_locked(gort__p *p, bool spinning, gort__exec *ex
     return m;
 }
 
+static void poller_kick(gort__m *poller);
+
 /* Hand P p (or any idle P if NULL) to an idle or new M. */
 GORT__CORE static void startm(gort__p *p, bool spinning)
 {
@@ -518,9 +520,19 @@ GORT__CORE static void startm(gort__p *p, bool spinning)
         return;
     }
     /* No thread (ENOMEM, EAGAIN): the work stays queued and sysmon retries
-     * (gort__mstart_retry), so a goroutine accepted still runs. */
+     * (gort__mstart_retry), so a goroutine accepted still runs. Meanwhile
+     * the poller (the M sleeping until the next timer or I/O, which is on
+     * no idle list) can run it: wake it, or with thread creation failing
+     * for good the work would wait for an unrelated timer or fd forever. */
     atomic_store(&gort__S.mstart_failed, 1);
     pidleput(p);
+    gort__m *poller = gort__S.poller;
+    gort__lock_release(&gort__S.lock);
+    if (poller)
+        poller_kick(poller);
+    if (spinning)
+        atomic_fetch_sub(&gort__S.nmspinning, 1);
+    return;
 fail:
     gort__lock_release(&gort__S.lock);
     if (spinning)
