@@ -197,6 +197,10 @@ void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);
 int      gort__spawn_on(gort__exec *e, void (*fn)(void *), void *arg,
                         const gort_go_options *opts); /* 0 or GORT_E*; opts may be NULL */
 void     gort__loops_shutdown(void);      /* loop.c: make running loops return, wait for them */
+/* loop.c, for quiescence.c: the loop's wake-up counter; whether it is
+ * asleep (or stopped) with no timer, task or runnable goroutine. */
+uint32_t gort__loop_signal(gort_loop *loop);
+bool     gort__loop_asleep(gort_loop *loop);
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */
