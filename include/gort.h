@@ -410,6 +410,14 @@ GORT_API int  gort_loop_fd(gort_loop *loop);
 typedef void (*gort_io_cb)(int fd, int revents, void *arg);
 GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg);
 GORT_API int  gort_loop_unwatch(gort_loop *loop, int64_t id);
+/* For a binding whose main thread waits in slices (to run signal handlers):
+ * 1 if, right now, nothing could wake anyone — the engine is idle with no
+ * timer or I/O wait, `loop` (may be NULL) is asleep with no timer or task,
+ * and every thread but the caller is an engine thread or blocked forever
+ * in gort. 0 otherwise; GORT_EINVAL, GORT_ENOTINIT, GORT_EPERM (goroutine
+ * or engine thread). One look is not atomic: report a deadlock only after
+ * several answers 1 with the same *witness, each after a timed-out slice. */
+GORT_API int gort_quiescent(gort_loop *loop, uint64_t *witness);
 
 /* ---- promises ------------------------------------------------------------ */
 /* Promises/A+ in C. A promise is refcounted (new: 1 reference) and settles

@@ -218,6 +218,10 @@ void     gort__loops_shutdown(void);      /* loop.c: make running loops return, 
 void    *gort__stacks_forget(void);
 void    *gort__netpoll_forget(void);
 void    *gort__loops_forget(void);
+/* loop.c, for quiescence.c: the loop's wake-up counter; whether it is
+ * asleep (or stopped) with no timer, task or runnable goroutine. */
+uint32_t gort__loop_signal(gort_loop *loop);
+bool     gort__loop_asleep(gort_loop *loop);
 
 /* sched.c services used by sysmon.c, preempt.c and dump.c */
 void gort__handoffp(gort__p *p);      /* a P retaken from a syscall: give it work or idle it */

@@ -1005,3 +1005,28 @@ void gort__loops_shutdown(void)
     orphans = NULL;
     gort__lock_release(&loops_lock);
 }
+
+/* ---- quiescence.c's view of a loop ---------------------------------------- */
+
+uint32_t gort__loop_signal(gort_loop *loop)
+{
+    return atomic_load(&loop->exec->signal);
+}
+
+bool gort__loop_asleep(gort_loop *loop)
+{
+    gort__lock_acquire(&loop->timer_lock);
+    bool timers = loop->nheap != 0;
+    gort__lock_release(&loop->timer_lock);
+    gort__lock_acquire(&loop->inbox_lock);
+    bool queued = loop->inbox.head != NULL;
+    gort__lock_release(&loop->inbox_lock);
+    if (timers || queued || !gort__exec_idle(loop->exec))
+        return false;
+    /* Running: its thread must be in the idle wait (a turn ending with
+     * nothing run leaves the macrotask and microtask queues empty). Not
+     * running: nothing of its own may be left to start. */
+    if (atomic_load(&loop->running))
+        return atomic_load(&loop->exec->sleeping) != 0;
+    return atomic_load(&loop->exec->live) == 0;
+}

@@ -51,6 +51,7 @@ const char *gort_err_name(int err);
 int64_t     gort_now(void);
 int         gort_procs(void);
 int64_t     gort_num_goroutine(void);
+int         gort_dump(int fd);
 uint64_t    gort_self(void);
 void        gort_yield(void);
 

@@ -54,6 +54,16 @@
  *     PyErr_CheckSignals runs between slices, so Ctrl-C raises
  *     KeyboardInterrupt (a timed-out slice has no effect: nothing was sent
  *     or received).
+ *   - Deadlock on the main thread (Go's "all goroutines are asleep -
+ *     deadlock!"). A main-thread wait without deadline asks the engine after
+ *     each timed-out slice whether anything could still wake anyone
+ *     (gort_quiescent: engine idle, executor asleep with nothing queued,
+ *     every other thread an engine thread or blocked forever in gort). After
+ *     DEADLOCK_LOOKS yes answers in a row with the same witness, i.e. the
+ *     main thread itself waited that many slices in vain while nothing
+ *     moved, hook_deadlock (Python) checks what the engine cannot see
+ *     (Python signal handlers, which run between slices and may wake it) and
+ *     returns the gort.Deadlock to raise, with the goroutine dump.
  *
  * Invariants
  *   - Python code runs only on the executor thread (goroutines, loop tasks)
@@ -108,6 +118,7 @@
 #define IDLE_MAX         256                         /* idle carriers kept */
 #define SIGNAL_SLICE_NS  (50 * GORT_MILLISECOND)     /* main-thread wait slice */
 #define RC_PYERR         INT32_MIN                   /* a Python exception is set */
+#define DEADLOCK_LOOKS   4  /* quiescent looks in a row before a deadlock report */
 
 /* ---- module state (written in init, then read-only but `closing`) ------- */
 
@@ -125,6 +136,7 @@ static PyObject *hook_report;   /* report(exc, name): an escaped exception */
 static PyObject *hook_error;    /* error(code) -> exception instance */
 static PyObject *hook_reactor;  /* reactor(handlers, fulfilled, settled, next) */
 static PyObject *hook_rejection; /* rejection(exc): an unhandled rejection */
+static PyObject *hook_deadlock; /* deadlock() -> exception to raise, or None (may be NULL) */
 
 /* Nonzero while this thread runs one of this module's calls with the GIL:
  * a box destroyed then may be released at once (see box_dtor). */
@@ -216,6 +228,37 @@ static void *addr_arg(PyObject *o)
 
 typedef int (*wait_fn)(void *ctx, int64_t deadline);
 
+/* After a timed-out slice of a main-thread wait without deadline: one
+ * more look at the engine (*looks yes answers so far, witness *seen).
+ * RC_PYERR with gort.Deadlock set when the wait can never end, else 0.
+ * GIL held. */
+static int deadlock_look(int *looks, uint64_t *seen)
+{
+    uint64_t w;
+    if (!hook_deadlock || gort_quiescent(exec_loop, &w) != 1) {
+        *looks = 0;
+        return 0;
+    }
+    if (*looks == 0 || w != *seen) {
+        *seen = w;
+        *looks = 1;
+        return 0;
+    }
+    if (++*looks < DEADLOCK_LOOKS)
+        return 0;
+    *looks = 0;
+    PyObject *exc = PyObject_CallNoArgs(hook_deadlock);
+    if (!exc)
+        return RC_PYERR;
+    if (exc == Py_None) {
+        Py_DECREF(exc);
+        return 0;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return RC_PYERR;
+}
+
 /* Run op(ctx, deadline) with the GIL released. On the main thread, outside
  * goroutines, the wait is sliced so signal handlers (Ctrl-C) run: returns
  * RC_PYERR with the handler's exception set. Otherwise op's result. */
@@ -232,6 +275,8 @@ static int wait_released(wait_fn op, void *ctx, int64_t deadline)
     }
     int sliced = deadline != GORT_NOWAIT && gort_self() == 0 &&
                  PyThread_get_thread_ident() == main_ident;
+    int looks = 0;    /* deadlock_look's state */
+    uint64_t seen = 0;
     for (;;) {
         int64_t until = deadline;
         if (sliced) {
@@ -246,6 +291,8 @@ static int wait_released(wait_fn op, void *ctx, int64_t deadline)
         if (rc != GORT_ETIMEDOUT || until == deadline)
             return rc;
         if (PyErr_CheckSignals() < 0)
+            return RC_PYERR;
+        if (deadline == GORT_FOREVER && deadlock_look(&looks, &seen) != 0)
             return RC_PYERR;
     }
 }
@@ -1670,6 +1717,16 @@ static PyObject *py_init(PyObject *self, PyObject *const *a, Py_ssize_t n)
     Py_RETURN_NONE;
 }
 
+static PyObject *py_set_deadlock_hook(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyCallable_Check(arg))
+        return PyErr_Format(PyExc_TypeError, "gort._native: the deadlock hook must be callable");
+    Py_INCREF(arg);
+    Py_XSETREF(hook_deadlock, arg);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_set_main_thread(PyObject *self, PyObject *arg)
 {
     unsigned long ident = PyLong_AsUnsignedLong(arg);
@@ -1686,6 +1743,7 @@ static PyObject *py_set_main_thread(PyObject *self, PyObject *arg)
 static PyMethodDef native_methods[] = {
     FAST("init", py_init, "init(report, error, reactor, rejection)"),
     ONE("set_main_thread", py_set_main_thread, "ident of the thread that handles signals"),
+    ONE("set_deadlock_hook", py_set_deadlock_hook, "deadlock() -> exception or None"),
     NONE("executor_run", py_executor_run, "run the executor loop on this thread"),
     NONE("executor_stop", py_executor_stop, "stop the executor"),
     NONE("executor_interrupt", py_executor_interrupt, "SystemExit in the running goroutine"),

@@ -8,6 +8,7 @@ Node code in the same process share. See docs/python.md.
 import os as _os
 
 from ._core import AggregateError, ChanClosed, GortError, default_excepthook, lib as _lib, ffi as _ffi
+from ._core import Deadlock
 from ._core import default_rejection_hook
 from ._chan import Chan, Recv, Send, Selected, Ticker, after, select
 from ._sync import Mutex, RWMutex, Semaphore, WaitGroup
@@ -38,7 +39,7 @@ def get_library():
 
 
 __all__ = [
-    "AggregateError", "ChanClosed", "GortError", "Chan", "Recv", "Send", "Selected", "Ticker",
+    "AggregateError", "ChanClosed", "Deadlock", "GortError", "Chan", "Recv", "Send", "Selected", "Ticker",
     "after", "select", "Mutex", "RWMutex", "Semaphore", "WaitGroup", "Promise", "from_asyncio",
     "set_asyncio_loop", "blocking", "go", "go_native", "goroutine_id", "in_goroutine", "now",
     "num_goroutine", "procs", "sleep", "spawn", "yield_", "excepthook", "unhandled_rejection_hook",

@@ -38,6 +38,14 @@ class AggregateError(GortError):
     def __init__(self, errors: Iterable[BaseException], code: int = ...,
                  message: Optional[str] = None) -> None: ...
 
+class Deadlock(RuntimeError):
+    """Raised in the main thread when it waits (without timeout) for
+    something nothing can ever do: "all goroutines are asleep - deadlock!".
+    str() adds the goroutine dump, also in .dump."""
+    MESSAGE: str
+    dump: str
+    def __init__(self, message: str = ..., dump: str = "") -> None: ...
+
 # ---- runtime ---------------------------------------------------------------
 def procs() -> int: ...                # number of Ps of the engine
 def num_goroutine() -> int: ...        # live goroutines (C and Python)

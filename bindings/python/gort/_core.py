@@ -8,7 +8,9 @@ async-exception slot) and the exit waits for it a short while.
 """
 import atexit
 import os
+import signal
 import sys
+import tempfile
 import threading
 import traceback
 
@@ -22,7 +24,7 @@ if lib.gortpy_init() != 0:  # installs gort._native
     raise ImportError("gort: cannot initialise the native module")
 from . import _native  # noqa: E402  (created by gortpy_init)
 
-__all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "error_for",
+__all__ = ["ffi", "lib", "_native", "GortError", "ChanClosed", "AggregateError", "Deadlock", "error_for",
            "ensure_executor", "address_of", "Handle"]
 
 # Error codes used by the Python layer (gort.h's X-macro table).
@@ -87,6 +89,55 @@ def error_for(code, message=None):
     """The exception instance for a GORT_E* code: a GortError (code, name),
     also the matching built-in exception where there is one."""
     return _ERROR_CLASSES.get(code, GortError)(code, message)
+
+
+class Deadlock(RuntimeError):
+    """The main thread waits (without timeout) for something nothing can
+    ever do: every goroutine is asleep, no timer, I/O wait or other thread
+    is left to wake anyone (Go's fatal "all goroutines are asleep -
+    deadlock!"). .dump holds the goroutine dump (gort_dump), also shown
+    after the message."""
+
+    __module__ = "gort"  # shown as gort.Deadlock in tracebacks
+    MESSAGE = "all goroutines are asleep - deadlock!"
+
+    def __init__(self, message=MESSAGE, dump=""):
+        super().__init__(message)
+        self.dump = dump
+
+    def __str__(self):
+        message = super().__str__()
+        return message + "\n\n" + self.dump if self.dump else message
+
+    def __reduce__(self):
+        return (type(self), (self.args[0], self.dump))
+
+
+def _python_signal_handlers():
+    """True if a Python signal handler is installed (other than Ctrl-C's
+    default): it runs between the main thread's wait slices and may wake
+    the wait, which the engine cannot know."""
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        if callable(handler) and handler is not signal.default_int_handler:
+            return True
+    return False
+
+
+def _deadlock():
+    """Called by the main thread's wait once the engine has seen nothing
+    that could wake anyone for several slices: the Deadlock to raise, or
+    None if a signal handler may still do it."""
+    if _python_signal_handlers():
+        return None
+    with tempfile.TemporaryFile() as f:
+        lib.gort_dump(f.fileno())
+        f.seek(0)
+        dump = f.read().decode("utf-8", "replace").rstrip("\n")
+    return Deadlock(Deadlock.MESSAGE, dump)
 
 
 def address_of(x, ctype, who):
@@ -178,6 +229,7 @@ def set_reactor(fn):
 
 _native.init(_report, error_for, _react, _report_rejection)
 _native.set_main_thread(threading.main_thread().ident)
+_native.set_deadlock_hook(_deadlock)
 
 # ---- the executor thread ------------------------------------------------------
 

@@ -27,8 +27,13 @@ BLOCKERS = {
     "spawn_result": ("gate = gort.Chan()", "gort.spawn(gate.recv).result()"),
 }
 
+# A live thread that gort cannot see into makes each wait a possible
+# wake-up, not a deadlock (test_deadlock.py): the interrupt is tested alone.
+KEEPER = "import threading; threading.Thread(target=threading.Event().wait, daemon=True).start()"
+
 KI_SCRIPT = """
 import sys, gort
+{keeper}
 {setup}
 print("ready", flush=True)
 try:
@@ -47,7 +52,7 @@ sys.exit(1)
 @pytest.mark.parametrize("name", sorted(BLOCKERS))
 def test_keyboard_interrupt_during_blocking_call_on_main_thread(name):
     setup, block = BLOCKERS[name]
-    proc = popen_python(KI_SCRIPT.format(setup=setup, block=block))
+    proc = popen_python(KI_SCRIPT.format(keeper=KEEPER, setup=setup, block=block))
     try:
         line = proc.stdout.readline()
         assert line.strip() == "ready", (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -70,6 +75,7 @@ def test_keyboard_interrupt_during_blocking_call_on_main_thread(name):
 def test_interrupted_recv_leaves_no_stale_receiver():
     proc = popen_python("""
         import sys, gort
+        %s
         ch = gort.Chan()
         print("ready", flush=True)
         try:
@@ -78,7 +84,7 @@ def test_interrupted_recv_leaves_no_stale_receiver():
             pass
         # nobody waits on ch any more: an unbuffered try_send must fail
         print("try_send", ch.try_send("lost?"), flush=True)
-    """)
+    """ % KEEPER)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.1)
@@ -97,6 +103,7 @@ def test_sigint_with_goroutines_alive_goes_to_main_thread():
     # SIGINT while only a goroutine is busy and main waits: main gets it
     proc = popen_python("""
         import sys, gort
+        %s
         gate = gort.Chan()
         gort.go(gate.recv)
         print("ready", flush=True)
@@ -105,7 +112,7 @@ def test_sigint_with_goroutines_alive_goes_to_main_thread():
         except KeyboardInterrupt:
             print("main interrupted", flush=True)
         gate.close()
-    """)
+    """ % KEEPER)
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.1)
