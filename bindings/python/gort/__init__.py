@@ -15,7 +15,7 @@ from ._sync import Mutex, RWMutex, Semaphore, WaitGroup
 from ._promise import Promise, from_asyncio, set_asyncio_loop
 from ._goroutine import (blocking, go, go_native, goroutine_id, in_goroutine, now, num_goroutine,
                          procs, sleep, spawn, yield_)
-from ._nativecall import native
+from ._nativecall import native, Function as NativeFunction, Library as NativeLibrary
 
 __version__ = _ffi.string(_lib.gort_version_string()).decode()
 version_info = tuple(int(x) for x in __version__.split("."))
@@ -45,5 +45,5 @@ __all__ = [
     "num_goroutine", "procs", "sleep", "spawn", "yield_", "excepthook", "unhandled_rejection_hook",
     "get_include",
     "get_library", "__version__", "version_info",
-    "native",
+    "native", "NativeFunction", "NativeLibrary",
 ]
