@@ -328,6 +328,19 @@ napi_value gort_error(napi_env env, int err, const char *msg)
     return error;
 }
 
+/* The call's first n arguments into a[], missing ones as undefined (so
+ * every js_* function can read a[0..n-1]); returns how many were given. */
+size_t js_args(napi_env env, napi_callback_info info, napi_value *a, size_t n)
+{
+    size_t argc = n;
+    napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    for (size_t i = argc; i < n; i++)
+        a[i] = undef;
+    return argc;
+}
+
 napi_value throw_gort(napi_env env, int err)
 {
     napi_throw(env, gort_error(env, err, NULL));

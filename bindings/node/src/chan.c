@@ -271,22 +271,11 @@ static gchan *get_chan(napi_env env, napi_value v)
     return p;
 }
 
-static size_t args(napi_env env, napi_callback_info info, napi_value *argv, size_t n)
-{
-    size_t argc = n;
-    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    for (size_t i = argc; i < n; i++)
-        argv[i] = undef;
-    return argc;
-}
-
 /* chanNew(cap, kind) */
 static napi_value js_chan_new(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     double cap;
     int32_t kind;
     NAPI_OK(env, napi_get_value_double(env, a[0], &cap));
@@ -303,7 +292,7 @@ static napi_value js_chan_new(napi_env env, napi_callback_info info)
 static napi_value js_chan_from_handle(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     uint64_t addr;
     bool lossless;
     int32_t kind;
@@ -321,7 +310,7 @@ static napi_value js_chan_from_handle(napi_env env, napi_callback_info info)
 static napi_value js_chan_handle(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -332,7 +321,7 @@ static napi_value js_chan_handle(napi_env env, napi_callback_info info)
 static napi_value js_chan_len(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -343,7 +332,7 @@ static napi_value js_chan_len(napi_env env, napi_callback_info info)
 static napi_value js_chan_cap(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -354,7 +343,7 @@ static napi_value js_chan_cap(napi_env env, napi_callback_info info)
 static napi_value js_chan_close(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -435,7 +424,7 @@ static napi_value start_chan_op(napi_env env, gchan *g, bool send, elem *el)
 static napi_value js_chan_send(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     gchan *c = get_chan(env, a[0]);
     elem el = { 0 };
     if (!c || !elem_from_js(env, c->kind, a[1], &el))
@@ -456,7 +445,7 @@ static napi_value js_chan_send(napi_env env, napi_callback_info info)
 static napi_value js_chan_try_send(napi_env env, napi_callback_info info)
 {
     napi_value a[2], v;
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     gchan *c = get_chan(env, a[0]);
     elem el = { 0 };
     if (!c || !elem_from_js(env, c->kind, a[1], &el))
@@ -476,7 +465,7 @@ static napi_value js_chan_try_send(napi_env env, napi_callback_info info)
 static napi_value js_chan_recv(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -495,7 +484,7 @@ static napi_value js_chan_recv(napi_env env, napi_callback_info info)
 static napi_value js_chan_try_recv(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
@@ -584,7 +573,7 @@ static void sel_discard(op *o)
 static napi_value js_select(napi_env env, napi_callback_info info)
 {
     napi_value a[4];
-    args(env, info, a, 4);
+    js_args(env, info, a, 4);
     uint32_t n;
     double ms;
     NAPI_OK(env, napi_get_array_length(env, a[0], &n));
@@ -668,7 +657,7 @@ static void tchan_fire(void *arg)
 static napi_value js_after(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     double ms;
     NAPI_OK(env, napi_get_value_double(env, a[0], &ms));
     genv *e = genv_get(env);
@@ -712,7 +701,7 @@ static void ticker_finalize(napi_env env, void *data, void *hint)
 static napi_value js_ticker_new(napi_env env, napi_callback_info info)
 {
     napi_value a[1], out, th, chv;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     double ms;
     NAPI_OK(env, napi_get_value_double(env, a[0], &ms));
     genv *e = genv_get(env);
@@ -748,7 +737,7 @@ static napi_value js_ticker_new(napi_env env, napi_callback_info info)
 static napi_value js_ticker_stop(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     tchan *t = NULL;
     NAPI_OK(env, napi_get_value_external(env, a[0], (void **)&t));
     if (t && !t->stopped) {

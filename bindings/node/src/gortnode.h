@@ -89,6 +89,7 @@ napi_value promise_resolved(napi_env env, napi_value v, bool ok);
 
 /* Errors: an Error (TypeError for GORT_ECYCLE) with .code = GORT_E* name. */
 napi_value gort_error(napi_env env, int err, const char *msg);
+size_t js_args(napi_env env, napi_callback_info info, napi_value *a, size_t n);
 napi_value throw_gort(napi_env env, int err);
 napi_value throw_type(napi_env env, const char *msg);
 napi_value throw_range(napi_env env, const char *msg);

@@ -31,17 +31,6 @@ typedef struct cfunc {
     void    (*fn)(void);
 } cfunc;
 
-static size_t args(napi_env env, napi_callback_info info, napi_value *a, size_t n)
-{
-    size_t argc = n;
-    napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-    napi_value u;
-    napi_get_undefined(env, &u);
-    for (size_t i = argc; i < n; i++)
-        a[i] = u;
-    return argc;
-}
-
 static void cfunc_finalize(napi_env env, void *data, void *hint)
 {
     (void)env;
@@ -55,7 +44,7 @@ static void cfunc_finalize(napi_env env, void *data, void *hint)
 static napi_value js_dlopen(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     char path[4096];
     size_t len;
     if (napi_get_value_string_utf8(env, a[0], path, sizeof path, &len) != napi_ok)
@@ -74,7 +63,7 @@ static napi_value js_dlopen(napi_env env, napi_callback_info info)
 static napi_value js_func(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     void *lib = NULL;
     char decl[2048];
     size_t len;
@@ -351,7 +340,7 @@ static cfunc *get_cfunc(napi_env env, napi_value v)
 static napi_value js_call(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     cfunc *f = get_cfunc(env, a[0]);
     if (!f)
         return NULL;
@@ -375,7 +364,7 @@ static napi_value js_call(napi_env env, napi_callback_info info)
 static napi_value js_call_async(napi_env env, napi_callback_info info)
 {
     napi_value a[2], v;
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     cfunc *f = get_cfunc(env, a[0]);
     if (!f)
         return NULL;
@@ -402,7 +391,7 @@ static napi_value js_call_async(napi_env env, napi_callback_info info)
 static napi_value js_read_ret(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     cfunc *f = get_cfunc(env, a[0]);
     uint64_t addr = 0;
     bool lossless;
@@ -418,7 +407,7 @@ static napi_value js_read_ret(napi_env env, napi_callback_info info)
 static napi_value js_promise_release(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     uint64_t addr;
     bool lossless;
     NAPI_OK(env, napi_get_value_bigint_uint64(env, a[0], &addr, &lossless));

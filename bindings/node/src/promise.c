@@ -59,17 +59,6 @@ static napi_value wrap_gp(napi_env env, gort_promise *p)
     return v;
 }
 
-static size_t args(napi_env env, napi_callback_info info, napi_value *a, size_t n)
-{
-    size_t argc = n;
-    napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-    napi_value u;
-    napi_get_undefined(env, &u);
-    for (size_t i = argc; i < n; i++)
-        a[i] = u;
-    return argc;
-}
-
 /* The JS value of a settled promise's value (fulfilled) or reason. */
 static napi_value settled_js(napi_env env, const gort_promise *p)
 {
@@ -98,7 +87,7 @@ static napi_value js_new(napi_env env, napi_callback_info info)
 static napi_value js_from_handle(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     uint64_t addr;
     bool lossless;
     if (napi_get_value_bigint_uint64(env, a[0], &addr, &lossless) != napi_ok || !addr)
@@ -109,7 +98,7 @@ static napi_value js_from_handle(napi_env env, napi_callback_info info)
 static napi_value js_handle(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gort_promise *p = get_gp(env, a[0]);
     if (!p)
         return NULL;
@@ -128,7 +117,7 @@ static void quiet(gort_promise *next, gort_promise *settled, void *ud)
 static napi_value settle(napi_env env, napi_callback_info info, bool reject)
 {
     napi_value a[2], v;
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     gort_promise *p = get_gp(env, a[0]);
     if (!p)
         return NULL;
@@ -159,7 +148,7 @@ static napi_value js_reject(napi_env env, napi_callback_info info)
 static napi_value js_value(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gort_promise *p = get_gp(env, a[0]);
     return p ? settled_js(env, p) : NULL;
 }
@@ -167,7 +156,7 @@ static napi_value js_value(napi_env env, napi_callback_info info)
 static napi_value js_state(napi_env env, napi_callback_info info)
 {
     napi_value a[1], v;
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     gort_promise *p = get_gp(env, a[0]);
     if (!p)
         return NULL;
@@ -276,7 +265,7 @@ static napi_value add_reaction(napi_env env, gort_promise *p, napi_value onf, na
 static napi_value js_then(napi_env env, napi_callback_info info)
 {
     napi_value a[4];
-    args(env, info, a, 4);
+    js_args(env, info, a, 4);
     gort_promise *p = get_gp(env, a[0]);
     return p ? add_reaction(env, p, a[1], a[2], a[3], C_NONE) : NULL;
 }
@@ -286,7 +275,7 @@ static napi_value js_then(napi_env env, napi_callback_info info)
 static napi_value js_combine(napi_env env, napi_callback_info info)
 {
     napi_value a[3];
-    args(env, info, a, 3);
+    js_args(env, info, a, 3);
     int32_t kind;
     uint32_t n;
     NAPI_OK(env, napi_get_value_int32(env, a[0], &kind));
@@ -325,7 +314,7 @@ static napi_value js_combine(napi_env env, napi_callback_info info)
 static napi_value js_read_c(napi_env env, napi_callback_info info)
 {
     napi_value a[2], v = NULL;
-    args(env, info, a, 2);
+    js_args(env, info, a, 2);
     uint64_t addr;
     bool lossless;
     int32_t kind;
@@ -356,7 +345,7 @@ static napi_value js_read_c(napi_env env, napi_callback_info info)
 static napi_value js_setup(napi_env env, napi_callback_info info)
 {
     napi_value a[1];
-    args(env, info, a, 1);
+    js_args(env, info, a, 1);
     genv *e = genv_get(env);
     if (e->dispatch)
         napi_delete_reference(env, e->dispatch);
