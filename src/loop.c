@@ -275,19 +275,22 @@ static void run_task(gort_loop *loop, task *t)
 /* The microtask checkpoint: readied loop-bound goroutines first (a
  * goroutine resumed by a reaction continues right after it), then
  * microtasks, until both are empty. */
-static void checkpoint(gort_loop *loop)
+static bool checkpoint(gort_loop *loop)
 {
+    bool ran = false; /* whether any goroutine or microtask ran */
     for (;;) {
         flush_inbox_micro(loop); /* microtasks from other threads, in order */
         gort__g *g = gort__exec_take(loop->exec);
         if (g) {
             gort__exec_run(loop->exec->m, g);
+            ran = true;
             continue;
         }
         task *t = tq_pop(&loop->micro);
         if (!t)
-            return;
+            return ran;
         run_task(loop, t);
+        ran = true;
     }
 }
 
@@ -512,9 +515,11 @@ static bool has_work(gort_loop *loop)
  * a checkpoint), and readied goroutines. Returns whether anything ran. */
 static bool turn(gort_loop *loop)
 {
-    bool ran = false;
     take_inbox(loop);
-    checkpoint(loop); /* goroutines readied and microtasks posted while away */
+    /* Goroutines readied and microtasks posted while away. They count as
+     * work done: gort_loop_run_once must not go to sleep after a turn that
+     * ran only these (an embedding host may have something to do now). */
+    bool ran = checkpoint(loop);
     int64_t now = gort_now();
     gort__lock_acquire(&loop->timer_lock);
     bool due = loop->nheap && loop->heap[0]->when <= now;

@@ -1008,6 +1008,38 @@ TEST(loop_fd_readable_on_second_timer)
     teardown(loop);
 }
 
+static atomic_int g_ro_reacted;
+static void ro_react(gort_promise *next, gort_promise *settled, void *ud)
+{
+    (void)next, (void)settled, (void)ud;
+    atomic_store(&g_ro_reacted, 1);
+}
+static void ro_never(void *arg)
+{
+    (void)arg;
+}
+
+TEST(loop_run_once_returns_after_running_only_a_reaction)
+{
+    /* A turn that runs only microtasks did work: run_once must return
+     * rather than sleep until the next timer (an embedding host's driver,
+     * like the Lua binding's, acts on what the reaction did). */
+    gort_loop *loop = setup();
+    CHECK(gort_loop_set_timeout(loop, 600 * GORT_SECOND, ro_never, NULL) > 0); /* keeps work pending */
+    gort_promise *p = gort_promise_new();
+    CHECK(p != NULL);
+    CHECK_EQ(gort_promise_resolve(p, NULL, NULL), 0);
+    gort_promise *q = gort_promise_then(p, loop, ro_react, NULL, NULL);
+    CHECK(q != NULL);
+    int64_t t0 = gort_now();
+    CHECK_EQ(gort_loop_run_once(loop, t0 + 300 * GORT_SECOND), 1);
+    CHECK(atomic_load(&g_ro_reacted) == 1);
+    CHECK_MSG(gort_now() - t0 < 100 * GORT_SECOND, "run_once slept after running the reaction");
+    gort_promise_release(q);
+    gort_promise_release(p);
+    teardown(loop);
+}
+
 /* ---- loop-bound goroutines ------------------------------------------------- */
 
 static atomic_int g_lg_done;
