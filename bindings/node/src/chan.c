@@ -318,26 +318,26 @@ static napi_value js_chan_handle(napi_env env, napi_callback_info info)
     return v;
 }
 
-static napi_value js_chan_len(napi_env env, napi_callback_info info)
+/* chanLen(ch) / chanCap(ch): a size of the channel as a JS number. */
+static napi_value chan_size(napi_env env, napi_callback_info info, size_t (*size)(gort_chan *))
 {
     napi_value a[1], v;
     js_args(env, info, a, 1);
     gchan *c = get_chan(env, a[0]);
     if (!c)
         return NULL;
-    napi_create_double(env, (double)gort_chan_len(c->ch), &v);
+    napi_create_double(env, (double)size(c->ch), &v);
     return v;
+}
+
+static napi_value js_chan_len(napi_env env, napi_callback_info info)
+{
+    return chan_size(env, info, gort_chan_len);
 }
 
 static napi_value js_chan_cap(napi_env env, napi_callback_info info)
 {
-    napi_value a[1], v;
-    js_args(env, info, a, 1);
-    gchan *c = get_chan(env, a[0]);
-    if (!c)
-        return NULL;
-    napi_create_double(env, (double)gort_chan_cap(c->ch), &v);
-    return v;
+    return chan_size(env, info, gort_chan_cap);
 }
 
 static napi_value js_chan_close(napi_env env, napi_callback_info info)
