@@ -220,6 +220,7 @@ typedef struct gort__sema_waiter gort__sema_waiter;
 typedef struct gort__sema {
     _Atomic uint32_t   count;   /* available units */
     _Atomic uint32_t   nwait;   /* sleepers (lets release skip the lock) */
+    _Atomic uint32_t   releasing; /* releasers still touching this sema (see sema.c, "lifetime") */
     gort__lock         lock;    /* protects head/tail */
     gort__sema_waiter *head;    /* FIFO of sleepers */
     gort__sema_waiter *tail;

@@ -65,6 +65,24 @@
  * a hand-off, through claim + wake (acq_rel/release per internal.h); either
  * way the releaser's earlier writes are visible to the acquirer.
  *
+ * Lifetime: the sema may be freed as soon as an acquirer returns
+ * ------------------------------------------------------------------
+ * A wait group's waiter may reuse or free the group once gort_wg_wait
+ * returns, and a mutex's new owner may free it once it has unlocked (Go
+ * allows both). But a releaser still reads nwait, takes the lock and wakes
+ * after its count++ made the unit takeable, so the acquirer that took it
+ * could return while the releaser still touches *s (TSan saw a wait group
+ * on a loop iteration's stack rewritten under a releaser's nwait load). Go
+ * avoids it because its wait queues live in a global table keyed by the
+ * address; here the queue is inside *s, so releasers announce themselves:
+ * release does releasing++ (seq_cst) before count++ and releasing--
+ * (release) as its last touch of *s, and every acquirer, before it returns,
+ * waits until releasing == 0 (acquire). An acquirer that took a unit saw
+ * the count++ that followed its releaser's releasing++, so it cannot miss
+ * that releaser. The wait is short: a releaser never parks or yields
+ * between the two (the hand-off yield comes after releasing--), and gort's
+ * core is never preempted asynchronously.
+ *
  * Rejected alternatives
  * ---------------------
  *  - Always hand units directly to the first sleeper (no count while
@@ -78,6 +96,7 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stddef.h>
 
 /* A sleeper's queue record; lives on the sleeper's stack. */
@@ -143,7 +162,27 @@ static void sema_unlink(gort__sema *s, gort__sema_waiter *e)
     atomic_fetch_sub_explicit(&s->nwait, 1, memory_order_seq_cst);
 }
 
+/* Before an acquirer returns: wait for releasers still touching *s. */
+static void sema_settle(gort__sema *s)
+{
+    for (int spins = 0; atomic_load_explicit(&s->releasing, memory_order_acquire) != 0; spins++) {
+        if (spins < 64)
+            gort__procyield(1);
+        else
+            sched_yield();
+    }
+}
+
+static int sema_acquire(gort__sema *s, bool lifo, int64_t deadline, gort__wait_reason why);
+
 int gort__sema_acquire_until(gort__sema *s, bool lifo, int64_t deadline, gort__wait_reason why)
+{
+    int r = sema_acquire(s, lifo, deadline, why);
+    sema_settle(s);
+    return r;
+}
+
+static int sema_acquire(gort__sema *s, bool lifo, int64_t deadline, gort__wait_reason why)
 {
     if (sema_try(s))
         return 0;
@@ -194,15 +233,19 @@ void gort__sema_acquire(gort__sema *s, bool lifo, gort__wait_reason why)
 
 void gort__sema_release(gort__sema *s, bool handoff)
 {
+    atomic_fetch_add_explicit(&s->releasing, 1, memory_order_seq_cst); /* "lifetime" above */
     atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
     /* Must come after the increment (see "missed wake-up" at the top). */
-    if (atomic_load_explicit(&s->nwait, memory_order_seq_cst) == 0)
+    if (atomic_load_explicit(&s->nwait, memory_order_seq_cst) == 0) {
+        atomic_fetch_sub_explicit(&s->releasing, 1, memory_order_release);
         return;
+    }
 
     gort__lock_acquire(&s->lock);
     if (atomic_load_explicit(&s->nwait, memory_order_seq_cst) == 0) {
         /* The unit was taken by an acquirer that re-checked under the lock. */
         gort__lock_release(&s->lock);
+        atomic_fetch_sub_explicit(&s->releasing, 1, memory_order_release);
         return;
     }
     gort__sema_waiter *won = NULL;
@@ -225,8 +268,10 @@ void gort__sema_release(gort__sema *s, bool handoff)
     if (won) {
         /* won stays valid until it is woken: it cannot time out any more. */
         gort__waiter_wake(&won->w);
-        /* Let the new owner run now, on our time slice (Go: goyield). */
-        if (handed)
-            gort__handoff_yield();
     }
+    /* The last touch of *s: from here its acquirers may return and free it. */
+    atomic_fetch_sub_explicit(&s->releasing, 1, memory_order_release);
+    /* Let the new owner run now, on our time slice (Go: goyield). */
+    if (handed)
+        gort__handoff_yield();
 }
