@@ -595,8 +595,10 @@ GORT_API const char *gort_type_name(int type);           /* "int32_t", "double",
  * gort_call_async. */
 GORT_API int gort_call(const gort_sig *sig, void (*fn)(void), void *const *args, void *ret);
 /* Run the call on a pool goroutine, inside gort_blocking (a call that
- * blocks in the kernel or runs long hands its P to the other goroutines;
- * such a function must not call gort itself). The argument VALUES are
+ * blocks in the kernel hands its P to the other goroutines after the
+ * sysmon's handoff delay; one that computes keeps its P for up to a 10 ms
+ * CPU slice, so a CPU-bound batch runs GORT_PROCS calls at a time; such a
+ * function must not call gort itself). The argument VALUES are
  * copied now; pointed-to memory is not: keep it alive and unchanged until
  * the promise settles. The promise is fulfilled with a pointer to a copy of
  * the return value (owned by the promise, freed with it: read it as
