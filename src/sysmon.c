@@ -34,6 +34,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SYSMON_TICK_MIN (20 * GORT_MICROSECOND)
 #define SYSMON_TICK_MAX (10 * GORT_MILLISECOND)
@@ -48,6 +51,13 @@ typedef struct p_seen {
     int64_t  syscallwhen;
     int64_t  preemptwhen; /* last preemption request (re-sent every 1 ms) */
 } p_seen;
+
+GORT__CORE void gort__sysmon_thread_start(gort__m *m)
+{
+    m->tid = (int)syscall(SYS_gettid);
+    if (pthread_getcpuclockid(pthread_self(), &m->cpuclock) != 0)
+        m->tid = 0; /* no clock: sysmon never judges this thread computing */
+}
 
 /* Returns whether it did anything (resets the back-off). */
 GORT__CORE static bool retake(p_seen *seen, int64_t now)
