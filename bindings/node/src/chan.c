@@ -653,8 +653,11 @@ static void tchan_fire(void *arg)
     }
 }
 
-/* after(ms) -> chan handle */
-static napi_value js_after(napi_env env, napi_callback_info info)
+/* The shared part of after(ms) and tickerNew(ms): a one-slot int64 channel
+ * and the loop timer (a timeout, or an interval if periodic) that feeds it,
+ * holding the env alive while armed. Returns the tchan (it holds one channel
+ * reference; *chp gets the caller's), or NULL with a JS exception pending. */
+static tchan *tchan_start(napi_env env, napi_callback_info info, bool periodic, gort_chan **chp)
 {
     napi_value a[1];
     js_args(env, info, a, 1);
@@ -666,20 +669,35 @@ static napi_value js_after(napi_env env, napi_callback_info info)
     if (!ch || !t) {
         gort_chan_release(ch);
         free(t);
-        return throw_gort(env, GORT_ENOMEM);
+        throw_gort(env, GORT_ENOMEM);
+        return NULL;
     }
     t->e = e;
     t->ch = gort_chan_retain(ch);
-    t->id = gort_loop_set_timeout(e->loop, (int64_t)(ms * 1e6), tchan_fire, t);
+    t->periodic = periodic;
+    int64_t ns = (int64_t)(ms * 1e6);
+    t->id = periodic ? gort_loop_set_interval(e->loop, ns, tchan_fire, t)
+                     : gort_loop_set_timeout(e->loop, ns, tchan_fire, t);
     if (t->id < 0) {
         int rc = (int)t->id;
         gort_chan_release(ch);
         gort_chan_release(ch);
         free(t);
-        return throw_gort(env, rc);
+        throw_gort(env, rc);
+        return NULL;
     }
     genv_hold(e);
     genv_kick(e);
+    *chp = ch;
+    return t;
+}
+
+/* after(ms) -> chan handle */
+static napi_value js_after(napi_env env, napi_callback_info info)
+{
+    gort_chan *ch;
+    if (!tchan_start(env, info, false, &ch))
+        return NULL;
     return wrap_chan(env, ch, K_INT64);
 }
 
@@ -700,32 +718,12 @@ static void ticker_finalize(napi_env env, void *data, void *hint)
 /* tickerNew(ms) -> [ticker handle, chan handle] */
 static napi_value js_ticker_new(napi_env env, napi_callback_info info)
 {
-    napi_value a[1], out, th, chv;
-    js_args(env, info, a, 1);
-    double ms;
-    NAPI_OK(env, napi_get_value_double(env, a[0], &ms));
-    genv *e = genv_get(env);
-    gort_chan *ch = gort_chan_make(sizeof(int64_t), 1);
-    tchan *t = calloc(1, sizeof *t);
-    if (!ch || !t) {
-        gort_chan_release(ch);
-        free(t);
-        return throw_gort(env, GORT_ENOMEM);
-    }
-    t->e = e;
-    t->ch = gort_chan_retain(ch);
-    t->periodic = true;
-    t->id = gort_loop_set_interval(e->loop, (int64_t)(ms * 1e6), tchan_fire, t);
-    if (t->id < 0) {
-        int rc = (int)t->id;
-        gort_chan_release(ch);
-        gort_chan_release(ch);
-        free(t);
-        return throw_gort(env, rc);
-    }
-    genv_hold(e);
-    genv_kick(e);
-    genv_ref(e); /* the finalizer may run during the env's teardown */
+    napi_value out, th, chv;
+    gort_chan *ch;
+    tchan *t = tchan_start(env, info, true, &ch);
+    if (!t)
+        return NULL;
+    genv_ref(t->e); /* the finalizer may run during the env's teardown */
     NAPI_OK(env, napi_create_external(env, t, ticker_finalize, NULL, &th));
     chv = wrap_chan(env, ch, K_INT64);
     napi_create_array_with_length(env, 2, &out);
