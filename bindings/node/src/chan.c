@@ -33,6 +33,7 @@
 #include "gortnode.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,6 +223,9 @@ static napi_value recv_result(napi_env env, napi_value value, bool ok)
 
 /* ---- handles ------------------------------------------------------------- */
 
+/* gchan wrappers not yet finalized (internal: the leak test reads it). */
+static _Atomic long live_chans;
+
 static void gchan_finalize(napi_env env, void *data, void *hint)
 {
     (void)hint;
@@ -239,6 +243,7 @@ static void gchan_finalize(napi_env env, void *data, void *hint)
     }
     gort_chan_release(c->ch);
     free(c);
+    atomic_fetch_sub(&live_chans, 1);
 }
 
 static napi_value wrap_chan(napi_env env, gort_chan *ch, int kind)
@@ -256,6 +261,7 @@ static napi_value wrap_chan(napi_env env, gort_chan *ch, int kind)
         free(c);
         return NULL;
     }
+    atomic_fetch_add(&live_chans, 1);
     return v;
 }
 
@@ -269,6 +275,14 @@ static gchan *get_chan(napi_env env, napi_value v)
         return NULL;
     }
     return p;
+}
+
+static napi_value js_live_chans(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_int64(env, atomic_load(&live_chans), &v);
+    return v;
 }
 
 /* chanNew(cap, kind) */
@@ -707,7 +721,8 @@ static void ticker_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     tchan *t = data;
     if (!t->stopped) {
-        gort_loop_clear_timer(t->e->loop, t->id);
+        if (!t->e->dead) /* else the loop and its timers are gone (addon.c) */
+            gort_loop_clear_timer(t->e->loop, t->id);
         genv_release(t->e);
     }
     genv_unref(t->e);
@@ -756,6 +771,7 @@ void chan_init(napi_env env, napi_value exports)
         { "chanRecv", js_chan_recv },       { "chanTryRecv", js_chan_try_recv },
         { "select", js_select },            { "after", js_after },
         { "tickerNew", js_ticker_new },     { "tickerStop", js_ticker_stop },
+        { "liveChans", js_live_chans },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
 }
