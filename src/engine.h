@@ -126,6 +126,8 @@ struct gort__m {
     void       *op_arg;
     gort__m    *idlelink;    /* idle-M list (sched.lock) */
     gort__m    *alllink;     /* sched.allm (sched.lock) */
+    int         tid;         /* kernel thread id; both set by the thread itself before it */
+    clockid_t   cpuclock;    /* first holds a P (sysmon.c: is a blocking call computing?) */
 };
 
 /* An executor of pinned goroutines: one OS thread that runs only its own
@@ -232,6 +234,7 @@ int  gort__pool_ensure_m(void);       /* 0, or GORT_EAGAIN: the pool has no thre
 int  gort__sysmon_start(void);
 void gort__sysmon_stop(void);
 void gort__sysmon_wake(void);
+void gort__sysmon_thread_start(gort__m *m); /* an M records tid/cpuclock for sysmon */
 /* guard.c: stack-overflow diagnosis (SIGSEGV/SIGBUS on an alternate stack) */
 void gort__guard_init(void);                        /* install the handler (once per process) */
 void gort__guard_thread_start(gort__altstack *a);   /* the calling thread becomes an M */

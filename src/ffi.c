@@ -50,8 +50,13 @@
  *   fits in 8 bytes). The values are copied there at the call; pointed-to
  *   memory is not (the caller keeps it alive until the promise settles).
  *   The goroutine runs ffi_call inside gort_blocking, so a call that blocks
- *   in the kernel or runs long gives its P to other goroutines after the
- *   sysmon's handoff delay (as Go treats cgo calls). The promise is then
+ *   in the kernel gives its P to other goroutines after the sysmon's handoff
+ *   delay (20 us, as Go treats cgo calls). A call that computes keeps its P
+ *   while it does, up to a 10 ms CPU slice (sysmon.c reads the thread's CPU
+ *   clock): a batch of CPU-bound calls therefore runs GORT_PROCS at a time,
+ *   like a thread pool of that size, instead of on one thread per call
+ *   (which thrashed the caches and starved the caller's event-loop thread
+ *   of CPU). The promise is then
  *   fulfilled with the block itself and free as its destructor: the value
  *   pointer is the result slot at offset 0, so the one allocation is the
  *   promise's copy of the result; for a void function the block is freed and

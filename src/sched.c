@@ -1056,6 +1056,7 @@ GORT__CORE static void *mstart(void *arg)
         gort__S.mcount--; /* its thread is done: it no longer counts against max_threads */
         gort__lock_release(&gort__S.lock);
     } else {
+        gort__sysmon_thread_start(m); /* before acquirep publishes m to sysmon */
         gort__lock_acquire(&gort__S.lock);
         gort__p *p = m->nextp;
         m->nextp = NULL;

@@ -12,7 +12,8 @@
  *   bad_input      NULL function/signature/arguments, after shutdown
  *   async_*        T_SCALE(100000) async calls all checked; results of
  *                  every width; a kernel-blocking call with one P does not
- *                  stall other goroutines; gort_sig_free while jobs run
+ *                  stall other goroutines; gort_sig_free while jobs run;
+ *                  a CPU-bound batch never runs more calls than Ps at once
  * A GORT_WITH_FFI=OFF build (e.g. the aarch64 cross stage) compiles only
  * `without_ffi`, which checks that every entry point says GORT_ENOSYS.
  */
@@ -746,6 +747,56 @@ TEST(async_sleep_does_not_stall_one_p)
     gort_chan_release(s.ping);
     gort_chan_release(s.pong);
     gort_sig_free(s.sig);
+}
+
+/* Two Ps, a batch of 8 x procs CPU-bound calls (each ~1 ms of CPU, well
+ * under sysmon's compute slice): a thread that computes in a blocking call
+ * keeps its P, so no more calls run at once than there are Ps (before,
+ * sysmon handed the P of every call to a new M after 20 us, and the whole
+ * batch ran at once on as many threads). The callee counts itself in and
+ * out; the results prove every call ran its loop. */
+static _Atomic int crunch_running, crunch_max;
+
+static uint64_t lcg_steps(uint64_t n)
+{
+    uint64_t x = n;
+    for (uint64_t i = 0; i < n; i++)
+        x = x * 6364136223846793005u + 1442695040888963407u;
+    return x;
+}
+
+static uint64_t crunch(uint64_t n)
+{
+    int now = atomic_fetch_add(&crunch_running, 1) + 1;
+    int max = atomic_load(&crunch_max);
+    while (now > max && !atomic_compare_exchange_weak(&crunch_max, &max, now)) {
+    }
+    uint64_t x = lcg_steps(n);
+    atomic_fetch_sub(&crunch_running, 1);
+    return x;
+}
+
+TEST(async_cpu_bound_batch_runs_procs_at_once)
+{
+    enum { PROCS = 2, N = 8 * PROCS };
+    CHECK_EQ(init_procs(PROCS), 0);
+    gort_sig *sig = sig_or_die("uint64_t crunch(uint64_t n)");
+    uint64_t n = (uint64_t)T_SCALE(1000000);
+    gort_promise *ps[N];
+    for (int i = 0; i < N; i++) {
+        uint64_t ni = n + (uint64_t)i;
+        ps[i] = gort_call_async(sig, FN(crunch), (void *[]){&ni});
+        CHECK(ps[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(gort_await_until(ps[i], hatch()), 0);
+        CHECK_EQ(*(uint64_t *)gort_promise_value(ps[i]), lcg_steps(n + (uint64_t)i));
+        gort_promise_release(ps[i]);
+    }
+    CHECK_MSG(atomic_load(&crunch_max) <= PROCS, "%d CPU-bound calls ran at once on %d Ps",
+              atomic_load(&crunch_max), PROCS);
+    gort_sig_free(sig);
+    gort_shutdown();
 }
 
 /* gort_sig_free while jobs using the signature are blocked in the call. */

@@ -10,11 +10,16 @@
 //   all          Promise.all over 10k resolved promises (ns/input)
 //   crc32        zlib crc32 over 64 x 4 MiB: fn.async on gort's pool vs a
 //                worker_threads pool (piscina if installed, else a plain
-//                pool of one Worker per CPU) vs serial zlib.crc32 (ms), and
-//                the event-loop delay p99 (perf_hooks) while gort computes
+//                pool of one Worker per CPU) vs serial zlib.crc32 (Node's
+//                bundled zlib) and vs serial synchronous calls of the same
+//                system libz crc32 that fn.async runs (ms), and the
+//                event-loop delay p99 (perf_hooks) while gort computes
+//   task         per-task overhead: 20k trivial tasks (crc32 of 16 bytes)
+//                with fn.async vs piscina.run, all in flight at once (us/task)
 //
 // Prints RESULT lines and a Markdown table with gort/Node ratios.
-// usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs]
+// usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs] [filter]
+//   filter: a substring of the case names to run (crc32, task, pingpong...)
 'use strict';
 const gort = require('gort');
 const { Worker } = require('worker_threads');
@@ -24,6 +29,8 @@ const os = require('os');
 const path = require('path');
 
 const RUNS = Number(process.argv[2] || 5);
+const FILTER = process.argv[3] || '';
+const want = (name) => name.includes(FILTER);
 const now = () => Number(process.hrtime.bigint());
 
 class PromiseQueue { // an unbuffered channel with plain promises: the JS baseline
@@ -160,6 +167,29 @@ async function crcSerial() {
   return (now() - t0) / 1e6;
 }
 
+async function crcSerialLibz() { // the same libz function fn.async runs, called synchronously
+  const t0 = now();
+  for (let i = 0; i < crcBufs.length; i++) if (crc32(0, crcBufs[i], crcBufs[i].length) !== crcWant[i]) throw new Error('crc mismatch');
+  return (now() - t0) / 1e6;
+}
+
+const tinyBuf = Buffer.alloc(16, 7), tinyWant = zlib.crc32(tinyBuf), TASKS = 20000;
+async function taskGort() {
+  const t0 = now();
+  const got = await gort.Promise.all(Array.from({ length: TASKS }, () => crc32.async(0, tinyBuf, tinyBuf.length)));
+  const us = (now() - t0) / 1e3 / TASKS;
+  if (got.some((c) => c !== tinyWant)) throw new Error('crc mismatch');
+  return us;
+}
+
+async function taskPool(pool) {
+  const t0 = now();
+  const got = await Promise.all(Array.from({ length: TASKS }, () => pool.run(tinyBuf)));
+  const us = (now() - t0) / 1e3 / TASKS;
+  if (got.some((c) => c !== tinyWant)) throw new Error('crc mismatch');
+  return us;
+}
+
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.length >> 1]; };
 
 (async () => {
@@ -172,7 +202,7 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     ['all', 'ns/input', () => all(gort.Promise, 10000), () => all(Promise, 10000)],
   ];
   const rows = [];
-  for (const [name, unit, g, n] of cases) {
+  for (const [name, unit, g, n] of cases.filter((c) => want(c[0]))) {
     await g(); await n(); // warm-up
     const gs = [], ns = [];
     for (let r = 0; r < RUNS; r++) {
@@ -192,19 +222,36 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     "const zlib = require('zlib');\n" +
     "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n");
   const pool = makePool();
-  await crcGort(); await crcPool(pool); lagP99 = [];
-  const cg = [], cp = [], cs = [];
-  for (let r = 0; r < RUNS; r++) { cg.push(await crcGort()); cp.push(await crcPool(pool)); cs.push(await crcSerial()); }
+  if (want('crc32')) {
+    await crcGort(); await crcPool(pool); lagP99 = [];
+    const cg = [], cp = [], cs = [], cl = [];
+    for (let r = 0; r < RUNS; r++) {
+      cg.push(await crcGort()); cp.push(await crcPool(pool)); cs.push(await crcSerial()); cl.push(await crcSerialLibz());
+    }
+    const [g, pl, se, sl] = [median(cg), median(cp), median(cs), median(cl)];
+    console.log(`RESULT crc32_gort_ms=${g.toFixed(1)} ms`);
+    console.log(`RESULT crc32_pool_ms=${pl.toFixed(1)} ms`);
+    console.log(`RESULT crc32_serial_ms=${se.toFixed(1)} ms`);
+    console.log(`RESULT crc32_serial_libz_ms=${sl.toFixed(1)} ms`);
+    console.log(`RESULT crc32_lag_p99_ms=${median(lagP99).toFixed(2)} ms`);
+    rows.push(`| crc32 64x4MiB | ms | ${g.toFixed(1)} | ${pl.toFixed(1)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
+    rows.push(`| crc32 speed-up vs serial zlib.crc32 (Node's zlib) | x | ${(se / g).toFixed(2)} | ${(se / pl).toFixed(2)} | — |`);
+    rows.push(`| crc32 speed-up vs serial calls of the same libz crc32 | x | ${(sl / g).toFixed(2)} | — | — |`);
+    rows.push(`| crc32 overhead per task vs ideal (serial/procs) | ms | ${((g - se / os.cpus().length) / 64).toFixed(3)} | ${((pl - se / os.cpus().length) / 64).toFixed(3)} | — |`);
+    rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
+  }
+  if (want('task')) {
+    await taskGort(); await taskPool(pool);
+    const tg = [], tp = [];
+    for (let r = 0; r < RUNS; r++) {
+      if (r % 2) { tp.push(await taskPool(pool)); tg.push(await taskGort()); } else { tg.push(await taskGort()); tp.push(await taskPool(pool)); }
+    }
+    const [g, pl] = [median(tg), median(tp)];
+    console.log(`RESULT task_gort_us=${g.toFixed(2)} us`);
+    console.log(`RESULT task_pool_us=${pl.toFixed(2)} us`);
+    rows.push(`| per-task overhead (20k trivial tasks) | us/task | ${g.toFixed(2)} | ${pl.toFixed(2)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
+  }
   await pool.close();
-  const [g, pl, se] = [median(cg), median(cp), median(cs)];
-  console.log(`RESULT crc32_gort_ms=${g.toFixed(1)} ms`);
-  console.log(`RESULT crc32_pool_ms=${pl.toFixed(1)} ms`);
-  console.log(`RESULT crc32_serial_ms=${se.toFixed(1)} ms`);
-  console.log(`RESULT crc32_lag_p99_ms=${median(lagP99).toFixed(2)} ms`);
-  rows.push(`| crc32 64x4MiB | ms | ${g.toFixed(1)} | ${pl.toFixed(1)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
-  rows.push(`| crc32 speed-up vs serial zlib.crc32 | x | ${(se / g).toFixed(2)} | ${(se / pl).toFixed(2)} | — |`);
-  rows.push(`| crc32 overhead per task vs ideal (serial/procs) | ms | ${((g - se / os.cpus().length) / 64).toFixed(3)} | ${((pl - se / os.cpus().length) / 64).toFixed(3)} | — |`);
-  rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
   await w.terminate();
   console.log(`\nNode binding vs Node (${RUNS} runs, medians, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)})\n`);
   console.log('| benchmark | unit | gort | Node baseline | gort/Node |\n|---|---|---|---|---|');

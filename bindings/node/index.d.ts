@@ -48,6 +48,7 @@ export { GortPromise as Promise };
 export function fromHandle(handle: bigint): GortPromise<unknown>;
 
 export interface NativeFunction {
+  /** A variadic function takes its fixed arguments, then a (C type, value) pair per variadic argument. */
   (...args: unknown[]): any;
   /** The call on gort's parallel pool; Buffers/TypedArrays passed stay alive until it settles. */
   async(...args: unknown[]): GortPromise<any>;

@@ -33,13 +33,17 @@
  * nobody settles does not keep Node alive, as in Node.
  *
  * Teardown. An async cleanup hook (env exit, worker termination) marks the
- * genv dead, stops and closes the uv_poll and drops the env's reference.
- * Goroutine ops and boxes that outlive the env find `dead` under the lock
- * and free their C parts without JS. process.exit() leaves engine threads
+ * genv dead, stops and closes the uv_poll; when the handle is closed it
+ * frees the env's gort loop (so an ended worker leaves no loop or eventfd
+ * behind) and drops the env's reference. Goroutine ops and boxes that
+ * outlive the env find `dead` under the lock and free their C parts
+ * without JS; code on the JS thread that may run after the cleanup hook
+ * (finalizers) checks `dead` before touching the loop. process.exit() leaves engine threads
  * running until the process ends; nothing of theirs touches JS.
  */
 #include "gortnode.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,10 +70,10 @@ void genv_unref(genv *e)
     long left = --e->refs;
     pthread_mutex_unlock(&e->mu);
     if (left == 0) {
-        /* The loop is not freed: promises released after this point (a
-         * finalizer dropping a pending reaction) still unref it after their
-         * reaction's destructor ran, which may be what dropped this last
-         * reference. One idle loop (and its eventfd) per ended env. */
+        /* The loop was freed at the env's cleanup (poll_closed), not here:
+         * this may run inside the engine's promise code (a cancelled or
+         * released reaction's destructor dropping a box), which still uses
+         * the loop after the destructor returns. */
         pthread_mutex_destroy(&e->mu);
         free(e);
     }
@@ -143,10 +147,24 @@ static void on_poll(uv_poll_t *h, int status, int events)
     napi_close_handle_scope(env, hs);
 }
 
+/* Loops of live envs (internal: the worker-teardown test reads it). */
+static _Atomic long live_loops;
+
 static void poll_closed(uv_handle_t *h)
 {
     genv *e = h->data;
     napi_remove_async_cleanup_hook(e->cleanup);
+    /* Free the env's loop here: on its JS thread, outside any loop turn,
+     * after `dead` was set under mu (so no thread posts to it any more) and
+     * with the env's own reference still held (the destructors of the
+     * reactions the free cancels may drop other references). Reactions
+     * registered on promises still pending are cancelled when those
+     * settle; loop-bound goroutines still parked (an operation of a
+     * terminated worker that nothing completed) stay with the engine until
+     * gort_shutdown (gort_loop_free). */
+    gort_loop_free(e->loop);
+    e->loop = NULL;
+    atomic_fetch_sub(&live_loops, 1);
     genv_unref(e);
 }
 
@@ -401,6 +419,14 @@ static napi_value js_procs(napi_env env, napi_callback_info info)
     return v;
 }
 
+static napi_value js_live_loops(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_int64(env, atomic_load(&live_loops), &v);
+    return v;
+}
+
 static napi_value js_goroutines(napi_env env, napi_callback_info info)
 {
     (void)info;
@@ -447,6 +473,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
         free(e);
         return throw_gort(env, fd < 0 ? fd : GORT_ENOMEM);
     }
+    atomic_fetch_add(&live_loops, 1);
     e->poll.data = e;
     uv_poll_start(&e->poll, UV_READABLE, on_poll);
     uv_unref((uv_handle_t *)&e->poll);
@@ -465,7 +492,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     napi_add_async_cleanup_hook(env, env_cleanup, e, &e->cleanup);
 
     static const export_fn fns[] = { { "procs", js_procs }, { "goroutines", js_goroutines },
-                                     { "ref", js_ref }, { "unref", js_unref } };
+                                     { "ref", js_ref }, { "unref", js_unref },
+                                     { "liveLoops", js_live_loops } };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
     napi_value v;
     napi_set_named_property(env, exports, "errors", err_names(env));

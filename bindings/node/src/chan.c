@@ -33,6 +33,7 @@
 #include "gortnode.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,6 +223,9 @@ static napi_value recv_result(napi_env env, napi_value value, bool ok)
 
 /* ---- handles ------------------------------------------------------------- */
 
+/* gchan wrappers not yet finalized (internal: the leak test reads it). */
+static _Atomic long live_chans;
+
 static void gchan_finalize(napi_env env, void *data, void *hint)
 {
     (void)hint;
@@ -239,6 +243,7 @@ static void gchan_finalize(napi_env env, void *data, void *hint)
     }
     gort_chan_release(c->ch);
     free(c);
+    atomic_fetch_sub(&live_chans, 1);
 }
 
 static napi_value wrap_chan(napi_env env, gort_chan *ch, int kind)
@@ -256,6 +261,7 @@ static napi_value wrap_chan(napi_env env, gort_chan *ch, int kind)
         free(c);
         return NULL;
     }
+    atomic_fetch_add(&live_chans, 1);
     return v;
 }
 
@@ -269,6 +275,14 @@ static gchan *get_chan(napi_env env, napi_value v)
         return NULL;
     }
     return p;
+}
+
+static napi_value js_live_chans(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_int64(env, atomic_load(&live_chans), &v);
+    return v;
 }
 
 /* chanNew(cap, kind) */
@@ -653,8 +667,11 @@ static void tchan_fire(void *arg)
     }
 }
 
-/* after(ms) -> chan handle */
-static napi_value js_after(napi_env env, napi_callback_info info)
+/* The shared part of after(ms) and tickerNew(ms): a one-slot int64 channel
+ * and the loop timer (a timeout, or an interval if periodic) that feeds it,
+ * holding the env alive while armed. Returns the tchan (it holds one channel
+ * reference; *chp gets the caller's), or NULL with a JS exception pending. */
+static tchan *tchan_start(napi_env env, napi_callback_info info, bool periodic, gort_chan **chp)
 {
     napi_value a[1];
     js_args(env, info, a, 1);
@@ -666,20 +683,35 @@ static napi_value js_after(napi_env env, napi_callback_info info)
     if (!ch || !t) {
         gort_chan_release(ch);
         free(t);
-        return throw_gort(env, GORT_ENOMEM);
+        throw_gort(env, GORT_ENOMEM);
+        return NULL;
     }
     t->e = e;
     t->ch = gort_chan_retain(ch);
-    t->id = gort_loop_set_timeout(e->loop, (int64_t)(ms * 1e6), tchan_fire, t);
+    t->periodic = periodic;
+    int64_t ns = (int64_t)(ms * 1e6);
+    t->id = periodic ? gort_loop_set_interval(e->loop, ns, tchan_fire, t)
+                     : gort_loop_set_timeout(e->loop, ns, tchan_fire, t);
     if (t->id < 0) {
         int rc = (int)t->id;
         gort_chan_release(ch);
         gort_chan_release(ch);
         free(t);
-        return throw_gort(env, rc);
+        throw_gort(env, rc);
+        return NULL;
     }
     genv_hold(e);
     genv_kick(e);
+    *chp = ch;
+    return t;
+}
+
+/* after(ms) -> chan handle */
+static napi_value js_after(napi_env env, napi_callback_info info)
+{
+    gort_chan *ch;
+    if (!tchan_start(env, info, false, &ch))
+        return NULL;
     return wrap_chan(env, ch, K_INT64);
 }
 
@@ -689,7 +721,8 @@ static void ticker_finalize(napi_env env, void *data, void *hint)
     (void)hint;
     tchan *t = data;
     if (!t->stopped) {
-        gort_loop_clear_timer(t->e->loop, t->id);
+        if (!t->e->dead) /* else the loop and its timers are gone (addon.c) */
+            gort_loop_clear_timer(t->e->loop, t->id);
         genv_release(t->e);
     }
     genv_unref(t->e);
@@ -700,32 +733,12 @@ static void ticker_finalize(napi_env env, void *data, void *hint)
 /* tickerNew(ms) -> [ticker handle, chan handle] */
 static napi_value js_ticker_new(napi_env env, napi_callback_info info)
 {
-    napi_value a[1], out, th, chv;
-    js_args(env, info, a, 1);
-    double ms;
-    NAPI_OK(env, napi_get_value_double(env, a[0], &ms));
-    genv *e = genv_get(env);
-    gort_chan *ch = gort_chan_make(sizeof(int64_t), 1);
-    tchan *t = calloc(1, sizeof *t);
-    if (!ch || !t) {
-        gort_chan_release(ch);
-        free(t);
-        return throw_gort(env, GORT_ENOMEM);
-    }
-    t->e = e;
-    t->ch = gort_chan_retain(ch);
-    t->periodic = true;
-    t->id = gort_loop_set_interval(e->loop, (int64_t)(ms * 1e6), tchan_fire, t);
-    if (t->id < 0) {
-        int rc = (int)t->id;
-        gort_chan_release(ch);
-        gort_chan_release(ch);
-        free(t);
-        return throw_gort(env, rc);
-    }
-    genv_hold(e);
-    genv_kick(e);
-    genv_ref(e); /* the finalizer may run during the env's teardown */
+    napi_value out, th, chv;
+    gort_chan *ch;
+    tchan *t = tchan_start(env, info, true, &ch);
+    if (!t)
+        return NULL;
+    genv_ref(t->e); /* the finalizer may run during the env's teardown */
     NAPI_OK(env, napi_create_external(env, t, ticker_finalize, NULL, &th));
     chv = wrap_chan(env, ch, K_INT64);
     napi_create_array_with_length(env, 2, &out);
@@ -758,6 +771,7 @@ void chan_init(napi_env env, napi_value exports)
         { "chanRecv", js_chan_recv },       { "chanTryRecv", js_chan_try_recv },
         { "select", js_select },            { "after", js_after },
         { "tickerNew", js_ticker_new },     { "tickerStop", js_ticker_stop },
+        { "liveChans", js_live_chans },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -15,6 +15,12 @@
  * kept alive by the promise's reaction until the call has settled (the
  * engine copies argument values, not what they point at).
  *
+ * Variadic functions: the declaration's handle calls with the fixed
+ * arguments only; derive() makes the handle of a call with variadic
+ * arguments of given types (gort_sig_new_var, its own prepared cif); the
+ * JS side (lib/native-lib.js) takes the types at the call, as (type, value)
+ * pairs after the fixed arguments, and keeps one derived handle per type list.
+ *
  * Libraries are dlopen'ed once and never closed (functions handed out must
  * stay valid; Node keeps its addons loaded the same way).
  */
@@ -59,7 +65,47 @@ static napi_value js_dlopen(napi_env env, napi_callback_info info)
     return v;
 }
 
-/* func(lib, decl) -> [handle, nargs, name, ret type name, arg type names[]] */
+static cfunc *get_cfunc(napi_env env, napi_value v)
+{
+    void *p = NULL;
+    if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
+        throw_type(env, "expected a gort.native function handle");
+        return NULL;
+    }
+    return p;
+}
+
+/* [handle, nargs, name, arg GORT_T_*[], variadic] for sig (owned by the
+ * handle from here on, freed with it) calling fn. */
+static napi_value func_handle(napi_env env, gort_sig *sig, void (*fn)(void))
+{
+    cfunc *f = malloc(sizeof *f);
+    if (!f) {
+        gort_sig_free(sig);
+        return throw_gort(env, GORT_ENOMEM);
+    }
+    f->sig = sig;
+    f->fn = fn;
+    napi_value out, h, v, types;
+    napi_create_external(env, f, cfunc_finalize, NULL, &h);
+    napi_create_array_with_length(env, 5, &out);
+    napi_set_element(env, out, 0, h);
+    napi_create_uint32(env, (uint32_t)gort_sig_nargs(sig), &v);
+    napi_set_element(env, out, 1, v);
+    napi_create_string_utf8(env, gort_sig_name(sig), NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, out, 2, v);
+    napi_create_array(env, &types);
+    for (size_t i = 0; i < gort_sig_nargs(sig); i++) {
+        napi_create_int32(env, gort_sig_arg(sig, i), &v);
+        napi_set_element(env, types, (uint32_t)i, v);
+    }
+    napi_set_element(env, out, 3, types);
+    napi_get_boolean(env, gort_sig_variadic(sig), &v);
+    napi_set_element(env, out, 4, v);
+    return out;
+}
+
+/* func(lib, decl) -> func_handle's array */
 static napi_value js_func(napi_env env, napi_callback_info info)
 {
     napi_value a[2];
@@ -85,10 +131,6 @@ static napi_value js_func(napi_env env, napi_callback_info info)
         gort_sig_free(sig);
         return throw_type(env, "decl: the declaration must name the function");
     }
-    if (gort_sig_variadic(sig)) {
-        gort_sig_free(sig);
-        return throw_type(env, "decl: variadic functions are not supported by gort.native yet");
-    }
     dlerror();
     void *sym = dlsym(lib, name);
     if (!sym) {
@@ -98,28 +140,38 @@ static napi_value js_func(napi_env env, napi_callback_info info)
         napi_throw_error(env, "GORT_EINVAL", msg);
         return NULL;
     }
-    cfunc *f = malloc(sizeof *f);
-    if (!f) {
-        gort_sig_free(sig);
-        return throw_gort(env, GORT_ENOMEM);
+    void (*fn)(void);
+    memcpy(&fn, &sym, sizeof sym);
+    return func_handle(env, sig, fn);
+}
+
+/* derive(fh, types) -> the handle of fh's variadic function called with
+ * variadic arguments of these types ("int, double"; gort_sig_new_var),
+ * as func's. lib/native.js derives one per distinct type list and keeps it. */
+static napi_value js_derive(napi_env env, napi_callback_info info)
+{
+    napi_value a[2];
+    js_args(env, info, a, 2);
+    cfunc *f = get_cfunc(env, a[0]);
+    if (!f)
+        return NULL;
+    char types[1024];
+    size_t len;
+    if (napi_get_value_string_utf8(env, a[1], types, sizeof types, &len) != napi_ok)
+        return throw_type(env, "The \"types\" argument must be of type string");
+    gort_sig *sig = NULL;
+    gort_sig_diag diag = { 0 };
+    int rc = gort_sig_new_var(&sig, f->sig, types, &diag);
+    if (rc < 0) {
+        char msg[sizeof types + 200];
+        snprintf(msg, sizeof msg, "%s(): bad variadic argument types \"%s\" at offset %zu: %s",
+                 gort_sig_name(f->sig), types, diag.pos, rc == GORT_EINVAL ? diag.msg : gort_strerror(rc));
+        if (rc == GORT_EINVAL)
+            return throw_type(env, msg);
+        napi_throw(env, gort_error(env, rc, msg));
+        return NULL;
     }
-    f->sig = sig;
-    memcpy(&f->fn, &sym, sizeof sym);
-    napi_value out, h, v, types;
-    napi_create_external(env, f, cfunc_finalize, NULL, &h);
-    napi_create_array_with_length(env, 4, &out);
-    napi_set_element(env, out, 0, h);
-    napi_create_uint32(env, (uint32_t)gort_sig_nargs(sig), &v);
-    napi_set_element(env, out, 1, v);
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
-    napi_set_element(env, out, 2, v);
-    napi_create_array(env, &types);
-    for (size_t i = 0; i < gort_sig_nargs(sig); i++) {
-        napi_create_int32(env, gort_sig_arg(sig, i), &v);
-        napi_set_element(env, types, (uint32_t)i, v);
-    }
-    napi_set_element(env, out, 3, types);
-    return out;
+    return func_handle(env, sig, f->fn);
 }
 
 typedef union slot {
@@ -326,16 +378,6 @@ static void free_owned(void **owned, size_t n)
         free(owned[i]);
 }
 
-static cfunc *get_cfunc(napi_env env, napi_value v)
-{
-    void *p = NULL;
-    if (napi_get_value_external(env, v, &p) != napi_ok || !p) {
-        throw_type(env, "expected a gort.native function handle");
-        return NULL;
-    }
-    return p;
-}
-
 /* call(fh, argv) -> result, on this thread */
 static napi_value js_call(napi_env env, napi_callback_info info)
 {
@@ -421,6 +463,7 @@ void native_init(napi_env env, napi_value exports)
         { "dlopen", js_dlopen },       { "func", js_func },
         { "call", js_call },           { "callAsync", js_call_async },
         { "readRet", js_read_ret },    { "promiseRelease", js_promise_release },
+        { "derive", js_derive },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

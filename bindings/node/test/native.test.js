@@ -81,3 +81,42 @@ test('gort.native: crc32 from libz, sync and fn.async on the pool, checked again
   assert.throws(() => gort.native('libc.so.6').func('int (int'), (e) => e.code === 'GORT_EINVAL');
   assert.throws(() => gort.native('/nonexistent/lib.so'), /nonexistent/);
 });
+
+test('gort.native: variadic functions take (type, value) pairs after the fixed arguments', { timeout: 60000 }, async () => {
+  const libc = gort.native('libc.so.6');
+  const snprintf = libc.func('int snprintf(char *buf, size_t n, const char *fmt, ...)');
+  assert.strictEqual(snprintf.length, 3);
+  const buf = Buffer.alloc(128);
+  const show = (n) => buf.toString('utf8', 0, n);
+  // every promotion class: int, unsigned, long long (BigInt), double, string, pointer
+  let n = snprintf(buf, buf.length, '%d|%u|%lld|%.3f|%s|%p', 'int', -42, 'unsigned int', 4294967295,
+    'long long', -(2n ** 62n), 'double', 2.5, 'const char *', 'héllo', 'void *', null);
+  assert.strictEqual(show(n), `-42|4294967295|${-(2n ** 62n)}|2.500|héllo|(nil)`);
+  assert.strictEqual(n, Buffer.byteLength(show(n)));
+  // no variadic arguments: the fixed ones only
+  assert.strictEqual(show(snprintf(buf, buf.length, 'plain')), 'plain');
+  // the same type list again reuses its derived signature; another list gets its own
+  for (let i = 0; i < 100; i++) assert.strictEqual(show(snprintf(buf, buf.length, '%d', 'int', i)), String(i));
+  assert.strictEqual(show(snprintf(buf, buf.length, '%g %g', 'double', 0.5, 'double', -1e300)), '0.5 -1e+300');
+  // doubles in registers past the integer ones, and on the stack
+  const ds = Array.from({ length: 10 }, (_, i) => i + 0.25);
+  n = snprintf(buf, buf.length, ds.map(() => '%.2f').join(' '), ...ds.flatMap((d) => ['double', d]));
+  assert.strictEqual(show(n), ds.map((d) => d.toFixed(2)).join(' '));
+  // on the pool: strings are copied, the Buffer kept alive until it settles
+  const out = Buffer.alloc(64);
+  n = await snprintf.async(out, out.length, '%s=%d', 'char *', 'async', 'int', 7);
+  assert.strictEqual(out.toString('utf8', 0, n), 'async=7');
+  const ps = Array.from({ length: 32 }, (_, i) => {
+    const b = Buffer.alloc(16);
+    return snprintf.async(b, b.length, '%x', 'unsigned', i * 4099).then((m) => b.toString('utf8', 0, m));
+  });
+  assert.deepStrictEqual(await gort.Promise.all(ps), Array.from({ length: 32 }, (_, i) => (i * 4099).toString(16)));
+  // errors name what is wrong
+  assert.throws(() => snprintf(buf, 1, '%d', 'int'), (e) => e instanceof TypeError && /\(type, value\) pair/.test(e.message));
+  assert.throws(() => snprintf(buf, 1, '%d', 5, 1), (e) => e instanceof TypeError && /type of variadic argument 0/.test(e.message));
+  assert.throws(() => snprintf(buf, 1, '%f', 'float', 1), (e) => e instanceof TypeError && /promoted to double/.test(e.message));
+  assert.throws(() => snprintf(buf, 1, '%d', 'nosuchtype', 1), (e) => e instanceof TypeError && /bad variadic argument types/.test(e.message));
+  assert.throws(() => snprintf(buf, 1, '%d', 'int', 'x'), (e) => e instanceof TypeError && /#4/.test(e.message));
+  assert.throws(() => snprintf(buf, 1, '%d', 'int', 2 ** 31), (e) => e instanceof RangeError && /#4/.test(e.message));
+  assert.throws(() => snprintf.async(buf, 1, '%d', 'int'), TypeError);
+});

@@ -84,29 +84,75 @@ test('8 worker_threads load the addon, exchange traffic, some terminated mid-tra
   assert.strictEqual(r.stdout.trim(), 'ok 8');
 });
 
-test('RSS stays flat over 1M channel operations; collected Chans are freed', T, () => {
+test('RSS stays flat over 1M channel operations, most of them blocking; collected Chans are freed', T, () => {
   const r = node(`const gort = require(${MOD});
+    const native = require(${MOD} + '/lib/native.js');
     (async () => {
-      const ch = new gort.Chan(64);
-      const round = async (n) => {
-        for (let i = 0; i < n; i += 64) {
-          for (let j = 0; j < 64; j++) ch.trySend({ j });
-          for (let j = 0; j < 64; j++) ch.tryRecv();
-        }
-        for (let i = 0; i < 2000; i++) { const p = ch.recv(); await ch.send(i); await p; }
+      const unbuf = new gort.Chan(), full = new gort.Chan(1), a = new gort.Chan(), b = new gort.Chan(), buf = new gort.Chan(8);
+      let ops = 0;
+      // 12 operations per step, 7 of them blocking (a goroutine parked in the engine):
+      const step = async (i) => {
+        const p = unbuf.recv(); await unbuf.send({ i }); const x = await p;  // recv parked before the send arrives
+        await full.send(i);                                                // fills the slot (ready)
+        const s = full.send({ i }); const y = await full.recv(); await s;   // send parked on a full channel
+        await full.recv();                                                 // drains it (ready)
+        const sel = gort.select([{ recv: a }, { recv: b }]);                // select parked on two channels
+        await b.send(i); const z = await sel;
+        const sel2 = gort.select([{ send: a, value: i }, { recv: b }], { timeout: 60000 });
+        await a.recv(); await sel2;                                        // select parked on a send case
+        buf.trySend(i); buf.tryRecv();                                     // two non-blocking
+        if (x.value.i !== i || y.value !== i || z.index !== 1 || z.value !== i) throw new Error('bad value at ' + i);
+        ops += 12;
       };
+      const round = async (n) => { for (let i = 0; ops < n; i++) await step(i); ops = 0; };
       await round(200000); global.gc();
       const before = process.memoryUsage().rss;
       await round(1000000); global.gc();
       const after = process.memoryUsage().rss;
-      let freed = 0;
-      const reg = new FinalizationRegistry(() => freed++);
-      for (let i = 0; i < 1000; i++) { const c = new gort.Chan(4); c.trySend({ big: 'x'.repeat(100) }); reg.register(c, i); }
-      for (let i = 0; i < 10 && freed < 900; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
-      console.log(JSON.stringify({ growthMiB: (after - before) / 1048576, freed }));
+      const live0 = native.liveChans();
+      for (let i = 0; i < 1000; i++) { const c = new gort.Chan(4); c.trySend({ big: 'x'.repeat(100) }); }
+      const made = native.liveChans() - live0;
+      for (let i = 0; i < 20 && native.liveChans() - live0 > 100; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+      console.log(JSON.stringify({ growthMiB: (after - before) / 1048576, made, left: native.liveChans() - live0 }));
     })();`, ['--expose-gc']);
   assert.strictEqual(r.status, 0, r.stderr);
   const m = JSON.parse(r.stdout);
   assert.ok(m.growthMiB < 16, `RSS grew ${m.growthMiB} MiB over 1M operations`);
-  assert.ok(m.freed >= 900, `only ${m.freed} of 1000 Chans collected`);
+  assert.strictEqual(m.made, 1000);
+  assert.ok(m.left <= 100, `${m.left} of 1000 unreachable Chans still hold their native channel after GC`);
+});
+
+test('workers started and terminated in sequence leave no gort loop, fd or memory behind', T, () => {
+  const r = node(`
+    const { Worker } = require('worker_threads');
+    const fs = require('fs');
+    const native = require(${MOD} + '/lib/native.js');
+    const src = \`
+      const gort = require(${MOD.replace(/\\/g, '\\\\')});
+      const { parentPort } = require('worker_threads');
+      (async () => {
+        const ch = new gort.Chan(); const p = ch.recv(); await ch.send(1); await p;
+        const t = new gort.Ticker(1); await t.chan.recv(); t.stop();
+        const fin = new gort.Ticker(1); // left running: the finalizer runs at teardown
+        parentPort.postMessage('up');
+        const c = new gort.Chan();       // traffic in flight when terminated
+        for (;;) { const q = c.recv(); await c.send(2); await q; }
+      })();\`;
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const one = async () => {
+      const w = new Worker(src, { eval: true });
+      await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+      await w.terminate();
+    };
+    (async () => {
+      for (let i = 0; i < 10; i++) await one();
+      const f0 = fds(), r0 = process.memoryUsage().rss, l0 = native.liveLoops();
+      for (let i = 0; i < 60; i++) await one();
+      console.log(JSON.stringify({ loops: [l0, native.liveLoops()], fds: [f0, fds()], rssMiB: (process.memoryUsage().rss - r0) / 1048576 }));
+    })();`);
+  assert.strictEqual(r.status, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  assert.deepStrictEqual(m.loops, [1, 1], 'gort loops of the main env and of ended workers');
+  assert.ok(m.fds[1] <= m.fds[0] + 2, `fds ${m.fds[0]} -> ${m.fds[1]} over 60 workers`);
+  assert.ok(m.rssMiB < 48, `RSS grew ${m.rssMiB} MiB over 60 workers`);
 });
