@@ -20,8 +20,13 @@
  *     victim's runnext and fires the victim's due timers). At most half of
  *     the busy Ps may have a spinning M.
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
- *     M, the "poller", sleeps only until the earliest timer of all Ps; the
- *     others sleep until startm() hands them a P.
+ *     M, the "poller", sleeps only until the earliest timer of all Ps (in
+ *     epoll instead when goroutines wait for I/O); the others sleep until
+ *     startm() hands them a P. What the poller's network poll readies it
+ *     runs itself on an idle P, waking another M only for the rest (Go's
+ *     findRunnable): at one P, waking one would hand it the only P. An M
+ *     that goes idle while I/O is pending wakes a poller asleep on its
+ *     futex, so that somebody is in epoll.
  *   - Pinned goroutines run on an executor (gort__exec): an OS thread of
  *     their own that holds no P and runs only them. This is the engine's
  *     serial executor; a goroutine pinned there never migrates.
@@ -888,8 +893,13 @@ idle:
          * netpollBreak): that poller may have computed its deadline while a
          * timer was out of every heap (a periodic timer whose callback was
          * running, see gort__timers_run), and once this M parks, nobody
-         * else is left looking at the heaps. */
+         * else is left looking at the heaps. Likewise for the network: a
+         * poller that went to sleep for a timer alone (in a futex, not in
+         * epoll) before goroutines began to wait for I/O must be woken to
+         * poll, or their readiness waits for sysmon's stale poll (10 ms). */
         gort__m *kick = next != INT64_MAX ? poller_advance_locked(next) : NULL;
+        if (!kick && io && gort__S.poller && !atomic_load(&gort__S.in_netpoll))
+            kick = gort__S.poller;
         m->idlelink = gort__S.midle;
         gort__S.midle = m;
         gort__S.nmidle++;
