@@ -23,7 +23,11 @@ for every benchmark and every run:
     epoll, single-threaded), drives it for a fixed duration over N
     keep-alive connections and prints RESULT lines (requests_per_s, p50_us,
     p99_us);
-  * the server's process group is killed; its CPU time is recorded.
+  * the server's process group is killed; its CPU time is recorded, and
+    reported per request (server_cpu_us_per_req: CPU time over the requests
+    of the warm-up and the measured window), a figure that moves with what
+    a request costs rather than with how much CPU a loaded machine leaves
+    the server.
 
 The order of the three sides rotates from run to run so that machine noise
 hits all of them alike. Medians are reported in a Markdown table
@@ -77,6 +81,7 @@ IO_GOALS = {
     "p50_us": None,
     "p99_us": None,
     "errors": None,
+    "server_cpu_us_per_req": None,  # lower is better; informational
 }
 
 SIDES = ("gort", "go", "node")
@@ -187,6 +192,14 @@ def run_once(b, side, cmd, loadgen, procs, timeout):
                 rec["metrics"][m.group(1)] = {"value": float(m.group(2)), "unit": m.group(3)}
             except ValueError:
                 pass
+    rps = rec["metrics"].get("requests_per_s", {}).get("value")
+    if rps and rec.get("server_cpu_s") is not None:
+        # CPU the server spent per request: steadier than the rate on a
+        # loaded machine (the rate moves with the CPU the server gets; this
+        # moves only with what a request costs). The CPU time covers the
+        # warm-up too, and the server runs at about the same rate then.
+        rec["metrics"]["server_cpu_us_per_req"] = {
+            "value": rec["server_cpu_s"] * 1e6 / (rps * (b.seconds + b.warmup)), "unit": "us"}
     if lerr.strip():
         rec["loadgen_stderr"] = lerr.strip()[-800:]
     if serr:

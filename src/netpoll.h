@@ -20,7 +20,9 @@
  *     an event or a break; else block until that absolute gort_now() time.
  *     Returns the number of waiters completed. Several threads may call it
  *     at once with GORT_NOWAIT; at most one thread (the scheduler's poller)
- *     blocks in it at a time.
+ *     blocks in it at a time. A GORT_NOWAIT call from a thread without
+ *     a P (sysmon) returns 0 at once while the poller is blocked in epoll:
+ *     the poller harvests the events.
  *   - gort__netpoll_break(): make a blocked gort__netpoll_poll return soon
  *     (idempotent, async-signal-safe, callable from any thread).
  *   - gort__netpoll_shutdown(): gort_shutdown: close the kernel objects and

@@ -144,6 +144,26 @@
  *   break (the eventfd is level-triggered, so a blocked poller still sees
  *   it).
  *
+ * WHO POLLS
+ *
+ *   The scheduler polls without blocking (a busy M whose queues are empty,
+ *   sysmon when nobody polled for 10 ms) and blocks in one thread, its
+ *   poller. A non-blocking poll from a thread without a P (sysmon) is
+ *   skipped (returns 0) while the poller is blocked in epoll_wait
+ *   (np.in_wait): the kernel wakes the poller for every event anyway, and a
+ *   P-less harvester can only put what it readies on the global queue and
+ *   wake an M for it — at one P, an M other than the poller, which then
+ *   finds no P (sysmon's stale poll runs while the poller is blocked, since
+ *   last_poll is stamped only when a poll returns). An M holding a P does
+ *   poll while the poller is blocked: what it harvests runs on its own P at
+ *   once, where waiting for the poller would put that M to sleep and wake
+ *   one later (measured at 2 Ps: more context switches and CPU per request
+ *   with Go's rule of skipping every non-blocking poll then). Nothing is
+ *   lost by skipping: the events stay on the epoll ready list until the
+ *   thread inside epoll_wait (or the next poll after it) takes them, and
+ *   np.in_wait is cleared as soon as epoll_wait returns, before the harvest
+ *   is processed.
+ *
  * TIMEOUTS
  *
  *   epoll_pwait2 (Linux 5.11) takes a timespec: the idle poller can sleep
@@ -173,6 +193,7 @@
  *   four kernel-facing helpers (np_init_locked, pd_register_locked,
  *   np_wait, the DEL in unregister); it can be split out then.
  */
+#include "engine.h" /* gort__this_m: does the caller hold a P (WHO POLLS) */
 #include "netpoll.h"
 #include "netpoll_fd.h"
 
@@ -249,6 +270,7 @@ static struct {
     _Atomic int64_t   nwait;    /* waiters linked in some pd */
     _Atomic uint32_t  wake_sig; /* a break is pending (see COUNTERS) */
     _Atomic int       no_pwait2; /* 1: epoll_pwait2 unavailable, use epoll_wait */
+    _Atomic int       in_wait;  /* 1 while the scheduler's poller blocks in epoll (see WHO POLLS) */
 } np;
 
 /* ---- kernel side ------------------------------------------------------- */
@@ -516,11 +538,22 @@ GORT__CORE int gort__netpoll_poll(int64_t until)
         if (!block || np_init() != 0)
             return 0;
     }
+    /* WHO POLLS: a thread without a P does not harvest behind the blocked
+     * poller's back. */
+    if (!block && atomic_load(&np.in_wait)) {
+        gort__m *m = gort__this_m();
+        if (m == NULL || m->p == NULL)
+            return 0;
+    }
     if (block && atomic_load(&np.wake_sig))
         until = GORT_NOWAIT; /* a break is pending: just harvest */
 
     struct epoll_event evs[POLL_BATCH];
+    if (block)
+        atomic_store(&np.in_wait, 1);
     int n = np_wait(evs, POLL_BATCH, until);
+    if (block)
+        atomic_store(&np.in_wait, 0);
     if (block && atomic_load(&np.wake_sig)) {
         /* Consume the break: clear the flag first, then drain, so a break
          * that races with us either finds the flag clear and writes again
@@ -582,6 +615,7 @@ GORT__CORE void gort__netpoll_shutdown(void)
     atomic_store(&np.dir, NULL);
     atomic_store(&np.nwait, 0);
     atomic_store(&np.wake_sig, 0);
+    atomic_store(&np.in_wait, 0);
     np.epfd = np.efd = 0;
     atomic_store(&np.inited, false);
 }
@@ -599,6 +633,7 @@ GORT__CORE void *gort__netpoll_forget(void)
     atomic_store(&np.dir, NULL);
     atomic_store(&np.nwait, 0);
     atomic_store(&np.wake_sig, 0);
+    atomic_store(&np.in_wait, 0);
     np.epfd = np.efd = 0;
     atomic_store(&np.inited, false);
     return dropped;

@@ -20,8 +20,13 @@
  *     victim's runnext and fires the victim's due timers). At most half of
  *     the busy Ps may have a spinning M.
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
- *     M, the "poller", sleeps only until the earliest timer of all Ps; the
- *     others sleep until startm() hands them a P.
+ *     M, the "poller", sleeps only until the earliest timer of all Ps (in
+ *     epoll instead when goroutines wait for I/O); the others sleep until
+ *     startm() hands them a P. What the poller's network poll readies it
+ *     runs itself on an idle P, waking another M only for the rest (Go's
+ *     findRunnable): at one P, waking one would hand it the only P. An M
+ *     that goes idle while I/O is pending wakes a poller asleep on its
+ *     futex, so that somebody is in epoll.
  *   - Pinned goroutines run on an executor (gort__exec): an OS thread of
  *     their own that holds no P and runs only them. This is the engine's
  *     serial executor; a goroutine pinned there never migrates.
@@ -425,17 +430,39 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
 
 /* Poll the network, readying what is ready as one batch: one wakep() for
  * the whole batch instead of one per goroutine (a woken spinning M wakes the
- * next one when it finds work, so a big batch still spreads over the Ps). */
+ * next one when it finds work, so a big batch still spreads over the Ps).
+ * An M without a P (the blocking poller) does not pay the wake here: it is
+ * about to take an idle P and run what it readied itself, and a wakep()
+ * now would hand that P (at one P, the only one) to another M — a futex
+ * wake and a thread switch per poll. It calls netpoll_settle_wake once it
+ * holds a P (or knows there is none). */
 GORT__CORE static int netpoll_batch(gort__m *m, int64_t until)
 {
     m->defer_wakep = true;
     int n = gort__netpoll_poll(until);
     m->defer_wakep = false;
-    if (m->wakep_owed) {
+    if (m->wakep_owed && m->p) {
         m->wakep_owed = false;
         wakep();
     }
     return n;
+}
+
+/* The P-less poller of find_runnable, after taking an idle P (had_p) or
+ * failing to: pay the wake netpoll_batch deferred. With a P, the first of
+ * the `readied` goroutines is ours to run, so another M is worth waking
+ * only for the rest (Go's findRunnable runs one itself and injectglist
+ * starts Ms for the others). Without a P, every P is busy: their Ms find
+ * the goroutines on the global queue, and an M that idles its P checks
+ * that queue under sched.lock first, so the wakep() is a cheap no-op kept
+ * for the race with a P going idle. */
+GORT__CORE static void netpoll_settle_wake(gort__m *m, bool had_p, int readied)
+{
+    if (!m->wakep_owed)
+        return;
+    m->wakep_owed = false;
+    if (!had_p || readied > 1)
+        wakep();
 }
 
 GORT__CORE void gort__ready(gort__g *g)
@@ -835,8 +862,9 @@ idle:
             if (io)
                 atomic_store(&gort__S.in_netpoll, 1);
             gort__lock_release(&gort__S.lock);
+            int readied = 0;
             if (io) {
-                netpoll_batch(m, next == INT64_MAX ? GORT_FOREVER : next);
+                readied = netpoll_batch(m, next == INT64_MAX ? GORT_FOREVER : next);
                 atomic_store(&gort__S.in_netpoll, 0);
                 atomic_store_explicit(&gort__S.last_poll, gort_now(), memory_order_relaxed);
             } else {
@@ -847,10 +875,11 @@ idle:
             atomic_store_explicit(&gort__S.poll_until, INT64_MAX, memory_order_release);
             p = atomic_load(&gort__S.stopping) ? NULL : pidleget();
             gort__lock_release(&gort__S.lock);
-            if (p) {
+            if (p)
                 acquirep(m, p);
+            netpoll_settle_wake(m, p != NULL, readied);
+            if (p)
                 goto top;
-            }
             /* Every P is busy: fire due timers without a P (what they ready
              * goes to the global queue) and sleep again. */
             int64_t tnow = gort_now();
@@ -864,8 +893,13 @@ idle:
          * netpollBreak): that poller may have computed its deadline while a
          * timer was out of every heap (a periodic timer whose callback was
          * running, see gort__timers_run), and once this M parks, nobody
-         * else is left looking at the heaps. */
+         * else is left looking at the heaps. Likewise for the network: a
+         * poller that went to sleep for a timer alone (in a futex, not in
+         * epoll) before goroutines began to wait for I/O must be woken to
+         * poll, or their readiness waits for sysmon's stale poll (10 ms). */
         gort__m *kick = next != INT64_MAX ? poller_advance_locked(next) : NULL;
+        if (!kick && io && gort__S.poller && !atomic_load(&gort__S.in_netpoll))
+            kick = gort__S.poller;
         m->idlelink = gort__S.midle;
         gort__S.midle = m;
         gort__S.nmidle++;
