@@ -72,7 +72,7 @@ struct gort__g {
     _Atomic uint32_t preempt; /* sysmon asks it to yield (cleared when it does) */
     int         nopreempt;    /* > 0: never preempted asynchronously (the G only) */
     uint8_t     in_syscall;   /* between gort_syscall_enter and _exit */
-    int64_t     wait_since;   /* gort_now() when it last parked (dumps) */
+    int64_t     wait_since;   /* gort__now_coarse() when it last parked (dumps) */
     uintptr_t   creator_pc;   /* return address of the gort_go call (dumps) */
 };
 

@@ -55,6 +55,9 @@ _Noreturn void gort__fatal(const char *fmt, ...) __attribute__((format(printf, 1
 int  gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 void gort__futex_wake(_Atomic uint32_t *addr, int n);
 int  gort__ncpu(void);
+/* gort_now() at the last timer tick: up to a few ms behind it, never ahead;
+ * for time stamps that only dumps show (a fraction of gort_now()'s cost). */
+int64_t gort__now_coarse(void);
 /* Spin hint (PAUSE / YIELD), n times. */
 void gort__procyield(int n);
 

@@ -34,6 +34,13 @@ GORT__CORE uint32_t gort__runq_take_half(gort__runq *q, gort__g **out)
 
 GORT__CORE gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
 {
+    /* An empty slot stays empty until its owner (we) fills it: thieves only
+     * take a non-NULL runnext. So no exchange is needed then (the common
+     * case: the G that ran last was taken from this very slot). */
+    if (atomic_load_explicit(&q->runnext, RELAXED) == NULL) {
+        atomic_store_explicit(&q->runnext, g, RELEASE);
+        return NULL;
+    }
     return atomic_exchange_explicit(&q->runnext, g, memory_order_acq_rel);
 }
 

@@ -35,16 +35,23 @@
  *   spinner (which then sees the work), or the spinner's re-check sees the
  *   work. When a spinning M finds work and was the last spinner, it calls
  *   wakep() so that further work is picked up in parallel.
+ *   The fence matters only for work no M is bound to run: a G readied onto
+ *   the producer's own P is run by the producer's M at the latest when its
+ *   current G blocks, yields or is preempted, so wakep_local() skips the
+ *   fence (as Go does): a stale "somebody spins" costs parallelism, not a
+ *   wake-up.
  *
  * The park/ready handshake
  *   g->park_state is RUNNING, PARKED or NOTIFIED. gort__park() switches to
  *   g0, runs the commit function (which typically releases the lock of the
  *   wait queue where the G is published), then CASes RUNNING -> PARKED.
- *   gort__ready() CASes PARKED -> RUNNING and enqueues the G, or, if the G
- *   has not finished parking, RUNNING -> NOTIFIED, which makes the park's
- *   CAS fail so the G simply continues. So a wake-up racing with the park is
- *   never lost, and a G is never enqueued twice. Callers guarantee at most
- *   one ready per park (the waiter protocol in internal.h).
+ *   gort__ready() CASes RUNNING -> NOTIFIED if the G has not finished
+ *   parking, which makes the park's CAS fail so the G simply continues;
+ *   if it finds PARKED it stores RUNNING (no CAS: once parked, nobody but
+ *   the one ready of this park writes the word) and enqueues the G. So a
+ *   wake-up racing with the park is never lost, and a G is never enqueued
+ *   twice. Callers guarantee at most one ready per park (the waiter
+ *   protocol in internal.h).
  *
  * Locks: sched.lock protects the idle P and M lists, the global run queue,
  * the poller slot and M creation. It is never held while switching stacks.
@@ -191,6 +198,7 @@ GORT__CORE static void fork_handler_install(void)
 #define GOID_BATCH 16
 
 static void wakep(void);
+static void wakep_local(void);
 static void *mstart(void *arg);
 
 /* ---- M parking ----------------------------------------------------------- */
@@ -418,8 +426,10 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
-    else if (!(m && m->p && gort__S.nprocs == 1))
-        wakep(); /* with one P, held by us, no P is idle: skip its StoreLoad fence */
+    else if (!(m && m->p))
+        wakep();
+    else if (gort__S.nprocs > 1)
+        wakep_local(); /* with one P, held by us, no P can be idle */
     return overflow;
 }
 
@@ -440,23 +450,21 @@ GORT__CORE static int netpoll_batch(gort__m *m, int64_t until)
 
 GORT__CORE void gort__ready(gort__g *g)
 {
-    for (;;) {
-        uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
-        if (s == GORT__G_PARKED) {
-            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_RUNNING,
-                                                      memory_order_acq_rel, memory_order_acquire)) {
-                GORT__STAT(READY);
-                make_runnable(g, true);
-                return;
-            }
-        } else if (s == GORT__G_RUNNING) {
-            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_NOTIFIED,
-                                                      memory_order_acq_rel, memory_order_acquire))
-                return;
-        } else {
-            gort__fatal("goroutine %llu readied twice", (unsigned long long)g->id);
-        }
-    }
+    uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
+    /* Still on its way to parking: leave it a permit; its park's CAS fails. */
+    if (s == GORT__G_RUNNING &&
+        atomic_compare_exchange_strong_explicit(&g->park_state, &s, GORT__G_NOTIFIED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return;
+    /* s is what we (or the failed CAS) found. PARKED: the park committed,
+     * and only this one ready may touch the word now, so a plain store
+     * suffices (the run-queue publication below orders it before the G
+     * runs again). */
+    if (s != GORT__G_PARKED)
+        gort__fatal("goroutine %llu readied twice", (unsigned long long)g->id);
+    atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+    GORT__STAT(READY);
+    make_runnable(g, true);
 }
 
 /* ---- Ms: creation, waking ------------------------------------------------ */
@@ -539,11 +547,13 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* Start an M to run goroutines if there is an idle P and nobody spinning. */
-GORT__CORE static void wakep(void)
+/* Start a spinning M if there is an idle P and nobody spinning, for work
+ * the caller has just put on its own P's run queue. Its own M runs that
+ * work anyway, so a stale read of npidle/nmspinning costs parallelism,
+ * never a lost wake-up: no StoreLoad fence (Go's ready/wakep have none). */
+GORT__CORE static void wakep_local(void)
 {
     GORT__STAT(WAKEP);
-    atomic_thread_fence(memory_order_seq_cst); /* StoreLoad: publish work, then look */
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
     int zero = 0;
@@ -552,6 +562,15 @@ GORT__CORE static void wakep(void)
         return;
     GORT__STAT(WAKEP_START);
     startm(NULL, true);
+}
+
+/* The same for work that only another M can pick up (the global queue, a
+ * timer nobody polls): the StoreLoad fence pairs with the spinner's
+ * decrement-then-recheck (see the top of this file). */
+GORT__CORE static void wakep(void)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* publish work, then look */
+    wakep_local();
 }
 
 /* Before accepting pool work (a goroutine, a timer): make sure the pool
@@ -1395,7 +1414,7 @@ GORT__CORE GORT_API int gort_syscall_enter(void)
     gort__preempt_point();
     g->in_syscall = 1;
     g->wait_reason = GORT__WAIT_SYSCALL;
-    g->wait_since = gort_now();
+    g->wait_since = gort__now_coarse();
     atomic_fetch_add(&gort__S.nsyscall, 1);
     gort__p *p = g->m->p;
     if (p) {
@@ -1540,7 +1559,7 @@ GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_
     if (!g)
         gort__fatal("gort__park called outside a goroutine");
     g->wait_reason = why;
-    g->wait_since = gort_now();
+    g->wait_since = gort__now_coarse();
     gort__m *m = g->m;
     m->op_fn = commit;
     m->op_arg = commit_arg;

@@ -38,6 +38,10 @@ enum {
     GORT__ST_LOCK_SPIN,    /* gort__lock contended (entered its spin loop) */
     GORT__ST_LOCK_SLEEP,   /* gort__lock futex wait */
     GORT__ST_LOCK_WAKE,    /* gort__lock futex wake */
+    GORT__ST_MUTEX_SLOW,   /* gort_mutex lock took the slow path (contended) */
+    GORT__ST_MUTEX_SPIN,   /* ... and spun one round (Go's doSpin) */
+    GORT__ST_MUTEX_SLEEP,  /* ... and slept on its semaphore */
+    GORT__ST_MUTEX_WAKE,   /* gort_mutex unlock released a sleeper (normal or hand-off) */
     GORT__ST_N
 };
 

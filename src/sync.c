@@ -140,6 +140,7 @@
  *    initialisation (no static initializer) and an allocation per object.
  */
 #include "internal.h"
+#include "stats.h"
 
 #include <stdalign.h>
 #include <stddef.h>
@@ -240,6 +241,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
     int iter = 0;           /* spin iterations since we last woke */
     uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 
+    GORT__STAT(MUTEX_SLOW);
     for (;;) {
         /* Spin while it is locked in normal mode and spinning may pay off. */
         if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && gort__sync_can_spin(iter)) {
@@ -248,6 +250,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
                 mutex_cas(m, &old, old | MUTEX_WOKEN)) {
                 awoke = true;
             }
+            GORT__STAT(MUTEX_SPIN);
             gort__procyield(MUTEX_SPIN_PAUSES);
             iter++;
             old = atomic_load_explicit(&m->state, memory_order_relaxed);
@@ -289,6 +292,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
         bool lifo = wait_start != 0;
         if (wait_start == 0)
             wait_start = gort_now();
+        GORT__STAT(MUTEX_SLEEP);
         int r = gort__sema_acquire_until(&m->sema, lifo, deadline, why);
         bool owner = false;
         if (r != 0) {
@@ -339,6 +343,7 @@ static GORT__NOINLINE void mutex_unlock_slow(mutex_impl *m, uint32_t new_)
                 return;
             /* Take the right to wake one sleeper. */
             if (mutex_cas(m, &old, (old - MUTEX_WAITER_ONE) | MUTEX_WOKEN)) {
+                GORT__STAT(MUTEX_WAKE);
                 gort__sema_release(&m->sema, false);
                 return;
             }
@@ -346,6 +351,7 @@ static GORT__NOINLINE void mutex_unlock_slow(mutex_impl *m, uint32_t new_)
     }
     /* Starving: hand ownership to the head sleeper. LOCKED stays clear;
      * STARVING keeps newcomers off until the receiver sets it. */
+    GORT__STAT(MUTEX_WAKE);
     gort__sema_release(&m->sema, true);
 }
 
