@@ -122,8 +122,10 @@ struct gort__m {
     bool        defer_wakep; /* owner: dispatching a network poll: readies only note... */
     bool        wakep_owed;  /* ...that a wakep() is owed, paid once after the batch */
     int         op;          /* GORT__OP_* requested by curg, consumed on g0 */
-    void      (*op_fn)(void *); /* OP_PARK: commit function run on g0 */
-    void       *op_arg;
+    void      (*op_fn)(void *); /* OP_PARK: commit function, run on g0 or, after a */
+    void       *op_arg;         /* direct hand-off, by the G switched to (finish_handoff) */
+    gort__g    *handoff_from; /* owner: a G that parked by switching straight to the G
+                                 now starting on this M, not yet committed; else NULL */
     gort__m    *idlelink;    /* idle-M list (sched.lock) */
     gort__m    *alllink;     /* sched.allm (sched.lock) */
 };

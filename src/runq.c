@@ -44,11 +44,19 @@ GORT__CORE gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
     return atomic_exchange_explicit(&q->runnext, g, memory_order_acq_rel);
 }
 
-GORT__CORE gort__g *gort__runq_get(gort__runq *q, bool *from_next)
+GORT__CORE gort__g *gort__runq_take_next(gort__runq *q)
 {
     gort__g *next = atomic_load_explicit(&q->runnext, RELAXED);
     if (next && atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
-                                                        memory_order_acq_rel, RELAXED)) {
+                                                        memory_order_acq_rel, RELAXED))
+        return next;
+    return NULL;
+}
+
+GORT__CORE gort__g *gort__runq_get(gort__runq *q, bool *from_next)
+{
+    gort__g *next = gort__runq_take_next(q);
+    if (next) {
         *from_next = true;
         return next;
     }

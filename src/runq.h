@@ -45,6 +45,8 @@ gort__g *gort__runq_set_next(gort__runq *q, gort__g *g);
 /* Owner: take runnext, else the ring's head; NULL if empty.
  * *from_next tells which (a runnext G inherits the time slice). */
 gort__g *gort__runq_get(gort__runq *q, bool *from_next);
+/* Owner: take runnext only; NULL if empty (or a thief took it first). */
+gort__g *gort__runq_take_next(gort__runq *q);
 /* Thief: move half of src (rounded up) into dst's ring (dst is the thief's
  * own, empty, queue) and return one of them to run; NULL if src had none.
  * steal_next: also take src's runnext when the ring is empty. */

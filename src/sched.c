@@ -918,21 +918,53 @@ idle:
 
 static void g_free(gort__m *m, gort__g *g);
 
-/* Run g until it switches back to g0 and carry out its request. Returns g
- * again if it must continue at once (a ready raced with its park). */
-GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
+/* g's registers are saved on its stack: account for the stack it used. */
+GORT__CORE static void g_switched_out(gort__g *g)
 {
-    g->m = m;
-    g->status = GORT__GS_RUNNING;
-    GORT__RSTORE(g->preempt, 0);
-    m->op = GORT__OP_NONE;
-    GORT__RSTORE(m->curg, g);
-    gort__ctx_jump(&m->g0, &g->ctx, 0);
-    GORT__RSTORE(m->curg, NULL);
     uintptr_t sp = (uintptr_t)g->ctx.sp;
     if (!g->lowest_sp || sp < g->lowest_sp)
         g->lowest_sp = sp;
     gort__stack_check(g);
+}
+
+/* g has switched away to park (its commit in m->op_fn/op_arg): commit the
+ * park. false: a ready came first and g must continue. */
+GORT__CORE static bool park_commit(gort__m *m, gort__g *g)
+{
+    g->status = GORT__GS_WAITING;
+    if (m->op_fn)
+        m->op_fn(m->op_arg);
+    uint32_t expect = GORT__G_RUNNING;
+    if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        GORT__STAT(GPARK);
+        return true; /* g may already be running elsewhere: hands off */
+    }
+    /* NOTIFIED: the wake-up came first. */
+    atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+    return false;
+}
+
+/* Make g the goroutine running on m (it is about to be switched to). */
+GORT__CORE static void g_start(gort__m *m, gort__g *g)
+{
+    g->m = m;
+    g->status = GORT__GS_RUNNING;
+    GORT__RSTORE(g->preempt, 0);
+}
+
+/* Run g until it switches back to g0 and carry out the request of the G
+ * that does (g, or one it handed off to directly). Returns that G again if
+ * it must continue at once (a ready raced with its park). */
+GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
+{
+    g_start(m, g);
+    m->op = GORT__OP_NONE;
+    GORT__RSTORE(m->curg, g);
+    gort__ctx_jump(&m->g0, &g->ctx, 0);
+    g = GORT__RLOAD(m->curg); /* not necessarily the G we started: see gort__park */
+    GORT__RSTORE(m->curg, NULL);
+    g_switched_out(g);
     switch (m->op) {
     case GORT__OP_YIELD:
         g->status = GORT__GS_RUNNABLE;
@@ -943,20 +975,8 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
             m->p->yielded = true;
         }
         return NULL;
-    case GORT__OP_PARK: {
-        g->status = GORT__GS_WAITING;
-        if (m->op_fn)
-            m->op_fn(m->op_arg);
-        uint32_t expect = GORT__G_RUNNING;
-        if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
-                                                    memory_order_acq_rel, memory_order_acquire)) {
-            GORT__STAT(GPARK);
-            return NULL; /* g may already be running elsewhere: hands off */
-        }
-        /* NOTIFIED: the wake-up came first; continue g right away. */
-        atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
-        return g;
-    }
+    case GORT__OP_PARK:
+        return park_commit(m, g) ? NULL : g; /* NOTIFIED: continue g right away */
     case GORT__OP_EXIT:
         g_free(m, g);
         return NULL;
@@ -1092,18 +1112,38 @@ GORT__CORE static void *mstart(void *arg)
 
 void gort__gls_destroy(gort__g *g); /* gls.c: run destructors, clear values */
 
+/* g has just been switched to (it resumes, or starts). If the G that switched
+ * to it parked by a direct hand-off (gort__park), commit that park here, on
+ * g's stack, now that the parker's registers are saved: what g0 would have
+ * done. Meanwhile curg is NULL, so the commit runs as it would on g0
+ * (gort__current() is NULL there: no hand-off yield, no preemption). */
+GORT__CORE static void finish_handoff(gort__g *g)
+{
+    gort__m *m = g->m;
+    gort__g *prev = m->handoff_from;
+    if (!prev)
+        return; /* switched to by g0 (execute), which set curg */
+    m->handoff_from = NULL;
+    g_switched_out(prev);
+    if (!park_commit(m, prev))
+        make_runnable(prev, true); /* readied before it parked: run it next */
+    GORT__RSTORE(m->curg, g);
+}
+
 /* Switch from goroutine g to its M's scheduler context with request op. */
 GORT__CORE static void g_to_scheduler(gort__g *g, int op)
 {
     gort__m *m = g->m;
     m->op = op;
     gort__ctx_jump(&g->ctx, &m->g0, op == GORT__OP_EXIT);
+    finish_handoff(g); /* g->m: the M that resumed g (it set it) */
 }
 
 GORT__CORE static _Noreturn void g_entry(void *arg)
 {
     gort__ctx_started();
     gort__g *g = arg;
+    finish_handoff(g);
     g->fn(g->arg);
     gort__gls_destroy(g);
     g_to_scheduler(g, GORT__OP_EXIT);
@@ -1553,6 +1593,33 @@ GORT__CORE void gort__checkdead(void)
     gort__futex_wake(main_wait, 1);
 }
 
+/* Stack a direct hand-off leaves for the commit, which runs on the target's
+ * stack where it last switched out (a commit may ready goroutines and start
+ * a thread); a target deeper than this goes through g0. */
+#define HANDOFF_STACK_MIN ((uintptr_t)16 << 10)
+
+/* The goroutine g, parking on m, may switch straight to: the G in runnext
+ * of m's P, when nothing else would be done first on g0 — find_runnable
+ * would take that same G, with no timer to check on this P, the global
+ * queue empty (its fairness turn cannot be due) and the engine not
+ * stopping. NULL: park through g0. */
+GORT__CORE static gort__g *handoff_target(gort__m *m, gort__g *g)
+{
+    gort__p *p = m->p;
+    if (!p || g->in_syscall ||
+        atomic_load_explicit(&gort__S.stopping, memory_order_relaxed) ||
+        atomic_load_explicit(&p->timers.first, memory_order_relaxed) != INT64_MAX ||
+        atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) != 0)
+        return NULL;
+    gort__g *next = gort__runq_take_next(&p->runq);
+    if (next && (uintptr_t)next->ctx.sp - (uintptr_t)next->ctx.stack_lo < HANDOFF_STACK_MIN) {
+        /* Put it back (the slot is empty: nothing is displaced). */
+        (void)gort__runq_set_next(&p->runq, next);
+        return NULL;
+    }
+    return next;
+}
+
 GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
 {
     gort__g *g = gort__current();
@@ -1563,7 +1630,20 @@ GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_
     gort__m *m = g->m;
     m->op_fn = commit;
     m->op_arg = commit_arg;
-    g_to_scheduler(g, GORT__OP_PARK);
+    gort__g *next = handoff_target(m, g);
+    if (!next) {
+        g_to_scheduler(g, GORT__OP_PARK);
+    } else {
+        /* Direct hand-off: next inherits the time slice, as from
+         * find_runnable's runnext; it commits our park (finish_handoff). */
+        GORT__STAT(HANDOFF);
+        GORT__STAT(RUN_NEXT);
+        g_start(m, next);
+        m->handoff_from = g;
+        GORT__RSTORE(m->curg, NULL);
+        gort__ctx_jump(&g->ctx, &next->ctx, 0);
+        finish_handoff(g);
+    }
     g->wait_reason = GORT__WAIT_NONE;
 }
 

@@ -32,6 +32,7 @@ enum {
     GORT__ST_PAUSE,        /* short_pause before a runnext steal */
     GORT__ST_MPARK,        /* an M released its P and slept */
     GORT__ST_GPARK,        /* a goroutine parked (committed) */
+    GORT__ST_HANDOFF,      /* ... by switching straight to its P's runnext G (no g0) */
     GORT__ST_RUN_NEXT,     /* find_runnable took runnext (inherits time slice) */
     GORT__ST_RUN_RING,     /* find_runnable took the local ring */
     GORT__ST_RUN_GLOBAL,   /* find_runnable took the global queue */
