@@ -156,6 +156,7 @@ typedef struct gort__sched {
     gort__lock lock;           /* protects the fields marked (lock) */
     gort__p  **allp;           /* the Ps; fixed between init and shutdown */
     int        nprocs;
+    int        ncpu;           /* CPUs available at init (fixed): spinning policy */
     gort__p   *pidle;          /* (lock) idle Ps */
     _Atomic int npidle;        /* (lock to write) number of idle Ps */
     _Atomic int nmspinning;    /* Ms looking for work while holding a P */

@@ -53,6 +53,21 @@
  *   twice. Callers guarantee at most one ready per park (the waiter
  *   protocol in internal.h).
  *
+ * The direct hand-off (Go's ping-pong path without the trip through g0)
+ *   A G that parks while its P's runnext holds a G that find_runnable would
+ *   pick anyway (no timer armed on this P, global queue empty, not
+ *   stopping) takes that G and switches straight to it: two context
+ *   switches per hand-off become one. The parker cannot commit itself (its
+ *   registers are not saved until the switch), so it leaves itself in
+ *   m->handoff_from and whoever is switched to runs the commit and the
+ *   RUNNING -> PARKED CAS first thing (finish_handoff), on its own stack
+ *   with curg NULL — exactly what g0 would have done, in the same order. A
+ *   park that loses to a ready is put back in runnext. Every point where a
+ *   G resumes (g_to_scheduler, gort__park, g_entry) calls finish_handoff,
+ *   and execute() carries out the request of whichever G comes back to g0
+ *   (m->curg), which after hand-offs need not be the one it started. The
+ *   target must have HANDOFF_STACK_MIN of stack left for the commit.
+ *
  * Locks: sched.lock protects the idle P and M lists, the global run queue,
  * the poller slot and M creation. It is never held while switching stacks.
  * Lock order: sched.lock -> (nothing); a timer heap lock is a leaf; a wait
@@ -62,9 +77,10 @@
  * Rejected alternatives
  *   - One global queue with a lock (simple, but every spawn and wake-up
  *     contends on it; Go moved away from it for the same reason).
- *   - Switching directly from G to G without g0: saves one switch per
- *     scheduling decision but makes "release the wait-queue lock only after
- *     the G's registers are saved" impossible without extra state.
+ *   - Switching directly from G to G for every scheduling decision: yield,
+ *     exit and the slow paths (timers, the global queue, stealing, idling)
+ *     need g0's stack and time; only the hot park-to-runnext case skips it
+ *     (the direct hand-off above), with one field of extra state.
  *   - A dedicated timer thread: an extra thread hop per timer and poorer
  *     locality than per-P heaps fired by the scheduler itself.
  */
@@ -547,13 +563,9 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* Start a spinning M if there is an idle P and nobody spinning, for work
- * the caller has just put on its own P's run queue. Its own M runs that
- * work anyway, so a stale read of npidle/nmspinning costs parallelism,
- * never a lost wake-up: no StoreLoad fence (Go's ready/wakep have none). */
-GORT__CORE static void wakep_local(void)
+/* Start a spinning M if there is an idle P and nobody spinning. */
+GORT__CORE static void wakep_spinner(void)
 {
-    GORT__STAT(WAKEP);
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
     int zero = 0;
@@ -564,13 +576,35 @@ GORT__CORE static void wakep_local(void)
     startm(NULL, true);
 }
 
+/* wakep for work the caller has just put on its own P's run queue. Its own
+ * M runs that work anyway, so this is about parallelism only:
+ *   - no StoreLoad fence: a stale read of npidle/nmspinning costs
+ *     parallelism, never a lost wake-up (Go's ready/wakep have none);
+ *   - with more Ps than CPUs, no new M once as many Ms run goroutines as
+ *     there are CPUs: it could only take a CPU from one of them (a futex
+ *     wake-up and an OS context switch each way, on a VM an IPI), and the
+ *     work waits at most until our M gets to it. Go wakes one regardless;
+ *     at 8 Ps on 2 CPUs that is where its time goes. */
+GORT__CORE static void wakep_local(void)
+{
+    GORT__STAT(WAKEP);
+    int nprocs = gort__S.nprocs;
+    if (nprocs > gort__S.ncpu &&
+        nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
+                atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) >=
+            gort__S.ncpu)
+        return;
+    wakep_spinner();
+}
+
 /* The same for work that only another M can pick up (the global queue, a
  * timer nobody polls): the StoreLoad fence pairs with the spinner's
  * decrement-then-recheck (see the top of this file). */
 GORT__CORE static void wakep(void)
 {
+    GORT__STAT(WAKEP);
     atomic_thread_fence(memory_order_seq_cst); /* publish work, then look */
-    wakep_local();
+    wakep_spinner();
 }
 
 /* Before accepting pool work (a goroutine, a timer): make sure the pool
@@ -1117,12 +1151,19 @@ void gort__gls_destroy(gort__g *g); /* gls.c: run destructors, clear values */
  * g's stack, now that the parker's registers are saved: what g0 would have
  * done. Meanwhile curg is NULL, so the commit runs as it would on g0
  * (gort__current() is NULL there: no hand-off yield, no preemption). */
-GORT__CORE static void finish_handoff(gort__g *g)
+GORT__CORE static GORT__NOINLINE void commit_handoff(gort__m *m, gort__g *g, gort__g *prev);
+
+GORT__CORE static inline void finish_handoff(gort__g *g)
 {
     gort__m *m = g->m;
     gort__g *prev = m->handoff_from;
-    if (!prev)
-        return; /* switched to by g0 (execute), which set curg */
+    if (prev)
+        commit_handoff(m, g, prev);
+    /* else switched to by g0 (execute), which set curg */
+}
+
+GORT__CORE static GORT__NOINLINE void commit_handoff(gort__m *m, gort__g *g, gort__g *prev)
+{
     m->handoff_from = NULL;
     g_switched_out(prev);
     if (!park_commit(m, prev))
@@ -1693,7 +1734,7 @@ GORT__CORE _Noreturn void gort__block_forever(gort__wait_reason why)
 
 GORT__CORE bool gort__sync_can_spin(int iter)
 {
-    if (iter >= 4 || gort__S.nprocs <= 1)
+    if (iter >= 4 || gort__S.ncpu <= 1 || gort__S.nprocs <= 1)
         return false;
     gort__m *m = gort__this_m();
     if (!m || !m->p)
@@ -1759,11 +1800,13 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         pthread_mutex_unlock(&init_mu);
         return GORT_EALREADY;
     }
+    int ncpu = gort__ncpu();
     int procs = cfg->procs ? cfg->procs : env_procs();
     if (!procs)
-        procs = gort__ncpu();
+        procs = ncpu;
     sched_reset();
     gort__S.nprocs = procs;
+    gort__S.ncpu = ncpu;
     gort__S.stack_size = round_slot(cfg->stack_size ? cfg->stack_size : GORT__DEFAULT_STACK);
     gort__S.max_threads = cfg->max_threads ? cfg->max_threads : 10000;
     atomic_store(&gort__S.poll_until, INT64_MAX);

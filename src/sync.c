@@ -322,11 +322,25 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
     }
 }
 
+/* The fast path. A mutex that is free but has registered sleepers (or a
+ * woken one on its way) has state != 0: the first CAS fails, returns the
+ * state and leaves its cache line with us, and a second CAS takes the lock
+ * exactly as lockSlow's first round would (no waiter added, WOKEN left to
+ * its owner) without the call. Under contention this is most locks. */
+static inline bool mutex_lock_fast(mutex_impl *m)
+{
+    uint32_t old = 0;
+    if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(
+            &m->state, &old, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed)))
+        return true;
+    return !(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
+           atomic_compare_exchange_strong_explicit(&m->state, &old, old | MUTEX_LOCKED,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void mutex_lock_impl(mutex_impl *m, gort__wait_reason why)
 {
-    uint32_t expect = 0;
-    if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(
-            &m->state, &expect, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed)))
+    if (GORT__LIKELY(mutex_lock_fast(m)))
         return;
     (void)mutex_lock_slow(m, GORT_FOREVER, why);
 }
@@ -380,9 +394,7 @@ int gort_mutex_lock_until(gort_mutex *mu, int64_t deadline)
 {
     gort__preempt_point(); /* cooperative preemption (Go: at function calls) */
     mutex_impl *m = mutex_of(mu);
-    uint32_t expect = 0;
-    if (atomic_compare_exchange_strong_explicit(&m->state, &expect, MUTEX_LOCKED,
-                                                memory_order_acquire, memory_order_relaxed))
+    if (mutex_lock_fast(m))
         return 0;
     if (deadline == GORT_NOWAIT)
         return mutex_trylock_impl(m) == 0 ? 0 : GORT_ETIMEDOUT;
