@@ -18,7 +18,9 @@
  *   - An M that finds its queues empty "spins": it steals half of a random
  *     victim's queue (4 passes over all Ps; the last pass also takes the
  *     victim's runnext and fires the victim's due timers). At most half of
- *     the busy Ps may have a spinning M.
+ *     the busy Ps may have a spinning M, and with more Ps than CPUs a G
+ *     readied onto the readier's own P starts none once as many Ms run
+ *     goroutines as there are CPUs (wakep_local).
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
  *     M, the "poller", sleeps only until the earliest timer of all Ps; the
  *     others sleep until startm() hands them a P.
