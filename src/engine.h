@@ -72,7 +72,7 @@ struct gort__g {
     _Atomic uint32_t preempt; /* sysmon asks it to yield (cleared when it does) */
     int         nopreempt;    /* > 0: never preempted asynchronously (the G only) */
     uint8_t     in_syscall;   /* between gort_syscall_enter and _exit */
-    int64_t     wait_since;   /* gort_now() when it last parked (dumps) */
+    int64_t     wait_since;   /* gort__now_coarse() when it last parked (dumps) */
     uintptr_t   creator_pc;   /* return address of the gort_go call (dumps) */
 };
 
@@ -122,8 +122,10 @@ struct gort__m {
     bool        defer_wakep; /* owner: dispatching a network poll: readies only note... */
     bool        wakep_owed;  /* ...that a wakep() is owed, paid once after the batch */
     int         op;          /* GORT__OP_* requested by curg, consumed on g0 */
-    void      (*op_fn)(void *); /* OP_PARK: commit function run on g0 */
-    void       *op_arg;
+    void      (*op_fn)(void *); /* OP_PARK: commit function, run on g0 or, after a */
+    void       *op_arg;         /* direct hand-off, by the G switched to (finish_handoff) */
+    gort__g    *handoff_from; /* owner: a G that parked by switching straight to the G
+                                 now starting on this M, not yet committed; else NULL */
     gort__m    *idlelink;    /* idle-M list (sched.lock) */
     gort__m    *alllink;     /* sched.allm (sched.lock) */
     int         tid;         /* kernel thread id; both set by the thread itself before it */
@@ -156,6 +158,7 @@ typedef struct gort__sched {
     gort__lock lock;           /* protects the fields marked (lock) */
     gort__p  **allp;           /* the Ps; fixed between init and shutdown */
     int        nprocs;
+    int        ncpu;           /* CPUs available at init (fixed): spinning policy */
     gort__p   *pidle;          /* (lock) idle Ps */
     _Atomic int npidle;        /* (lock to write) number of idle Ps */
     _Atomic int nmspinning;    /* Ms looking for work while holding a P */

@@ -55,6 +55,9 @@ _Noreturn void gort__fatal(const char *fmt, ...) __attribute__((format(printf, 1
 int  gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 void gort__futex_wake(_Atomic uint32_t *addr, int n);
 int  gort__ncpu(void);
+/* gort_now() at the last timer tick: up to a few ms behind it, never ahead;
+ * for time stamps that only dumps show (a fraction of gort_now()'s cost). */
+int64_t gort__now_coarse(void);
 /* Spin hint (PAUSE / YIELD), n times. */
 void gort__procyield(int n);
 
@@ -110,7 +113,7 @@ const char *gort__wait_reason_name(gort__wait_reason r);
 gort__g *gort__current(void);
 
 /* Park the running goroutine. After its context is saved, on the scheduler
- * stack, commit(commit_arg) runs (typically: release the lock that protects
+ * stack (or the next goroutine's, see gort__waiter_sleep), commit(commit_arg) runs (typically: release the lock that protects
  * the wait queue the goroutine was published in). The goroutine resumes
  * after someone calls gort__ready(g). A gort__ready() that happens before
  * the park completes is not lost: the park returns at once (the G keeps a
@@ -203,9 +206,11 @@ void gort__waiter_wake(gort__waiter *w);
  * dequeue them fail to claim and skip them). deadline GORT_NOWAIT behaves
  * as an already-passed deadline. */
 int gort__waiter_sleep(gort__waiter *w, void (*unlock)(void *), void *arg, gort__wait_reason why);
-/* (unlock runs on the scheduler stack for a goroutine, where
- * gort__current() is NULL; it may take low-level locks and wake others —
- * gort_cond_wait releases the user's mutex there.) */
+/* (unlock runs on the scheduler stack for a goroutine — or, after a direct
+ * hand-off, on the stack of the goroutine switched to, with at least 16 KiB
+ * left — where gort__current() is NULL; it may take low-level locks and
+ * wake others — gort_cond_wait releases the user's mutex there — but must
+ * not block.) */
 /* The common case: unlock is gort__lock_release(l). */
 int gort__waiter_sleep_lock(gort__waiter *w, gort__lock *l, gort__wait_reason why);
 
@@ -243,7 +248,8 @@ void gort__preempt_point(void);
 void gort__handoff_yield(void);
 
 /* Whether a sync primitive may spin-wait (Go's sync_runtime_canSpin): more
- * than one P, another P is running, our run queue is empty, iter < 4. */
+ * than one CPU and one P, another P is running, our run queue is empty,
+ * iter < 4. */
 bool gort__sync_can_spin(int iter);
 
 /* ---- loops (loop.c), for promises (promise.c) ---------------------------- */

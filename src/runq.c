@@ -34,14 +34,29 @@ GORT__CORE uint32_t gort__runq_take_half(gort__runq *q, gort__g **out)
 
 GORT__CORE gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
 {
+    /* An empty slot stays empty until its owner (we) fills it: thieves only
+     * take a non-NULL runnext. So no exchange is needed then (the common
+     * case: the G that ran last was taken from this very slot). */
+    if (atomic_load_explicit(&q->runnext, RELAXED) == NULL) {
+        atomic_store_explicit(&q->runnext, g, RELEASE);
+        return NULL;
+    }
     return atomic_exchange_explicit(&q->runnext, g, memory_order_acq_rel);
+}
+
+GORT__CORE gort__g *gort__runq_take_next(gort__runq *q)
+{
+    gort__g *next = atomic_load_explicit(&q->runnext, RELAXED);
+    if (next && atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
+                                                        memory_order_acq_rel, RELAXED))
+        return next;
+    return NULL;
 }
 
 GORT__CORE gort__g *gort__runq_get(gort__runq *q, bool *from_next)
 {
-    gort__g *next = atomic_load_explicit(&q->runnext, RELAXED);
-    if (next && atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
-                                                        memory_order_acq_rel, RELAXED)) {
+    gort__g *next = gort__runq_take_next(q);
+    if (next) {
         *from_next = true;
         return next;
     }

@@ -11,8 +11,11 @@
  *     reused, so the reads are discarded and retried; slots are atomics read
  *     relaxed, so that speculative read is not a data race.
  *   - `runnext` holds the goroutine readied most recently by this P; it runs
- *     before the ring (so a ping-pong pair stays hot on one P). The owner
- *     swaps it with an exchange, a thief takes it with a CAS.
+ *     before the ring (so a ping-pong pair stays hot on one P). Only the
+ *     owner stores a non-NULL value; takers (the owner too) take it with a
+ *     CAS to NULL. So the owner fills an empty slot with a plain
+ *     store-release (nobody else can change an empty slot) and swaps a
+ *     full one with an exchange.
  * `head` and `tail` are free-running 32-bit counters; tail - head is the
  * length even across wrap-around.
  */
@@ -42,6 +45,8 @@ gort__g *gort__runq_set_next(gort__runq *q, gort__g *g);
 /* Owner: take runnext, else the ring's head; NULL if empty.
  * *from_next tells which (a runnext G inherits the time slice). */
 gort__g *gort__runq_get(gort__runq *q, bool *from_next);
+/* Owner: take runnext only; NULL if empty (or a thief took it first). */
+gort__g *gort__runq_take_next(gort__runq *q);
 /* Thief: move half of src (rounded up) into dst's ring (dst is the thief's
  * own, empty, queue) and return one of them to run; NULL if src had none.
  * steal_next: also take src's runnext when the ring is empty. */

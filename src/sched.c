@@ -18,7 +18,9 @@
  *   - An M that finds its queues empty "spins": it steals half of a random
  *     victim's queue (4 passes over all Ps; the last pass also takes the
  *     victim's runnext and fires the victim's due timers). At most half of
- *     the busy Ps may have a spinning M.
+ *     the busy Ps may have a spinning M, and with more Ps than CPUs a G
+ *     readied onto the readier's own P starts none once as many Ms run
+ *     goroutines as there are CPUs (wakep_local).
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
  *     M, the "poller", sleeps only until the earliest timer of all Ps (in
  *     epoll instead when goroutines wait for I/O); the others sleep until
@@ -40,16 +42,38 @@
  *   spinner (which then sees the work), or the spinner's re-check sees the
  *   work. When a spinning M finds work and was the last spinner, it calls
  *   wakep() so that further work is picked up in parallel.
+ *   The fence matters only for work no M is bound to run: a G readied onto
+ *   the producer's own P is run by the producer's M at the latest when its
+ *   current G blocks, yields or is preempted, so wakep_local() skips the
+ *   fence (as Go does): a stale "somebody spins" costs parallelism, not a
+ *   wake-up.
  *
  * The park/ready handshake
  *   g->park_state is RUNNING, PARKED or NOTIFIED. gort__park() switches to
  *   g0, runs the commit function (which typically releases the lock of the
  *   wait queue where the G is published), then CASes RUNNING -> PARKED.
- *   gort__ready() CASes PARKED -> RUNNING and enqueues the G, or, if the G
- *   has not finished parking, RUNNING -> NOTIFIED, which makes the park's
- *   CAS fail so the G simply continues. So a wake-up racing with the park is
- *   never lost, and a G is never enqueued twice. Callers guarantee at most
- *   one ready per park (the waiter protocol in internal.h).
+ *   gort__ready() CASes RUNNING -> NOTIFIED if the G has not finished
+ *   parking, which makes the park's CAS fail so the G simply continues;
+ *   if it finds PARKED it stores RUNNING (no CAS: once parked, nobody but
+ *   the one ready of this park writes the word) and enqueues the G. So a
+ *   wake-up racing with the park is never lost, and a G is never enqueued
+ *   twice. Callers guarantee at most one ready per park (the waiter
+ *   protocol in internal.h).
+ *
+ * The direct hand-off (Go's ping-pong path without the trip through g0)
+ *   A G that parks while its P's runnext holds a G that find_runnable would
+ *   pick anyway (no timer armed on this P, global queue empty, not
+ *   stopping) takes that G and switches straight to it: two context
+ *   switches per hand-off become one. The parker cannot commit itself (its
+ *   registers are not saved until the switch), so it leaves itself in
+ *   m->handoff_from and whoever is switched to runs the commit and the
+ *   RUNNING -> PARKED CAS first thing (finish_handoff), on its own stack
+ *   with curg NULL — exactly what g0 would have done, in the same order. A
+ *   park that loses to a ready is put back in runnext. Every point where a
+ *   G resumes (g_to_scheduler, gort__park, g_entry) calls finish_handoff,
+ *   and execute() carries out the request of whichever G comes back to g0
+ *   (m->curg), which after hand-offs need not be the one it started. The
+ *   target must have HANDOFF_STACK_MIN of stack left for the commit.
  *
  * Locks: sched.lock protects the idle P and M lists, the global run queue,
  * the poller slot and M creation. It is never held while switching stacks.
@@ -60,9 +84,10 @@
  * Rejected alternatives
  *   - One global queue with a lock (simple, but every spawn and wake-up
  *     contends on it; Go moved away from it for the same reason).
- *   - Switching directly from G to G without g0: saves one switch per
- *     scheduling decision but makes "release the wait-queue lock only after
- *     the G's registers are saved" impossible without extra state.
+ *   - Switching directly from G to G for every scheduling decision: yield,
+ *     exit and the slow paths (timers, the global queue, stealing, idling)
+ *     need g0's stack and time; only the hot park-to-runnext case skips it
+ *     (the direct hand-off above), with one field of extra state.
  *   - A dedicated timer thread: an extra thread hop per timer and poorer
  *     locality than per-P heaps fired by the scheduler itself.
  */
@@ -196,6 +221,7 @@ GORT__CORE static void fork_handler_install(void)
 #define GOID_BATCH 16
 
 static void wakep(void);
+static void wakep_local(void);
 static void *mstart(void *arg);
 
 /* ---- M parking ----------------------------------------------------------- */
@@ -423,8 +449,10 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
-    else if (!(m && m->p && gort__S.nprocs == 1))
-        wakep(); /* with one P, held by us, no P is idle: skip its StoreLoad fence */
+    else if (!(m && m->p))
+        wakep();
+    else if (gort__S.nprocs > 1)
+        wakep_local(); /* with one P, held by us, no P can be idle */
     return overflow;
 }
 
@@ -467,23 +495,21 @@ GORT__CORE static void netpoll_settle_wake(gort__m *m, bool had_p, int readied)
 
 GORT__CORE void gort__ready(gort__g *g)
 {
-    for (;;) {
-        uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
-        if (s == GORT__G_PARKED) {
-            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_RUNNING,
-                                                      memory_order_acq_rel, memory_order_acquire)) {
-                GORT__STAT(READY);
-                make_runnable(g, true);
-                return;
-            }
-        } else if (s == GORT__G_RUNNING) {
-            if (atomic_compare_exchange_weak_explicit(&g->park_state, &s, GORT__G_NOTIFIED,
-                                                      memory_order_acq_rel, memory_order_acquire))
-                return;
-        } else {
-            gort__fatal("goroutine %llu readied twice", (unsigned long long)g->id);
-        }
-    }
+    uint32_t s = atomic_load_explicit(&g->park_state, memory_order_acquire);
+    /* Still on its way to parking: leave it a permit; its park's CAS fails. */
+    if (s == GORT__G_RUNNING &&
+        atomic_compare_exchange_strong_explicit(&g->park_state, &s, GORT__G_NOTIFIED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return;
+    /* s is what we (or the failed CAS) found. PARKED: the park committed,
+     * and only this one ready may touch the word now, so a plain store
+     * suffices (the run-queue publication below orders it before the G
+     * runs again). */
+    if (s != GORT__G_PARKED)
+        gort__fatal("goroutine %llu readied twice", (unsigned long long)g->id);
+    atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+    GORT__STAT(READY);
+    make_runnable(g, true);
 }
 
 /* ---- Ms: creation, waking ------------------------------------------------ */
@@ -566,11 +592,9 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* Start an M to run goroutines if there is an idle P and nobody spinning. */
-GORT__CORE static void wakep(void)
+/* Start a spinning M if there is an idle P and nobody spinning. */
+GORT__CORE static void wakep_spinner(void)
 {
-    GORT__STAT(WAKEP);
-    atomic_thread_fence(memory_order_seq_cst); /* StoreLoad: publish work, then look */
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
     int zero = 0;
@@ -579,6 +603,37 @@ GORT__CORE static void wakep(void)
         return;
     GORT__STAT(WAKEP_START);
     startm(NULL, true);
+}
+
+/* wakep for work the caller has just put on its own P's run queue. Its own
+ * M runs that work anyway, so this is about parallelism only:
+ *   - no StoreLoad fence: a stale read of npidle/nmspinning costs
+ *     parallelism, never a lost wake-up (Go's ready/wakep have none);
+ *   - with more Ps than CPUs, no new M once as many Ms run goroutines as
+ *     there are CPUs: it could only take a CPU from one of them (a futex
+ *     wake-up and an OS context switch each way, on a VM an IPI), and the
+ *     work waits at most until our M gets to it. Go wakes one regardless;
+ *     at 8 Ps on 2 CPUs that is where its time goes. */
+GORT__CORE static void wakep_local(void)
+{
+    GORT__STAT(WAKEP);
+    int nprocs = gort__S.nprocs;
+    if (nprocs > gort__S.ncpu &&
+        nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
+                atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) >=
+            gort__S.ncpu)
+        return;
+    wakep_spinner();
+}
+
+/* The same for work that only another M can pick up (the global queue, a
+ * timer nobody polls): the StoreLoad fence pairs with the spinner's
+ * decrement-then-recheck (see the top of this file). */
+GORT__CORE static void wakep(void)
+{
+    GORT__STAT(WAKEP);
+    atomic_thread_fence(memory_order_seq_cst); /* publish work, then look */
+    wakep_spinner();
 }
 
 /* Before accepting pool work (a goroutine, a timer): make sure the pool
@@ -933,21 +988,53 @@ idle:
 
 static void g_free(gort__m *m, gort__g *g);
 
-/* Run g until it switches back to g0 and carry out its request. Returns g
- * again if it must continue at once (a ready raced with its park). */
-GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
+/* g's registers are saved on its stack: account for the stack it used. */
+GORT__CORE static void g_switched_out(gort__g *g)
 {
-    g->m = m;
-    g->status = GORT__GS_RUNNING;
-    GORT__RSTORE(g->preempt, 0);
-    m->op = GORT__OP_NONE;
-    GORT__RSTORE(m->curg, g);
-    gort__ctx_jump(&m->g0, &g->ctx, 0);
-    GORT__RSTORE(m->curg, NULL);
     uintptr_t sp = (uintptr_t)g->ctx.sp;
     if (!g->lowest_sp || sp < g->lowest_sp)
         g->lowest_sp = sp;
     gort__stack_check(g);
+}
+
+/* g has switched away to park (its commit in m->op_fn/op_arg): commit the
+ * park. false: a ready came first and g must continue. */
+GORT__CORE static bool park_commit(gort__m *m, gort__g *g)
+{
+    g->status = GORT__GS_WAITING;
+    if (m->op_fn)
+        m->op_fn(m->op_arg);
+    uint32_t expect = GORT__G_RUNNING;
+    if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        GORT__STAT(GPARK);
+        return true; /* g may already be running elsewhere: hands off */
+    }
+    /* NOTIFIED: the wake-up came first. */
+    atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
+    return false;
+}
+
+/* Make g the goroutine running on m (it is about to be switched to). */
+GORT__CORE static void g_start(gort__m *m, gort__g *g)
+{
+    g->m = m;
+    g->status = GORT__GS_RUNNING;
+    GORT__RSTORE(g->preempt, 0);
+}
+
+/* Run g until it switches back to g0 and carry out the request of the G
+ * that does (g, or one it handed off to directly). Returns that G again if
+ * it must continue at once (a ready raced with its park). */
+GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
+{
+    g_start(m, g);
+    m->op = GORT__OP_NONE;
+    GORT__RSTORE(m->curg, g);
+    gort__ctx_jump(&m->g0, &g->ctx, 0);
+    g = GORT__RLOAD(m->curg); /* not necessarily the G we started: see gort__park */
+    GORT__RSTORE(m->curg, NULL);
+    g_switched_out(g);
     switch (m->op) {
     case GORT__OP_YIELD:
         g->status = GORT__GS_RUNNABLE;
@@ -958,20 +1045,8 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
             m->p->yielded = true;
         }
         return NULL;
-    case GORT__OP_PARK: {
-        g->status = GORT__GS_WAITING;
-        if (m->op_fn)
-            m->op_fn(m->op_arg);
-        uint32_t expect = GORT__G_RUNNING;
-        if (atomic_compare_exchange_strong_explicit(&g->park_state, &expect, GORT__G_PARKED,
-                                                    memory_order_acq_rel, memory_order_acquire)) {
-            GORT__STAT(GPARK);
-            return NULL; /* g may already be running elsewhere: hands off */
-        }
-        /* NOTIFIED: the wake-up came first; continue g right away. */
-        atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
-        return g;
-    }
+    case GORT__OP_PARK:
+        return park_commit(m, g) ? NULL : g; /* NOTIFIED: continue g right away */
     case GORT__OP_EXIT:
         g_free(m, g);
         return NULL;
@@ -1108,18 +1183,45 @@ GORT__CORE static void *mstart(void *arg)
 
 void gort__gls_destroy(gort__g *g); /* gls.c: run destructors, clear values */
 
+/* g has just been switched to (it resumes, or starts). If the G that switched
+ * to it parked by a direct hand-off (gort__park), commit that park here, on
+ * g's stack, now that the parker's registers are saved: what g0 would have
+ * done. Meanwhile curg is NULL, so the commit runs as it would on g0
+ * (gort__current() is NULL there: no hand-off yield, no preemption). */
+GORT__CORE static GORT__NOINLINE void commit_handoff(gort__m *m, gort__g *g, gort__g *prev);
+
+GORT__CORE static inline void finish_handoff(gort__g *g)
+{
+    gort__m *m = g->m;
+    gort__g *prev = m->handoff_from;
+    if (prev)
+        commit_handoff(m, g, prev);
+    /* else switched to by g0 (execute), which set curg */
+}
+
+GORT__CORE static GORT__NOINLINE void commit_handoff(gort__m *m, gort__g *g, gort__g *prev)
+{
+    m->handoff_from = NULL;
+    g_switched_out(prev);
+    if (!park_commit(m, prev))
+        make_runnable(prev, true); /* readied before it parked: run it next */
+    GORT__RSTORE(m->curg, g);
+}
+
 /* Switch from goroutine g to its M's scheduler context with request op. */
 GORT__CORE static void g_to_scheduler(gort__g *g, int op)
 {
     gort__m *m = g->m;
     m->op = op;
     gort__ctx_jump(&g->ctx, &m->g0, op == GORT__OP_EXIT);
+    finish_handoff(g); /* g->m: the M that resumed g (it set it) */
 }
 
 GORT__CORE static _Noreturn void g_entry(void *arg)
 {
     gort__ctx_started();
     gort__g *g = arg;
+    finish_handoff(g);
     g->fn(g->arg);
     gort__gls_destroy(g);
     g_to_scheduler(g, GORT__OP_EXIT);
@@ -1430,7 +1532,7 @@ GORT__CORE GORT_API int gort_syscall_enter(void)
     gort__preempt_point();
     g->in_syscall = 1;
     g->wait_reason = GORT__WAIT_SYSCALL;
-    g->wait_since = gort_now();
+    g->wait_since = gort__now_coarse();
     atomic_fetch_add(&gort__S.nsyscall, 1);
     gort__p *p = g->m->p;
     if (p) {
@@ -1569,17 +1671,57 @@ GORT__CORE void gort__checkdead(void)
     gort__futex_wake(main_wait, 1);
 }
 
+/* Stack a direct hand-off leaves for the commit, which runs on the target's
+ * stack where it last switched out (a commit may ready goroutines and start
+ * a thread); a target deeper than this goes through g0. */
+#define HANDOFF_STACK_MIN ((uintptr_t)16 << 10)
+
+/* The goroutine g, parking on m, may switch straight to: the G in runnext
+ * of m's P, when nothing else would be done first on g0 — find_runnable
+ * would take that same G, with no timer to check on this P, the global
+ * queue empty (its fairness turn cannot be due) and the engine not
+ * stopping. NULL: park through g0. */
+GORT__CORE static gort__g *handoff_target(gort__m *m, gort__g *g)
+{
+    gort__p *p = m->p;
+    if (!p || g->in_syscall ||
+        atomic_load_explicit(&gort__S.stopping, memory_order_relaxed) ||
+        atomic_load_explicit(&p->timers.first, memory_order_relaxed) != INT64_MAX ||
+        atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) != 0)
+        return NULL;
+    gort__g *next = gort__runq_take_next(&p->runq);
+    if (next && (uintptr_t)next->ctx.sp - (uintptr_t)next->ctx.stack_lo < HANDOFF_STACK_MIN) {
+        /* Put it back (the slot is empty: nothing is displaced). */
+        (void)gort__runq_set_next(&p->runq, next);
+        return NULL;
+    }
+    return next;
+}
+
 GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_reason why)
 {
     gort__g *g = gort__current();
     if (!g)
         gort__fatal("gort__park called outside a goroutine");
     g->wait_reason = why;
-    g->wait_since = gort_now();
+    g->wait_since = gort__now_coarse();
     gort__m *m = g->m;
     m->op_fn = commit;
     m->op_arg = commit_arg;
-    g_to_scheduler(g, GORT__OP_PARK);
+    gort__g *next = handoff_target(m, g);
+    if (!next) {
+        g_to_scheduler(g, GORT__OP_PARK);
+    } else {
+        /* Direct hand-off: next inherits the time slice, as from
+         * find_runnable's runnext; it commits our park (finish_handoff). */
+        GORT__STAT(HANDOFF);
+        GORT__STAT(RUN_NEXT);
+        g_start(m, next);
+        m->handoff_from = g;
+        GORT__RSTORE(m->curg, NULL);
+        gort__ctx_jump(&g->ctx, &next->ctx, 0);
+        finish_handoff(g);
+    }
     g->wait_reason = GORT__WAIT_NONE;
 }
 
@@ -1629,7 +1771,7 @@ GORT__CORE _Noreturn void gort__block_forever(gort__wait_reason why)
 
 GORT__CORE bool gort__sync_can_spin(int iter)
 {
-    if (iter >= 4 || gort__S.nprocs <= 1)
+    if (iter >= 4 || gort__S.ncpu <= 1 || gort__S.nprocs <= 1)
         return false;
     gort__m *m = gort__this_m();
     if (!m || !m->p)
@@ -1695,11 +1837,13 @@ GORT__CORE GORT_API int gort_init(const gort_config *cfg)
         pthread_mutex_unlock(&init_mu);
         return GORT_EALREADY;
     }
+    int ncpu = gort__ncpu();
     int procs = cfg->procs ? cfg->procs : env_procs();
     if (!procs)
-        procs = gort__ncpu();
+        procs = ncpu;
     sched_reset();
     gort__S.nprocs = procs;
+    gort__S.ncpu = ncpu;
     gort__S.stack_size = round_slot(cfg->stack_size ? cfg->stack_size : GORT__DEFAULT_STACK);
     gort__S.max_threads = cfg->max_threads ? cfg->max_threads : 10000;
     atomic_store(&gort__S.poll_until, INT64_MAX);

@@ -14,9 +14,12 @@ static const char *const stat_names[GORT__ST_N] = {
     [GORT__ST_SPIN] = "spin",             [GORT__ST_STEAL] = "steal",
     [GORT__ST_STEAL_NEXT] = "steal_next", [GORT__ST_PAUSE] = "pause",
     [GORT__ST_MPARK] = "mpark",           [GORT__ST_GPARK] = "gpark",
+    [GORT__ST_HANDOFF] = "handoff",
     [GORT__ST_RUN_NEXT] = "run_next",     [GORT__ST_RUN_RING] = "run_ring",
     [GORT__ST_RUN_GLOBAL] = "run_global", [GORT__ST_LOCK_SPIN] = "lock_spin",
     [GORT__ST_LOCK_SLEEP] = "lock_sleep", [GORT__ST_LOCK_WAKE] = "lock_wake",
+    [GORT__ST_MUTEX_SLOW] = "mutex_slow", [GORT__ST_MUTEX_SPIN] = "mutex_spin",
+    [GORT__ST_MUTEX_SLEEP] = "mutex_sleep", [GORT__ST_MUTEX_WAKE] = "mutex_wake",
 };
 
 __attribute__((destructor)) static void stats_report(void)

@@ -32,12 +32,17 @@ enum {
     GORT__ST_PAUSE,        /* short_pause before a runnext steal */
     GORT__ST_MPARK,        /* an M released its P and slept */
     GORT__ST_GPARK,        /* a goroutine parked (committed) */
+    GORT__ST_HANDOFF,      /* ... by switching straight to its P's runnext G (no g0) */
     GORT__ST_RUN_NEXT,     /* find_runnable took runnext (inherits time slice) */
     GORT__ST_RUN_RING,     /* find_runnable took the local ring */
     GORT__ST_RUN_GLOBAL,   /* find_runnable took the global queue */
     GORT__ST_LOCK_SPIN,    /* gort__lock contended (entered its spin loop) */
     GORT__ST_LOCK_SLEEP,   /* gort__lock futex wait */
     GORT__ST_LOCK_WAKE,    /* gort__lock futex wake */
+    GORT__ST_MUTEX_SLOW,   /* gort_mutex lock took the slow path (contended) */
+    GORT__ST_MUTEX_SPIN,   /* ... and spun one round (Go's doSpin) */
+    GORT__ST_MUTEX_SLEEP,  /* ... and slept on its semaphore */
+    GORT__ST_MUTEX_WAKE,   /* gort_mutex unlock released a sleeper (normal or hand-off) */
     GORT__ST_N
 };
 

@@ -140,6 +140,7 @@
  *    initialisation (no static initializer) and an allocation per object.
  */
 #include "internal.h"
+#include "stats.h"
 
 #include <stdalign.h>
 #include <stddef.h>
@@ -240,6 +241,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
     int iter = 0;           /* spin iterations since we last woke */
     uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 
+    GORT__STAT(MUTEX_SLOW);
     for (;;) {
         /* Spin while it is locked in normal mode and spinning may pay off. */
         if ((old & (MUTEX_LOCKED | MUTEX_STARVING)) == MUTEX_LOCKED && gort__sync_can_spin(iter)) {
@@ -248,6 +250,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
                 mutex_cas(m, &old, old | MUTEX_WOKEN)) {
                 awoke = true;
             }
+            GORT__STAT(MUTEX_SPIN);
             gort__procyield(MUTEX_SPIN_PAUSES);
             iter++;
             old = atomic_load_explicit(&m->state, memory_order_relaxed);
@@ -289,6 +292,7 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
         bool lifo = wait_start != 0;
         if (wait_start == 0)
             wait_start = gort_now();
+        GORT__STAT(MUTEX_SLEEP);
         int r = gort__sema_acquire_until(&m->sema, lifo, deadline, why);
         bool owner = false;
         if (r != 0) {
@@ -318,11 +322,25 @@ static GORT__NOINLINE int mutex_lock_slow(mutex_impl *m, int64_t deadline, gort_
     }
 }
 
+/* The fast path. A mutex that is free but has registered sleepers (or a
+ * woken one on its way) has state != 0: the first CAS fails, returns the
+ * state and leaves its cache line with us, and a second CAS takes the lock
+ * exactly as lockSlow's first round would (no waiter added, WOKEN left to
+ * its owner) without the call. Under contention this is most locks. */
+static inline bool mutex_lock_fast(mutex_impl *m)
+{
+    uint32_t old = 0;
+    if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(
+            &m->state, &old, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed)))
+        return true;
+    return !(old & (MUTEX_LOCKED | MUTEX_STARVING)) &&
+           atomic_compare_exchange_strong_explicit(&m->state, &old, old | MUTEX_LOCKED,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void mutex_lock_impl(mutex_impl *m, gort__wait_reason why)
 {
-    uint32_t expect = 0;
-    if (GORT__LIKELY(atomic_compare_exchange_strong_explicit(
-            &m->state, &expect, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed)))
+    if (GORT__LIKELY(mutex_lock_fast(m)))
         return;
     (void)mutex_lock_slow(m, GORT_FOREVER, why);
 }
@@ -339,6 +357,7 @@ static GORT__NOINLINE void mutex_unlock_slow(mutex_impl *m, uint32_t new_)
                 return;
             /* Take the right to wake one sleeper. */
             if (mutex_cas(m, &old, (old - MUTEX_WAITER_ONE) | MUTEX_WOKEN)) {
+                GORT__STAT(MUTEX_WAKE);
                 gort__sema_release(&m->sema, false);
                 return;
             }
@@ -346,6 +365,7 @@ static GORT__NOINLINE void mutex_unlock_slow(mutex_impl *m, uint32_t new_)
     }
     /* Starving: hand ownership to the head sleeper. LOCKED stays clear;
      * STARVING keeps newcomers off until the receiver sets it. */
+    GORT__STAT(MUTEX_WAKE);
     gort__sema_release(&m->sema, true);
 }
 
@@ -374,9 +394,7 @@ int gort_mutex_lock_until(gort_mutex *mu, int64_t deadline)
 {
     gort__preempt_point(); /* cooperative preemption (Go: at function calls) */
     mutex_impl *m = mutex_of(mu);
-    uint32_t expect = 0;
-    if (atomic_compare_exchange_strong_explicit(&m->state, &expect, MUTEX_LOCKED,
-                                                memory_order_acquire, memory_order_relaxed))
+    if (mutex_lock_fast(m))
         return 0;
     if (deadline == GORT_NOWAIT)
         return mutex_trylock_impl(m) == 0 ? 0 : GORT_ETIMEDOUT;
