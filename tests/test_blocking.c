@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -373,6 +374,29 @@ static void long_sleeper(void *arg)
     gort_sleep(3600 * GORT_SECOND);
 }
 
+/* Dump into fd (rewritten each time) until the dump shows every string of
+ * needles (NULL-terminated): goroutines just started park when they get to
+ * it, so the test waits for that state instead of sleeping. Bounded: fails
+ * after 20 s. */
+static void dump_until_it_shows(int fd, const char *const *needles)
+{
+    char buf[8192];
+    for (int64_t give_up = gort_now() + 20 * GORT_SECOND;; gort_sleep(GORT_MILLISECOND)) {
+        CHECK_EQ(ftruncate(fd, 0), 0);
+        CHECK(lseek(fd, 0, SEEK_SET) == 0);
+        CHECK_EQ(gort_dump(fd), 0);
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        CHECK(n > 0);
+        buf[n] = 0;
+        bool all = true;
+        for (const char *const *s = needles; *s && all; s++)
+            all = strstr(buf, *s) != NULL;
+        if (all)
+            return;
+        CHECK_MSG(gort_now() < give_up, "the goroutines never parked: %s", buf);
+    }
+}
+
 static void dump_main(void *arg)
 {
     int fd = *(int *)arg;
@@ -382,9 +406,8 @@ static void dump_main(void *arg)
     o.name = "recv-worker";
     CHECK_EQ(gort_go_opts(parked_forever, ch, &o), 0);
     CHECK_EQ(gort_go(long_sleeper, NULL), 0);
-    gort_sleep(20 * GORT_MILLISECOND); /* let both park */
     CHECK(gort_num_goroutine() >= 3);
-    CHECK_EQ(gort_dump(fd), 0);
+    dump_until_it_shows(fd, (const char *const[]){"[chan receive", "[sleep", NULL});
     gort_chan_close(ch); /* the receiver returns GORT_ECLOSED and exits */
     gort_chan_release(ch);
 }
@@ -412,7 +435,12 @@ static void sigquit_main(void *arg)
 {
     (void)arg;
     CHECK_EQ(gort_go(long_sleeper, NULL), 0);
-    gort_sleep(10 * GORT_MILLISECOND);
+    char path[] = "/tmp/gort-dump-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    dump_until_it_shows(fd, (const char *const[]){"[sleep", NULL}); /* it parked */
+    close(fd);
     raise(SIGQUIT);
     gort_sleep(5 * GORT_SECOND); /* not reached */
 }
