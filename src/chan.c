@@ -166,22 +166,36 @@
  */
 #include "chan.h"
 
-#include <stdalign.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static inline unsigned char *chan_slot(gort_chan *ch, size_t i)
+/* Element copy, with the common sizes as fixed-size copies the compiler
+ * turns into single moves. */
+static inline void elem_copy(void *dst, const void *src, size_t n)
 {
-    return ch->buf + i * ch->elem_size;
+    switch (n) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+    }
 }
 
 /* Copy one element; dst == NULL discards it (a receive into NULL). */
 static inline void chan_copy(const gort_chan *ch, void *dst, const void *src)
 {
     if (ch->elem_size != 0 && dst != NULL)
-        memcpy(dst, src, ch->elem_size);
+        elem_copy(dst, src, ch->elem_size);
 }
 
 static inline void chan_zero(const gort_chan *ch, void *dst)
@@ -190,29 +204,271 @@ static inline void chan_zero(const gort_chan *ch, void *dst)
         memset(dst, 0, ch->elem_size);
 }
 
-static inline size_t ring_next(const gort_chan *ch, size_t i)
+static inline bool chan_is_ring(const gort_chan *ch)
 {
-    return i + 1 == ch->cap ? 0 : i + 1;
+    return ch->slots != NULL;
 }
 
-/* Lock-free readiness checks of the fast paths (see the design comment). */
-static inline bool chan_full(gort_chan *ch)
+/* ---- the ring: position words and slots (see THE RING) ------------------- */
+
+static inline size_t ring_closed_flag(const gort_chan *ch)
+{
+    return ch->one_lap >> 2;
+}
+
+static inline size_t ring_frozen_flag(const gort_chan *ch)
+{
+    return ch->one_lap >> 1;
+}
+
+static inline size_t ring_flags(const gort_chan *ch)
+{
+    return ring_closed_flag(ch) | ring_frozen_flag(ch);
+}
+
+/* Slot index of a position (its low bits). */
+static inline size_t ring_index(const gort_chan *ch, size_t pos)
+{
+    return pos & (ring_closed_flag(ch) - 1);
+}
+
+/* The position after pos: the next index, or index 0 of the next lap
+ * (unsigned wrap-around of the lap count is harmless, see THE RING). */
+static inline size_t ring_next(const gort_chan *ch, size_t pos)
+{
+    size_t i = ring_index(ch, pos);
+    return i + 1 < ch->cap ? pos + 1 : (pos & ~(ch->one_lap - 1)) + ch->one_lap;
+}
+
+/* Elements between the positions h (receivers) and t (senders), flags
+ * masked off: the indices tell, except when they are equal (empty or full;
+ * then the laps differ iff full). */
+static inline size_t ring_distance(const gort_chan *ch, size_t h, size_t t)
+{
+    size_t hi = ring_index(ch, h), ti = ring_index(ch, t);
+    if (hi < ti)
+        return ti - hi;
+    if (hi > ti)
+        return ch->cap - hi + ti;
+    return t == h ? 0 : ch->cap;
+}
+
+/* Laps longer than this cannot be told apart by 32-bit stamps (STAMPS):
+ * such a ring stays frozen for good and is used under the lock only. */
+#define RING_LOCKFREE_MAX_LAP ((size_t)1 << 31)
+
+typedef struct ring_slot {
+    _Atomic uint32_t stamp;  /* the low 32 bits of (sequence stamp - index) */
+    unsigned char    elem[]; /* elem_size bytes */
+} ring_slot;
+
+static inline ring_slot *ring_slot_at(const gort_chan *ch, size_t pos)
+{
+    return (ring_slot *)(ch->slots + ring_index(ch, pos) * ch->slot_size);
+}
+
+/* A slot stores its stamp minus its index, so that the all-zero memory of a
+ * fresh calloc means "stamp = index = free for the first lap" (a 1M-slot
+ * channel then costs no initialisation pass over its pages). Stamps are
+ * compared modulo 2^32 (STAMPS). */
+static inline uint32_t stamp_load(const gort_chan *ch, ring_slot *s, size_t pos)
+{
+    return atomic_load_explicit(&s->stamp, memory_order_acquire) + (uint32_t)ring_index(ch, pos);
+}
+
+static inline void stamp_store(const gort_chan *ch, ring_slot *s, size_t pos, size_t stamp)
+{
+    atomic_store_explicit(&s->stamp, (uint32_t)(stamp - ring_index(ch, pos)),
+                          memory_order_release);
+}
+
+/* Back off while a peer's operation on a slot is in flight: a few pauses,
+ * then yield the CPU (that peer may be a descheduled thread). */
+static void ring_backoff(int *spins)
+{
+    if ((*spins)++ < 64)
+        gort__procyield(1);
+    else
+        sched_yield();
+}
+
+/* Wait until the slot's stamp is `want`: a lock-free operation that
+ * reserved it is still copying (FROZEN). */
+static void stamp_wait(const gort_chan *ch, ring_slot *s, size_t pos, size_t want)
+{
+    int spins = 0;
+    while (stamp_load(ch, s, pos) != (uint32_t)want)
+        ring_backoff(&spins);
+}
+
+/* Lock-free send into the ring: 0 (done), GORT_ECLOSED, GORT_EAGAIN (full,
+ * as of the tail load that saw this position), or RING_FROZEN (take the
+ * lock). gort__tls_locks keeps the goroutine from being preempted between
+ * reserving a slot and publishing it, where peers would spin on it. */
+enum { RING_FROZEN = 1 };
+
+static int ring_try_send(gort_chan *ch, const void *elem)
+{
+    const size_t one_lap = ch->one_lap, flags = ring_flags(ch);
+    int r, spins = 0;
+    gort__tls_locks++;
+    size_t t = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+    for (;;) {
+        if (t & flags) {
+            r = (t & ring_closed_flag(ch)) ? GORT_ECLOSED : RING_FROZEN;
+            break;
+        }
+        ring_slot *s = ring_slot_at(ch, t);
+        uint32_t stamp = stamp_load(ch, s, t);
+        if (stamp == (uint32_t)t) {
+            if (atomic_compare_exchange_weak_explicit(&ch->tail, &t, ring_next(ch, t),
+                                                      memory_order_seq_cst,
+                                                      memory_order_seq_cst)) {
+                elem_copy(s->elem, elem, ch->elem_size);
+                stamp_store(ch, s, t, t + 1);
+                r = 0;
+                break;
+            }
+            continue; /* t reloaded by the failed CAS */
+        }
+        if (stamp == (uint32_t)(t + 1 - one_lap)) {
+            /* The slot still holds the value sent one lap ago. Full unless
+             * its receiver already advanced head and is copying it out. */
+            size_t h = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+            if ((h & ~ring_frozen_flag(ch)) + one_lap == t) {
+                r = GORT_EAGAIN;
+                break;
+            }
+        }
+        /* A peer's operation on this slot is in flight, or t is stale. */
+        ring_backoff(&spins);
+        t = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+    }
+    gort__tls_locks--;
+    return r;
+}
+
+/* Lock-free receive from the ring: 0, GORT_ECLOSED (closed and drained; out
+ * not written), GORT_EAGAIN (empty and open), RING_FROZEN. */
+static int ring_try_recv(gort_chan *ch, void *out)
+{
+    const size_t one_lap = ch->one_lap, frozen = ring_frozen_flag(ch);
+    int r, spins = 0;
+    gort__tls_locks++;
+    size_t h = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+    for (;;) {
+        if (h & frozen) {
+            r = RING_FROZEN;
+            break;
+        }
+        ring_slot *s = ring_slot_at(ch, h);
+        uint32_t stamp = stamp_load(ch, s, h);
+        if (stamp == (uint32_t)(h + 1)) {
+            if (atomic_compare_exchange_weak_explicit(&ch->head, &h, ring_next(ch, h),
+                                                      memory_order_seq_cst,
+                                                      memory_order_seq_cst)) {
+                if (out != NULL)
+                    elem_copy(out, s->elem, ch->elem_size);
+                stamp_store(ch, s, h, h + one_lap);
+                r = 0;
+                break;
+            }
+            continue;
+        }
+        if (stamp == (uint32_t)h) {
+            /* Nothing sent into this slot yet in this lap. Empty unless a
+             * sender already advanced tail and is copying its value in. */
+            size_t t = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+            if ((t & ~ring_flags(ch)) == h) {
+                r = (t & ring_closed_flag(ch)) ? GORT_ECLOSED : GORT_EAGAIN;
+                break;
+            }
+        }
+        ring_backoff(&spins);
+        h = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+    }
+    gort__tls_locks--;
+    return r;
+}
+
+/* ---- the buffer under the lock (frozen) ---------------------------------- */
+
+/* Elements in the buffer (ch->lock held). For a ring this counts slots
+ * reserved by lock-free operations still in flight (THE RING, FROZEN). */
+static inline size_t buf_count(gort_chan *ch)
 {
     if (ch->cap == 0)
-        return atomic_load_explicit(&ch->recvq.first, memory_order_acquire) == NULL;
-    return atomic_load_explicit(&ch->count, memory_order_acquire) == ch->cap;
+        return 0;
+    size_t t = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+    size_t h = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    if (!chan_is_ring(ch))
+        return t - h;
+    return ring_distance(ch, h & ~ring_flags(ch), t & ~ring_flags(ch));
 }
 
-static inline bool chan_empty(gort_chan *ch)
+/* Append (ch->lock held, buf_count < cap). */
+static void buf_push(gort_chan *ch, const void *elem)
 {
-    if (ch->cap == 0)
-        return atomic_load_explicit(&ch->sendq.first, memory_order_acquire) == NULL;
-    return atomic_load_explicit(&ch->count, memory_order_acquire) == 0;
+    size_t w = atomic_load_explicit(&ch->tail, memory_order_relaxed);
+    if (!chan_is_ring(ch)) {
+        atomic_store_explicit(&ch->tail, w + 1, memory_order_relaxed);
+        return;
+    }
+    size_t flags = w & ring_flags(ch), t = w & ~ring_flags(ch);
+    ring_slot *s = ring_slot_at(ch, t);
+    stamp_wait(ch, s, t, t); /* a lock-free receive of the last lap may still copy out */
+    elem_copy(s->elem, elem, ch->elem_size);
+    stamp_store(ch, s, t, t + 1);
+    atomic_store_explicit(&ch->tail, ring_next(ch, t) | flags, memory_order_seq_cst);
 }
 
-static inline bool chan_closed_acquire(gort_chan *ch)
+/* Take the oldest element into out (may be NULL) (ch->lock held,
+ * buf_count > 0). */
+static void buf_pop(gort_chan *ch, void *out)
 {
-    return atomic_load_explicit(&ch->closed, memory_order_acquire) != 0;
+    size_t w = atomic_load_explicit(&ch->head, memory_order_relaxed);
+    if (!chan_is_ring(ch)) {
+        atomic_store_explicit(&ch->head, w + 1, memory_order_relaxed);
+        return;
+    }
+    size_t flags = w & ring_flags(ch), h = w & ~ring_flags(ch);
+    ring_slot *s = ring_slot_at(ch, h);
+    stamp_wait(ch, s, h, h + 1); /* a lock-free send may still copy in */
+    if (out != NULL)
+        elem_copy(out, s->elem, ch->elem_size);
+    stamp_store(ch, s, h, h + ch->one_lap);
+    atomic_store_explicit(&ch->head, ring_next(ch, h) | flags, memory_order_seq_cst);
+}
+
+static inline bool ring_frozen(gort_chan *ch)
+{
+    return atomic_load_explicit(&ch->tail, memory_order_relaxed) & ring_frozen_flag(ch);
+}
+
+/* A ring that lock-free operations may use right now (ch->lock held: only
+ * lock holders freeze and thaw). By F1 nobody is queued on it. */
+static inline bool ring_live(gort_chan *ch)
+{
+    return chan_is_ring(ch) && !ring_frozen(ch);
+}
+
+bool gort__ring_freeze(gort_chan *ch)
+{
+    if (ring_frozen(ch))
+        return false;
+    atomic_fetch_or_explicit(&ch->tail, ring_frozen_flag(ch), memory_order_seq_cst);
+    atomic_fetch_or_explicit(&ch->head, ring_frozen_flag(ch), memory_order_seq_cst);
+    return true;
+}
+
+void gort__ring_thaw_if_idle(gort_chan *ch)
+{
+    if (ring_frozen(ch) && ch->one_lap <= RING_LOCKFREE_MAX_LAP &&
+        atomic_load_explicit(&ch->recvq.first, memory_order_relaxed) == NULL &&
+        atomic_load_explicit(&ch->sendq.first, memory_order_relaxed) == NULL) {
+        atomic_fetch_and_explicit(&ch->tail, ~ring_frozen_flag(ch), memory_order_seq_cst);
+        atomic_fetch_and_explicit(&ch->head, ~ring_frozen_flag(ch), memory_order_seq_cst);
+    }
 }
 
 /* ---- wait queues --------------------------------------------------------- */
@@ -260,7 +516,7 @@ gort__chan_entry *gort__waitq_claim(gort__waitq *q)
     }
 }
 
-/* ---- the locked halves --------------------------------------------------- */
+/* ---- the locked halves (ch->lock held via gort__chan_lock) --------------- */
 
 /* The claim winner (holding its own reference) drops the one e held (I4). */
 static inline void entry_take_ref(gort_chan *ch, gort__chan_entry *e)
@@ -274,6 +530,8 @@ int gort__chan_send_locked(gort_chan *ch, const void *elem, gort__chan_entry **w
 {
     if (atomic_load_explicit(&ch->closed, memory_order_relaxed))
         return GORT_ECLOSED;
+    if (ring_live(ch))
+        return ring_try_send(ch, elem); /* 0 or GORT_EAGAIN: open, not frozen */
 
     gort__chan_entry *r = gort__waitq_claim(&ch->recvq);
     if (r != NULL) {
@@ -287,11 +545,8 @@ int gort__chan_send_locked(gort_chan *ch, const void *elem, gort__chan_entry **w
         return 0;
     }
 
-    size_t n = atomic_load_explicit(&ch->count, memory_order_relaxed);
-    if (n < ch->cap) {
-        chan_copy(ch, ch->elem_size ? chan_slot(ch, ch->sendx) : NULL, elem);
-        ch->sendx = ring_next(ch, ch->sendx);
-        atomic_store_explicit(&ch->count, n + 1, memory_order_release);
+    if (buf_count(ch) < ch->cap) {
+        buf_push(ch, elem);
         return 0;
     }
     return GORT_EAGAIN;
@@ -299,7 +554,13 @@ int gort__chan_send_locked(gort_chan *ch, const void *elem, gort__chan_entry **w
 
 int gort__chan_recv_locked(gort_chan *ch, void *out, gort__chan_entry **wake)
 {
-    size_t n = atomic_load_explicit(&ch->count, memory_order_relaxed);
+    if (ring_live(ch)) {
+        int r = ring_try_recv(ch, out); /* 0, GORT_EAGAIN or GORT_ECLOSED */
+        if (r == GORT_ECLOSED)
+            chan_zero(ch, out);
+        return r;
+    }
+    size_t n = buf_count(ch);
 
     if (atomic_load_explicit(&ch->closed, memory_order_relaxed)) {
         if (n == 0) {
@@ -315,14 +576,9 @@ int gort__chan_recv_locked(gort_chan *ch, void *out, gort__chan_entry **wake)
                 chan_copy(ch, out, s->elem);
             } else {
                 /* Buffer full (I2): take the head, and the sender's value
-                 * goes into the slot just freed, which is the new tail. */
-                if (ch->elem_size != 0) {
-                    unsigned char *slot = chan_slot(ch, ch->recvx);
-                    chan_copy(ch, out, slot);
-                    memcpy(slot, s->elem, ch->elem_size);
-                }
-                ch->recvx = ring_next(ch, ch->recvx);
-                ch->sendx = ch->recvx;
+                 * becomes the new tail — FIFO order is kept. */
+                buf_pop(ch, out);
+                buf_push(ch, s->elem);
             }
             s->result = 0;
             entry_take_ref(ch, s);
@@ -333,9 +589,7 @@ int gort__chan_recv_locked(gort_chan *ch, void *out, gort__chan_entry **wake)
     }
 
     if (n > 0) {
-        chan_copy(ch, out, ch->elem_size ? chan_slot(ch, ch->recvx) : NULL);
-        ch->recvx = ring_next(ch, ch->recvx);
-        atomic_store_explicit(&ch->count, n - 1, memory_order_release);
+        buf_pop(ch, out);
         return 0;
     }
     return GORT_EAGAIN;
@@ -357,9 +611,9 @@ int gort__sleep_until_deadline(int64_t deadline, gort__wait_reason why)
     return GORT_ETIMEDOUT;
 }
 
-/* ch->lock held and the operation cannot complete now: publish an entry on
- * q and sleep. Returns the entry's result (0 or GORT_ECLOSED) or
- * GORT_ETIMEDOUT. Releases the lock. */
+/* ch locked (gort__chan_lock) and the operation cannot complete now:
+ * publish an entry on q and sleep. Returns the entry's result (0 or
+ * GORT_ECLOSED) or GORT_ETIMEDOUT. Releases the lock. */
 static int chan_block(gort_chan *ch, gort__waitq *q, void *elem, int64_t deadline,
                       gort__wait_reason why)
 {
@@ -374,13 +628,14 @@ static int chan_block(gort_chan *ch, gort__waitq *q, void *elem, int64_t deadlin
 
     atomic_fetch_add_explicit(&ch->refs, 1, memory_order_relaxed); /* I4 */
     gort__waitq_push(q, &e);
+    /* A plain release: the ring stays frozen while e is queued. */
     int r = gort__waiter_sleep_lock(&w, &ch->lock, why);
     if (r != 0) {
         /* The deadline won the claim: nobody else will touch e, but it may
          * still be linked. */
-        gort__lock_acquire(&ch->lock);
+        gort__chan_lock(ch);
         gort__waitq_remove(q, &e);
-        gort__lock_release(&ch->lock);
+        gort__chan_unlock(ch);
         r = GORT_ETIMEDOUT;
         gort_chan_release(ch);
     } else {
@@ -410,6 +665,23 @@ static inline bool deadline_passed(int64_t deadline)
     return deadline != GORT_FOREVER && gort_now() >= deadline;
 }
 
+/* Unbuffered channels: lock-free "would block" checks of the non-blocking
+ * operations (FAST PATHS). */
+static inline bool unbuffered_no_receiver(gort_chan *ch)
+{
+    return atomic_load_explicit(&ch->recvq.first, memory_order_acquire) == NULL;
+}
+
+static inline bool unbuffered_no_sender(gort_chan *ch)
+{
+    return atomic_load_explicit(&ch->sendq.first, memory_order_acquire) == NULL;
+}
+
+static inline bool chan_closed_acquire(gort_chan *ch)
+{
+    return atomic_load_explicit(&ch->closed, memory_order_acquire) != 0;
+}
+
 static int chan_send(gort_chan *ch, const void *elem, int64_t deadline, bool have_ref)
 {
     if (GORT__UNLIKELY(ch == NULL))
@@ -417,26 +689,31 @@ static int chan_send(gort_chan *ch, const void *elem, int64_t deadline, bool hav
     if (GORT__UNLIKELY(elem == NULL && ch->elem_size != 0))
         return GORT_EINVAL;
 
-    /* Fast path: a non-blocking send that would fail takes no lock. */
-    if (deadline == GORT_NOWAIT && chan_full(ch) && !chan_closed_acquire(ch))
+    if (chan_is_ring(ch)) {
+        int r = ring_try_send(ch, elem);
+        if (r == 0 || r == GORT_ECLOSED || (r == GORT_EAGAIN && deadline == GORT_NOWAIT))
+            return r;
+    } else if (ch->cap == 0 && deadline == GORT_NOWAIT && unbuffered_no_receiver(ch) &&
+               !chan_closed_acquire(ch)) {
         return GORT_EAGAIN;
+    }
 
-    gort__lock_acquire(&ch->lock);
-    gort__chan_entry *wake = NULL;
-    int r = gort__chan_send_locked(ch, elem, &wake, have_ref);
-    if (r != GORT_EAGAIN) {
-        gort__lock_release(&ch->lock);
-        if (wake != NULL)
-            gort__chan_entry_wake(wake);
-        return r;
-    }
-    if (deadline == GORT_NOWAIT) {
-        gort__lock_release(&ch->lock);
-        return GORT_EAGAIN;
-    }
-    if (deadline_passed(deadline)) {
-        gort__lock_release(&ch->lock);
-        return GORT_ETIMEDOUT;
+    gort__chan_lock(ch);
+    for (;;) {
+        gort__chan_entry *wake = NULL;
+        int r = gort__chan_send_locked(ch, elem, &wake, have_ref);
+        if (r != GORT_EAGAIN) {
+            gort__chan_unlock(ch);
+            if (wake != NULL)
+                gort__chan_entry_wake(wake);
+            return r;
+        }
+        if (deadline == GORT_NOWAIT || deadline_passed(deadline)) {
+            gort__chan_unlock(ch);
+            return deadline == GORT_NOWAIT ? GORT_EAGAIN : GORT_ETIMEDOUT;
+        }
+        if (!gort__chan_freeze(ch))
+            break; /* the state is stable: block on it */
     }
     return chan_block(ch, &ch->sendq, (void *)elem, deadline, GORT__WAIT_CHAN_SEND);
 }
@@ -458,33 +735,38 @@ int gort__chan_recv(gort_chan *ch, void *out, int64_t deadline)
     if (GORT__UNLIKELY(ch == NULL))
         return nil_chan_wait(deadline);
 
-    /* Fast path: a non-blocking receive that would fail takes no lock. */
-    if (deadline == GORT_NOWAIT && chan_empty(ch)) {
+    if (chan_is_ring(ch)) {
+        int r = ring_try_recv(ch, out);
+        if (r == GORT_ECLOSED)
+            chan_zero(ch, out);
+        if (r == 0 || r == GORT_ECLOSED || (r == GORT_EAGAIN && deadline == GORT_NOWAIT))
+            return r;
+    } else if (ch->cap == 0 && deadline == GORT_NOWAIT && unbuffered_no_sender(ch)) {
         if (!chan_closed_acquire(ch))
             return GORT_EAGAIN;
-        if (chan_empty(ch)) {
+        if (unbuffered_no_sender(ch)) {
             chan_zero(ch, out);
             return GORT_ECLOSED;
         }
-        /* Closed, but a value arrived in between: take the locked path. */
+        /* Closed, but a sender arrived in between: take the locked path. */
     }
 
-    gort__lock_acquire(&ch->lock);
-    gort__chan_entry *wake = NULL;
-    int r = gort__chan_recv_locked(ch, out, &wake);
-    if (r != GORT_EAGAIN) {
-        gort__lock_release(&ch->lock);
-        if (wake != NULL)
-            gort__chan_entry_wake(wake);
-        return r;
-    }
-    if (deadline == GORT_NOWAIT) {
-        gort__lock_release(&ch->lock);
-        return GORT_EAGAIN;
-    }
-    if (deadline_passed(deadline)) {
-        gort__lock_release(&ch->lock);
-        return GORT_ETIMEDOUT;
+    gort__chan_lock(ch);
+    for (;;) {
+        gort__chan_entry *wake = NULL;
+        int r = gort__chan_recv_locked(ch, out, &wake);
+        if (r != GORT_EAGAIN) {
+            gort__chan_unlock(ch);
+            if (wake != NULL)
+                gort__chan_entry_wake(wake);
+            return r;
+        }
+        if (deadline == GORT_NOWAIT || deadline_passed(deadline)) {
+            gort__chan_unlock(ch);
+            return deadline == GORT_NOWAIT ? GORT_EAGAIN : GORT_ETIMEDOUT;
+        }
+        if (!gort__chan_freeze(ch))
+            break;
     }
     return chan_block(ch, &ch->recvq, out, deadline, GORT__WAIT_CHAN_RECV);
 }
@@ -492,31 +774,52 @@ int gort__chan_recv(gort_chan *ch, void *out, int64_t deadline)
 /* ---- public API ---------------------------------------------------------- */
 
 #define CHAN_HDR_SIZE \
-    ((sizeof(struct gort_chan) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1))
+    ((sizeof(struct gort_chan) + GORT__CACHELINE - 1) & ~(size_t)(GORT__CACHELINE - 1))
+
+/* Smallest power of two > n (n < SIZE_MAX / 8, which the allocation limit
+ * guarantees for a ring). */
+static size_t pow2_above(size_t n)
+{
+    size_t p = 1;
+    while (p <= n)
+        p <<= 1;
+    return p;
+}
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
     if (elem_size > GORT_CHAN_ELEM_MAX)
         return NULL;
-    size_t bytes = 0;
-    if (elem_size != 0) {
+    bool ring = cap != 0 && elem_size != 0;
+    size_t slot_size = 0, bytes = 0;
+    if (ring) {
+        slot_size = (sizeof(uint32_t) + elem_size + sizeof(uint32_t) - 1) &
+                    ~(sizeof(uint32_t) - 1);
         /* Keep the whole allocation below PTRDIFF_MAX. */
-        if (cap > (PTRDIFF_MAX - CHAN_HDR_SIZE) / elem_size)
+        if (cap > (PTRDIFF_MAX - CHAN_HDR_SIZE - GORT__CACHELINE) / slot_size)
             return NULL;
-        bytes = cap * elem_size;
+        bytes = cap * slot_size;
     }
-    gort_chan *ch = calloc(1, CHAN_HDR_SIZE + bytes);
-    if (ch == NULL)
+    void *mem = calloc(1, CHAN_HDR_SIZE + bytes + GORT__CACHELINE - 1);
+    if (mem == NULL)
         return NULL;
+    gort_chan *ch = (gort_chan *)(((uintptr_t)mem + GORT__CACHELINE - 1) &
+                                  ~(uintptr_t)(GORT__CACHELINE - 1));
+    ch->alloc = mem;
     ch->lock = (gort__lock)GORT__LOCK_INIT;
-    atomic_init(&ch->count, 0);
     atomic_init(&ch->closed, 0);
     atomic_init(&ch->refs, 1);
     atomic_init(&ch->recvq.first, NULL);
     atomic_init(&ch->sendq.first, NULL);
     ch->cap = cap;
     ch->elem_size = elem_size;
-    ch->buf = bytes != 0 ? (unsigned char *)ch + CHAN_HDR_SIZE : NULL;
+    ch->slot_size = slot_size;
+    ch->one_lap = ring ? 4 * pow2_above(cap) : 0;
+    /* A ring too large for 32-bit stamps starts frozen and stays so. */
+    size_t frozen = ring && ch->one_lap > RING_LOCKFREE_MAX_LAP ? ring_frozen_flag(ch) : 0;
+    atomic_init(&ch->tail, frozen);
+    atomic_init(&ch->head, frozen);
+    ch->slots = ring ? (unsigned char *)ch + CHAN_HDR_SIZE : NULL;
     ch->timer = NULL;
     return ch;
 }
@@ -548,7 +851,7 @@ void gort_chan_release(gort_chan *ch)
                     "(over-released)", (void *)ch);
     if (ch->timer != NULL)
         gort__timerchan_destroy(ch->timer);
-    free(ch);
+    free(ch->alloc);
 }
 
 int gort_chan_send(gort_chan *ch, const void *elem)
@@ -586,12 +889,14 @@ int gort_chan_close(gort_chan *ch)
     if (ch == NULL)
         return GORT_EINVAL;
 
-    gort__lock_acquire(&ch->lock);
+    gort__chan_lock(ch);
     if (atomic_load_explicit(&ch->closed, memory_order_relaxed)) {
-        gort__lock_release(&ch->lock);
+        gort__chan_unlock(ch);
         return GORT_ECLOSED;
     }
     atomic_store_explicit(&ch->closed, 1, memory_order_release);
+    if (chan_is_ring(ch))
+        atomic_fetch_or_explicit(&ch->tail, ring_closed_flag(ch), memory_order_seq_cst);
 
     /* Complete every queued operation; wake them after unlocking. The
      * claimed entries are unlinked, so `next` is free to chain them. */
@@ -612,7 +917,7 @@ int gort_chan_close(gort_chan *ch)
         tail = &e->next;
     }
     *tail = NULL;
-    gort__lock_release(&ch->lock);
+    gort__chan_unlock(ch);
 
     while (list != NULL) {
         e = list;
@@ -624,7 +929,22 @@ int gort_chan_close(gort_chan *ch)
 
 size_t gort_chan_len(gort_chan *ch)
 {
-    return ch != NULL ? atomic_load_explicit(&ch->count, memory_order_relaxed) : 0;
+    if (ch == NULL || ch->cap == 0)
+        return 0;
+    if (!chan_is_ring(ch)) {
+        /* Zero-size elements: counters written under the lock; head first,
+         * so the difference is never negative. */
+        size_t h = atomic_load_explicit(&ch->head, memory_order_acquire);
+        size_t t = atomic_load_explicit(&ch->tail, memory_order_acquire);
+        return t - h < ch->cap ? t - h : ch->cap;
+    }
+    /* A consistent pair: tail did not move while head was read. */
+    for (;;) {
+        size_t t = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+        size_t h = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+        if (atomic_load_explicit(&ch->tail, memory_order_seq_cst) == t)
+            return ring_distance(ch, h & ~ring_flags(ch), t & ~ring_flags(ch));
+    }
 }
 
 size_t gort_chan_cap(gort_chan *ch)

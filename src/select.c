@@ -99,7 +99,7 @@ static void sel_lock(const sel_locks *s)
     for (size_t k = 0; k < s->na; k++) {
         gort_chan *c = s->cases[s->lockorder[k]].chan;
         if (c != prev && c != s->skip)
-            gort__lock_acquire(&c->lock);
+            gort__chan_lock(c);
         prev = c;
     }
 }
@@ -119,7 +119,7 @@ static void sel_unlock(void *arg)
         gort_chan *c = cases[lo[k]].chan;
         if ((k > 0 && cases[lo[k - 1]].chan == c) || c == skip)
             continue;
-        gort__lock_release(&c->lock);
+        gort__chan_unlock(c);
     }
 }
 
@@ -261,8 +261,10 @@ int gort_select(gort_case *cases, size_t n, int64_t deadline)
     sel_locks locks = {.cases = cases, .lockorder = lockorder, .na = na, .skip = NULL};
     int ret;
 
-    /* 2 + 3. Lock, then poll in random order. */
+    /* 2 + 3. Lock, then poll in random order; if nothing is ready, freeze
+     * the ring channels and poll again (see the design comment). */
     sel_lock(&locks);
+poll:
     for (size_t k = 0; k < na; k++) {
         uint32_t i = pollorder[k];
         gort_case *c = &cases[i];
@@ -278,6 +280,12 @@ int gort_select(gort_case *cases, size_t n, int64_t deadline)
             goto out;
         }
     }
+
+    bool froze = false;
+    for (size_t k = 0; k < na; k++)
+        froze |= gort__chan_freeze(cases[lockorder[k]].chan);
+    if (froze)
+        goto poll;
 
     /* 4. Nothing ready. */
     if (deadline == GORT_NOWAIT || (deadline != GORT_FOREVER && gort_now() >= deadline)) {
