@@ -1,18 +1,38 @@
 /*
- * chan.c — channels (Go's runtime/chan.go, re-derived for C).
+ * chan.c — channels (Go's runtime/chan.go, re-derived for C), with a
+ * lock-free ring for buffered traffic while nobody waits.
  *
  * CONCEPTS
  *
  * A channel is a FIFO of fixed-size values (elem_size bytes, 0 allowed,
  * at most GORT_CHAN_ELEM_MAX) with a capacity (0 = unbuffered, synchronous).
- * It has three parts, all protected by one lock:
+ * Its parts:
  *
- *   - a ring buffer of `cap` slots (`buf`, `sendx`, `recvx`, `count`);
+ *   - the buffer. With cap > 0 and elem_size > 0 it is a ring of `cap`
+ *     slots (THE RING), each a 32-bit sequence stamp and the element; its
+ *     receive position `head` and send position `tail` live on separate
+ *     cache lines. With elem_size == 0 and cap > 0 there is nothing to
+ *     store: `tail` and `head` just count sends and receives (under the
+ *     lock).
  *   - `recvq`, the FIFO of blocked receivers, and `sendq`, the FIFO of
  *     blocked senders. Each element is a gort__chan_entry (Go's sudog) that
  *     lives on the blocked party's stack and points at its gort__waiter and
  *     at the memory the value comes from (send) or goes to (recv);
- *   - `closed`, set once by close.
+ *   - `closed`, set once by close (and, for a ring, the CLOSED flag in
+ *     `tail`);
+ *   - `lock`, which protects the queues, `closed`, and the buffer whenever
+ *     the ring is FROZEN (or there is no ring).
+ *
+ * A ring is in one of two modes. LIVE: nobody is queued, and senders and
+ * receivers move values through the ring with one CAS each and never touch
+ * the lock, the queues or any waiter state (Go's "anyone waiting?" question
+ * is answered by the FROZEN flag in the very word the CAS works on). FROZEN:
+ * the FROZEN flag is set in `tail` and `head`, no lock-free operation can
+ * start, and the channel behaves exactly like a purely locked one — in
+ * particular blocked parties are served by Go's direct hand-offs. Whoever
+ * is about to queue an entry, or to trust a "nothing is ready" answer under
+ * the lock, freezes the ring first; the last one to leave an empty pair of
+ * queues thaws it (gort__chan_unlock).
  *
  * Blocking uses the engine's waiter protocol (internal.h): a blocked
  * operation publishes an entry under the channel lock and sleeps with
@@ -26,33 +46,122 @@
  * code path serves goroutines (they park) and foreign threads (they block
  * on a futex): nothing here knows which one it is talking to.
  *
- * THE OPERATIONS (ch->lock held unless said otherwise)
+ * THE RING (Vyukov's bounded MPMC queue, in crossbeam-channel's "array"
+ * layout)
  *
- *   send: closed -> GORT_ECLOSED. A claimable receiver at the head of recvq
- *         -> copy the value straight into its destination (direct hand-off:
- *         the buffer is not touched, and for an unbuffered channel this is
- *         the only way a value moves), wake it after unlocking. Free buffer
- *         slot -> enqueue at sendx. Else block on sendq (or fail: try/NOWAIT).
- *   recv: closed and count == 0 -> zero the destination, GORT_ECLOSED (so a
- *         closed channel is drained before it reports closed). A claimable
- *         sender at the head of sendq -> unbuffered: copy its value directly;
- *         buffered (then the buffer is full): take the head slot and put the
- *         sender's value in that same slot, which becomes the tail — FIFO
- *         order is kept and the sender completes. count > 0 -> dequeue.
- *         Else block on recvq (or fail).
- *   close: closed -> GORT_ECLOSED. Set closed; claim every queued receiver
- *         (zero its destination, result GORT_ECLOSED) and every queued sender
- *         (result GORT_ECLOSED); wake them all after unlocking.
+ *   Positions. P = the smallest power of two > cap; a position word is
+ *   lap * 4P + index (index < cap), with two flag bits between index and
+ *   lap: CLOSED = P (tail only) and FROZEN = 2P; one_lap = 4P. The position
+ *   after the last index is index 0 of the next lap (ring_next). Laps wrap
+ *   around modulo 2^64 / 4P; every comparison is an equality of positions
+ *   at most one lap apart, so the wrap is harmless. tail - head (in
+ *   elements, ring_distance) is the number of values in the buffer,
+ *   counting those whose copy is still in flight.
+ *
+ *   Stamps. Slot i's stamp (conceptually a position) says what the slot is
+ *   ready for: stamp == t means "free for the send at position t";
+ *   stamp == h + 1 means "holds the value sent at position h, ready for the
+ *   receive at h". A send at t reserves the slot by CAS tail t -> next(t),
+ *   copies the value in, and stores stamp = t + 1 (release). A receive at h
+ *   reserves by CAS head h -> next(h), copies the value out, and stores
+ *   stamp = h + one_lap (release), i.e. "free for the send one lap later".
+ *   The stamp's acquire load and release store carry the element: the
+ *   receiver's copy happens after the sender's, and the next lap's sender
+ *   writes only after the receiver has read.
+ *
+ *   Lock-free send (ring_try_send): t = tail; CLOSED -> GORT_ECLOSED;
+ *   FROZEN -> take the lock; stamp == t -> CAS and copy; stamp says "value
+ *   of the previous lap still there" and head + one_lap == t -> full
+ *   (GORT_EAGAIN); anything else is a peer's copy in flight or a stale t:
+ *   back off and reload. Lock-free receive (ring_try_recv) mirrors it:
+ *   FROZEN -> lock; stamp == h + 1 -> CAS and copy; stamp == h and tail ==
+ *   h (flags masked) -> empty: GORT_ECLOSED if tail has CLOSED, else
+ *   GORT_EAGAIN.
+ *
+ *   STAMPS are 32 bits (slot = 4 + elem_size bytes, rounded up to 4: 12
+ *   bytes for an int64, against 16 with word stamps; a 1M-element channel
+ *   is touched page by page in the benchmarks, so this matters). Only the
+ *   low 32 bits of a stamp are compared. That is exact as long as one_lap
+ *   <= 2^31: a decision to reserve is validated by the CAS on the full
+ *   64-bit position, and while tail == t (monotone, so for the whole time
+ *   between the load of t and a successful CAS) the slot's stamp can only
+ *   be t - one_lap (the previous lap's send still copying), t - one_lap + 1
+ *   (its value not yet received) or t — three values distinct modulo 2^32
+ *   when one_lap < 2^32; the same holds for head and for the waits under
+ *   the lock. "Full" and "empty" are decided on the full position words,
+ *   the stamp only selects the branch. A ring with a longer lap (cap >=
+ *   2^29) starts frozen and is never thawed, so it is used under the lock
+ *   only, where stamps always match. The stored value is the stamp minus
+ *   the slot index, so a fresh calloc'ed ring is valid as it is (no
+ *   initialisation pass over a large buffer).
+ *
+ *   A reserved slot is published within one element copy:
+ *   gort__tls_locks++ around it keeps asynchronous preemption away, as for
+ *   an internal lock. A peer that finds a slot in flight spins with PAUSE
+ *   and then sched_yield (the publisher may be a descheduled thread).
+ *
+ * FROZEN
+ *
+ *   F1  A ring with a queued entry is frozen. (Entries are only pushed by
+ *       a lock holder after gort__chan_freeze; gort__chan_unlock thaws
+ *       only when both queues are empty — dead entries of a fired select or
+ *       a timed-out wait included, until their owners unlink them.)
+ *   F2  While frozen, `tail` and `head` change only under the lock. A
+ *       lock-free CAS expects a word without flags, so once freezing set
+ *       FROZEN in a word, no CAS on it can succeed; operations that
+ *       reserved before are "in flight": they are counted in tail - head,
+ *       and the lock holder waits for their stamps (stamp_wait) before it
+ *       uses their slots. So the frozen buffer is exactly as stable as a
+ *       locked one: values enter only through the lock holder.
+ *
+ *   Freezing is two fetch_or's (tail, then head), thawing two fetch_and's,
+ *   all by the lock holder. Between the two fetch_or's one end is still
+ *   live; that is harmless, because the state the freezer then reads is
+ *   whatever the words hold after both RMWs, and nothing moves afterwards.
+ *
+ * THE OPERATIONS (lock held unless said otherwise)
+ *
+ *   send: lock-free on a live ring (above); else lock, and
+ *         closed -> GORT_ECLOSED. Live ring (it thawed meanwhile) -> the
+ *         lock-free attempt again. A claimable receiver at the head of
+ *         recvq -> copy the value straight into its destination (direct
+ *         hand-off: the buffer is not touched, and for an unbuffered
+ *         channel this is the only way a value moves), wake it after
+ *         unlocking. Free buffer slot -> append. Else: freeze (if that
+ *         changed the mode, look again) and block on sendq (or fail:
+ *         try/NOWAIT).
+ *   recv: lock-free on a live ring; else lock, and closed and empty ->
+ *         zero the destination, GORT_ECLOSED (so a closed channel is
+ *         drained before it reports closed). A claimable sender at the
+ *         head of sendq -> unbuffered: copy its value directly; buffered
+ *         (then the buffer is full): take the oldest value, and append the
+ *         sender's — FIFO order is kept and the sender completes (Go's
+ *         recv). Buffer not empty -> take the oldest. Else freeze, look
+ *         again if that changed the mode, block on recvq (or fail).
+ *   close: closed -> GORT_ECLOSED. Set closed (and CLOSED in a ring's
+ *         tail); claim every queued receiver (zero its destination, result
+ *         GORT_ECLOSED) and every queued sender (result GORT_ECLOSED); wake
+ *         them all after unlocking.
+ *
+ *   Blocked senders are thus served in FIFO order and their values enter
+ *   the buffer in that order, and blocked receivers get values in the
+ *   order they blocked, as in Go: there is no "wake to retry", so no
+ *   woken party can lose its slot to a newcomer (on a frozen ring every
+ *   newcomer goes through the lock and finds the queue; on a live ring
+ *   nobody is waiting).
  *
  * INVARIANTS
  *
- *   I1  count <= cap; buffered values sit at recvx, recvx+1, ... (mod cap).
- *   I2  A queued sender implies the buffer is full (count == cap) and a
- *       queued receiver implies it is empty, except for entries whose waiter
- *       was already claimed elsewhere (a select that fired on another case)
- *       or timed out: those are dead weight that the next dequeuer drops.
- *       (Go's "at most one of sendq/recvq is non-empty" has the same
- *       exception, for a select sending and receiving on one channel.)
+ *   I1  0 <= tail - head <= cap; buffered values sit at the positions
+ *       head, next(head), ... (for zero-size elements only the count
+ *       exists).
+ *   I2  A queued sender implies the buffer is full and a queued receiver
+ *       implies it is empty, except for entries whose waiter was already
+ *       claimed elsewhere (a select that fired on another case) or timed
+ *       out: those are dead weight that the next dequeuer drops. (Go's "at
+ *       most one of sendq/recvq is non-empty" has the same exception, for
+ *       a select sending and receiving on one channel.) By F1/F2 the ring
+ *       cannot change behind a queued party's back.
  *   I3  closed implies sendq and recvq hold no claimable entry: close
  *       completed them all, and no operation enqueues on a closed channel.
  *   I4  Every entry in a queue holds a reference on the channel, taken
@@ -75,51 +184,79 @@
  * LOCKS
  *
  *   ch->lock (a gort__lock: futex mutex, never held across a park) protects
- *   buf contents, sendx, recvx, the queues and the writes of count, closed
- *   and the queue heads. select holds several channel locks at once; it
- *   always takes them in increasing address order, skipping duplicates, so
- *   two selects over overlapping sets cannot deadlock. Nothing else is
- *   locked inside a channel lock except the engine's own short locks taken
- *   by gort__waiter_wake()/gort__ready() — which is why we wake after
+ *   the queues, the writes of closed and of the queue heads, the FROZEN
+ *   flag, and the buffer of a frozen ring or of a zero-size channel.
+ *   select holds several channel locks at once; it always takes them in
+ *   increasing address order, skipping duplicates, so two selects over
+ *   overlapping sets cannot deadlock. Nothing else is locked inside a
+ *   channel lock except the engine's own short locks taken by
+ *   gort__waiter_wake()/gort__ready() — which is why we wake after
  *   unlocking where we can (shorter hold time), but it would also be legal
- *   inside.
+ *   inside. Under the lock we may spin for a lock-free peer's copy in
+ *   flight (F2): bounded by one element copy unless that thread is
+ *   descheduled, when we yield.
  *
- * FAST PATHS AND MEMORY ORDER
+ * MEMORY ORDER, LINEARIZABILITY, NO LOST WAKE-UPS
  *
- *   A non-blocking operation that is going to fail takes no lock (Go's
- *   fast path; a polling select loop over an idle channel then costs two
- *   loads). For try_send: "full" is count == cap, or for an unbuffered
- *   channel "recvq is empty"; for try_recv "empty" is count == 0, or "sendq
- *   is empty". The fast path reads the readiness word first (acquire) and
- *   `closed` second:
+ *   Every access to `tail` and `head` is seq_cst (loads are plain moves on
+ *   x86-64, the RMWs cost what acq_rel costs), so all of them lie in one
+ *   total order S consistent with each word's modification order, and a
+ *   load returns the last write before it in S. The lock-free operations
+ *   are linearized in S: a send or receive at its successful CAS, a
+ *   "closed" answer at the load of tail that showed CLOSED, a "full" or
+ *   "empty" answer at the load described below. Operations under the lock
+ *   are linearized at their critical section (a frozen ring is quiescent:
+ *   F2), close at its fetch_or of CLOSED.
  *
- *     try_send: full && !closed            -> GORT_EAGAIN
- *     try_recv: empty && !closed           -> GORT_EAGAIN
- *               empty && closed && empty'  -> zero out, GORT_ECLOSED
+ *   - "full" (send): we loaded tail = t (no flags) at point A, then head =
+ *     h at point B, with h + one_lap == t, i.e. t - h == cap. head is
+ *     monotone, so head(A) <= h, and tail(A) - head(A) >= cap; with I1 the
+ *     buffer was full at A, and A's word had neither CLOSED nor FROZEN:
+ *     full, open and nobody waiting at A. (At B tail might have gained
+ *     CLOSED; we answer as of A.)
+ *   - "empty" (receive): head = h at A, tail at B with position h. tail is
+ *     monotone and head <= tail always (a receive's CAS at h follows, in
+ *     S, the send's CAS at h, whose stamp store it acquired), so at B both
+ *     are h: empty at B; open at B if B's word has no CLOSED, else closed
+ *     and empty at B — and that answer is final: after CLOSED no send can
+ *     reserve (lock-free ones see the flag, locked ones check `closed`,
+ *     both set in one critical section before anything can see them), so
+ *     the buffer only drains. Drain-then-closed follows: a receive reports
+ *     closed only with tail == head.
+ *   - close vs. lock-free send: close's fetch_or and a send's CAS are RMWs
+ *     on the same word; a send ordered before it in tail's modification
+ *     order has reserved and its value will be received (it is counted in
+ *     tail - head, so no receiver reports "closed" before taking it); one
+ *     ordered after it fails its CAS, reloads, and reports GORT_ECLOSED.
+ *   - unbuffered channels keep the old lock-free failure checks of the
+ *     non-blocking operations (try_send: recvq empty; try_recv: sendq
+ *     empty), read with acquire before `closed` (acquire): if the
+ *     readiness load read the value written by critical section S and
+ *     close's critical section C were ordered before S, C's store of
+ *     closed happens-before our later load, which must then see it; so
+ *     "closed == 0" proves the channel was open and not ready right after
+ *     S. For the "closed" answer of try_recv we re-check the queue after
+ *     seeing closed == 1: after close no sender can be queued, so "closed
+ *     and no sender" observed then is final.
  *
- *   Why that is linearizable with close. Every write of count, the queue
- *   heads and closed happens inside a critical section with release order;
- *   the fast path loads readiness with acquire and closed after it. Suppose
- *   the readiness load R read the value written by critical section S. If
- *   close's critical section C were ordered before S (by the lock), then C
- *   happens-before S's release store, which R read with acquire, so the
- *   later load of closed must see 1 (coherence). Hence "closed == 0" proves
- *   C is not before S, and at the point right after S the channel was both
- *   not ready and open: we report GORT_EAGAIN as of that point. Reading
- *   closed first and readiness second would not be enough: a send + close
- *   between the two loads could make us report "closed" for a channel that
- *   still has a buffered value. For the "closed" answer of try_recv we
- *   re-check emptiness after seeing closed == 1: that load happens after C
- *   (it read C's release store of closed), and after close a channel can
- *   only get emptier (no send succeeds, close dequeued every sender), so
- *   "closed and empty" observed then is final: reporting GORT_ECLOSED is
- *   correct at that point and at every later one. Everything that
- *   succeeds, and everything that blocks, goes through the lock.
+ *   No lost wake-ups. A party blocks only after, under the lock, (1) it
+ *   froze the ring — with fetch_or's, RMWs that read the latest value of
+ *   each word, so every lock-free reservation is either ordered before
+ *   them (then counted in the state we look at, and we wait for its copy
+ *   rather than block) or after them (then it fails and comes to the
+ *   lock) — and (2) it found the operation impossible in that frozen
+ *   state. From then on every operation that could complete it runs under
+ *   the same lock and finds its entry (F1, F2); that is the locked
+ *   channel's argument, unchanged. There is no Dekker-style "set a flag,
+ *   then re-check" between a lock-free op and a sleeper, because the flag
+ *   and the position are one word: a send that succeeds lock-free provably
+ *   ran while nobody was queued, so it has nobody to wake.
  *
- *   Values are copied with plain memcpy under the lock (buffer) or by the
- *   claim winner under the lock (hand-off into/out of a sleeper's memory);
- *   the sleeper published its memory under the same lock and reads it back
- *   after the waiter's release/acquire wake, so there are no data races.
+ *   Values are copied with plain memcpy: into ring slots under the stamp
+ *   protocol (above), and into or out of a sleeper's memory by the claim
+ *   winner under the lock; the sleeper published its memory under the same
+ *   lock and reads it back after the waiter's release/acquire wake, so
+ *   there are no data races.
  *
  * REFERENCES
  *
@@ -149,11 +286,23 @@
  *
  * REJECTED ALTERNATIVES
  *
- *   - A lock-free channel (ring with per-slot sequence numbers, as in
- *     crossbeam/Vyukov): fast for buffered traffic, but select over several
- *     channels, close waking everyone, and unbuffered hand-off all need a
- *     consistent multi-word snapshot; Go keeps a lock for the same reasons
- *     and only does the cheap "would fail" checks without it.
+ *   - Always lock-free buffered channels, waking blocked parties to retry
+ *     (crossbeam's array flavour with its SyncWaker: an "is anyone
+ *     waiting" flag checked after every operation with SeqCst fences on
+ *     both sides): a woken sender can lose its slot to a newcomer again
+ *     and again, blocked senders' values are no longer moved into the
+ *     buffer in blocking order, a woken select that picks another case
+ *     must pass the wake-up on, and select's "one instant of all its
+ *     channels" needs a snapshot anyway. Freezing gets Go's semantics
+ *     back exactly whenever somebody waits, and costs nothing while
+ *     nobody does.
+ *   - A fully locked channel (before 2026-12, and Go's choice): an SPSC
+ *     stream through one lock word and one `count` word moves both cache
+ *     lines between the cores on every operation (worker_pool: 71k
+ *     contended acquisitions per 200k jobs at P=2).
+ *   - Word-sized stamps: simpler to argue, but 16 instead of 12 bytes per
+ *     int64 slot, and the 1M-element channels of worker_pool are slower
+ *     for it (page faults and cache footprint; docs/design.md).
  *   - Copying a hand-off through the buffer or a heap temporary: one extra
  *     copy of up to 64 KiB and no place to put it for unbuffered channels.
  *     The claim protocol makes writing into the sleeper's memory safe.

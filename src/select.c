@@ -30,6 +30,12 @@
  *      ones. A send on a closed channel fires with result GORT_ECLOSED (Go
  *      panics); a receive on a closed, drained channel fires with
  *      GORT_ECLOSED and a zeroed destination.
+ *      Buffered channels with a live lock-free ring (chan.c, THE RING)
+ *      can still change under their locks, so "nothing ready" is only
+ *      trusted once every ring is frozen: if freezing changed any channel's
+ *      mode, poll again (at most once more: frozen rings stay frozen while
+ *      we hold their locks). A poll that finds a ready case does not need
+ *      the freeze: the case it completes was ready at that instant.
  *   4. Nothing ready: NOWAIT -> unlock, GORT_EAGAIN; deadline passed ->
  *      GORT_ETIMEDOUT. Otherwise pass 2: arm ONE waiter and push one entry
  *      per active case onto its channel's sendq/recvq, every entry pointing
@@ -46,10 +52,13 @@
  *
  * INVARIANTS AND SUBTLETIES
  *
- *   - Between pass 1 and the sleep every involved channel stays locked, so
- *     the state we polled is the state we enqueue against: no wake-up can be
- *     missed, and a non-blocking select acts on one instant of all its
- *     channels (TestNonblockSelectRace).
+ *   - Between the frozen poll and the sleep every involved channel stays
+ *     locked and frozen, so the state we polled is the state we enqueue
+ *     against: no wake-up can be missed, and a non-blocking select that
+ *     reports GORT_EAGAIN acts on one instant of all its channels
+ *     (TestNonblockSelectRace). Locks are taken and released through
+ *     gort__chan_lock/gort__chan_unlock, which thaws a ring nobody waits
+ *     on any more.
  *   - A select may list a channel several times (duplicates are locked once)
  *     and may both send and receive on one channel; its own entries can
  *     never match each other, because it enqueues only after polling and

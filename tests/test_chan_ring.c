@@ -405,4 +405,57 @@ TEST(ring_close_races_senders)
     CHECK_EQ(gort_main(close_race_main, NULL), 0);
 }
 
+/* ---- a non-blocking select sees one instant of all its rings ------------- */
+/* A mover keeps at least one of two 1-slot channels full at every instant
+ * (fill the other one, then empty this one). An observer's non-blocking
+ * select receiving from both must therefore never find both empty; when it
+ * takes a value it puts it back into the same channel (the mover cannot
+ * refill that channel before it has emptied it, so the put-back never
+ * blocks for long). Without the frozen re-poll a select could poll c2
+ * (empty), then the mover fills c2 and empties c1 lock-free, then the
+ * select polls c1 (empty) and wrongly reports GORT_EAGAIN. */
+
+typedef struct snap_shared {
+    gort_chan  *c[2];
+    _Atomic int stop;
+} snap_shared;
+
+static void *t_mover(void *arg)
+{
+    snap_shared *s = arg;
+    int v = 1, got;
+    /* Until stopped; close (GORT_ECLOSED) releases a blocked mover. */
+    for (int k = 0; !atomic_load(&s->stop); k ^= 1) {
+        if (gort_chan_send(s->c[k ^ 1], &v) != 0 || gort_chan_recv(s->c[k], &got) != 0)
+            break;
+    }
+    return NULL;
+}
+
+TEST(ring_nonblocking_select_snapshot)
+{
+    snap_shared s = {.c = {make_chan(sizeof(int), 1), make_chan(sizeof(int), 1)}};
+    CHECK_EQ(gort_chan_send(s.c[0], &(int){1}), 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, t_mover, &s), 0);
+    int v;
+    gort_case cases[2] = {
+        {.chan = s.c[0], .dir = GORT_RECV, .elem = &v},
+        {.chan = s.c[1], .dir = GORT_RECV, .elem = &v},
+    };
+    long long n = cnt(200000, 2000000);
+    for (long long i = 0; i < n; i++) {
+        int k = gort_select(cases, 2, GORT_NOWAIT);
+        CHECK_MSG(k == 0 || k == 1, "iteration %lld: select found both channels empty (%s)", i,
+                  gort_err_name(k));
+        CHECK_EQ(gort_chan_send(s.c[k], &v), 0);
+    }
+    atomic_store(&s.stop, 1);
+    CHECK_EQ(gort_chan_close(s.c[0]), 0);
+    CHECK_EQ(gort_chan_close(s.c[1]), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    gort_chan_release(s.c[0]);
+    gort_chan_release(s.c[1]);
+}
+
 HARNESS_MAIN()
