@@ -612,7 +612,7 @@ bool gort__ring_freeze(gort_chan *ch)
 
 void gort__ring_thaw_if_idle(gort_chan *ch)
 {
-    if (ring_frozen(ch) && ch->one_lap <= RING_LOCKFREE_MAX_LAP &&
+    if (ch->one_lap <= RING_LOCKFREE_MAX_LAP &&
         atomic_load_explicit(&ch->recvq.first, memory_order_relaxed) == NULL &&
         atomic_load_explicit(&ch->sendq.first, memory_order_relaxed) == NULL) {
         atomic_fetch_and_explicit(&ch->tail, ~ring_frozen_flag(ch), memory_order_seq_cst);

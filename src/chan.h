@@ -105,10 +105,13 @@ static inline bool gort__chan_freeze(gort_chan *ch)
 {
     return ch->slots != NULL && gort__ring_freeze(ch);
 }
-/* Thaw a frozen ring if nobody is queued any more, then release ch->lock. */
+/* Thaw a frozen ring if nobody is queued any more, then release ch->lock.
+ * (one_lap / 2 is the FROZEN flag; the test is inlined because a live ring
+ * under the lock is the common case of select's poll.) */
 static inline void gort__chan_unlock(gort_chan *ch)
 {
-    if (ch->slots != NULL)
+    if (ch->slots != NULL &&
+        (atomic_load_explicit(&ch->tail, memory_order_relaxed) & (ch->one_lap >> 1)))
         gort__ring_thaw_if_idle(ch);
     gort__lock_release(&ch->lock);
 }
