@@ -12,6 +12,8 @@
 
 #include "internal.h"
 
+#include <stdalign.h>
+
 typedef struct gort__chan_entry gort__chan_entry;
 typedef struct gort__timerchan gort__timerchan;
 
@@ -47,25 +49,72 @@ typedef struct gort__waitq {
     gort__chan_entry           *last;  /* (ch->lock) tail, or NULL */
 } gort__waitq;
 
-/* The channel (Go's hchan). One allocation: this header, then the ring
- * buffer (cap * elem_size bytes, aligned for any type). */
+/* The channel (Go's hchan). One allocation, aligned to a cache line: this
+ * header, then for a ring channel (cap > 0 and elem_size > 0) `cap` slots of
+ * slot_size bytes, each a sequence stamp followed by the element. The three
+ * groups of fields sit on separate cache lines so that a sender and a
+ * receiver on two cores only share the slots they hand over (chan.c, THE
+ * RING). */
 struct gort_chan {
+    /* line 0: the lock and what it protects, plus the immutable fields */
     gort__lock       lock;      /* protects everything marked (L) */
-    _Atomic size_t   count;     /* (L to write) elements in the buffer; read
-                                   without the lock by the fast paths and len */
     _Atomic uint32_t closed;    /* (L to write) 0 -> 1 once, by close() */
     _Atomic size_t   refs;      /* references: users' + one per queued
                                    blocking operation (freed at 0) */
     size_t           cap;       /* immutable: buffer capacity in elements */
     size_t           elem_size; /* immutable: bytes per element (0 allowed) */
-    size_t           sendx;     /* (L) ring index of the next send */
-    size_t           recvx;     /* (L) ring index of the next receive */
+    size_t           slot_size; /* immutable: ring: bytes per slot (stamp +
+                                   element, a multiple of the stamp's size) */
+    size_t           one_lap;   /* immutable: ring: the amount a position
+                                   word grows by per lap; one_lap / 4 is the
+                                   CLOSED flag, one_lap / 2 the FROZEN flag */
     gort__waitq      recvq;     /* (L) blocked receivers (and select cases) */
     gort__waitq      sendq;     /* (L) blocked senders (and select cases) */
-    unsigned char   *buf;       /* immutable: the ring, NULL if cap or elem_size is 0 */
+    unsigned char   *slots;     /* immutable: the ring's slots, NULL unless
+                                   cap > 0 and elem_size > 0 */
     gort__timerchan *timer;     /* immutable: gort_after's timer, owned by the
                                    channel (destroyed with it), else NULL */
+    void            *alloc;     /* immutable: what calloc returned (freed) */
+    /* line 1: senders' end. Ring: position of the next send, plus the
+     * CLOSED and FROZEN flags (written by lock-free senders with a CAS while
+     * not FROZEN, else only under L). Zero-size elements with cap > 0:
+     * number of sends into the buffer so far (L). */
+    alignas(GORT__CACHELINE) _Atomic size_t tail;
+    /* line 2: receivers' end. Ring: position of the next receive, plus the
+     * FROZEN flag (same rules). Zero-size, cap > 0: receives so far (L). */
+    alignas(GORT__CACHELINE) _Atomic size_t head;
 };
+
+/* ---- locking ------------------------------------------------------------- */
+/* Take ch->lock. A ring channel's buffer may still change under it through
+ * lock-free operations unless it is frozen (chan.c, THE RING). */
+static inline void gort__chan_lock(gort_chan *ch)
+{
+    gort__lock_acquire(&ch->lock);
+}
+/* The ring halves of the two calls below (chan.c). */
+bool gort__ring_freeze(gort_chan *ch);
+void gort__ring_thaw_if_idle(gort_chan *ch);
+/* ch->lock held: freeze a live ring, so that no lock-free operation can
+ * start until it is thawed and the buffer is as stable as in a purely
+ * locked channel. Required before queueing an entry, and before trusting a
+ * "nothing ready" answer of the locked halves. Returns true if it froze
+ * the ring now (the caller must then look again), false if the channel was
+ * already stable (frozen ring, or no ring). */
+static inline bool gort__chan_freeze(gort_chan *ch)
+{
+    return ch->slots != NULL && gort__ring_freeze(ch);
+}
+/* Thaw a frozen ring if nobody is queued any more, then release ch->lock.
+ * (one_lap / 2 is the FROZEN flag; the test is inlined because a live ring
+ * under the lock is the common case of select's poll.) */
+static inline void gort__chan_unlock(gort_chan *ch)
+{
+    if (ch->slots != NULL &&
+        (atomic_load_explicit(&ch->tail, memory_order_relaxed) & (ch->one_lap >> 1)))
+        gort__ring_thaw_if_idle(ch);
+    gort__lock_release(&ch->lock);
+}
 
 /* ---- queue operations (ch->lock held) ------------------------------------ */
 void              gort__waitq_push(gort__waitq *q, gort__chan_entry *e);

@@ -30,6 +30,12 @@
  *      ones. A send on a closed channel fires with result GORT_ECLOSED (Go
  *      panics); a receive on a closed, drained channel fires with
  *      GORT_ECLOSED and a zeroed destination.
+ *      Buffered channels with a live lock-free ring (chan.c, THE RING)
+ *      can still change under their locks, so "nothing ready" is only
+ *      trusted once every ring is frozen: if freezing changed any channel's
+ *      mode, poll again (at most once more: frozen rings stay frozen while
+ *      we hold their locks). A poll that finds a ready case does not need
+ *      the freeze: the case it completes was ready at that instant.
  *   4. Nothing ready: NOWAIT -> unlock, GORT_EAGAIN; deadline passed ->
  *      GORT_ETIMEDOUT. Otherwise pass 2: arm ONE waiter and push one entry
  *      per active case onto its channel's sendq/recvq, every entry pointing
@@ -46,10 +52,13 @@
  *
  * INVARIANTS AND SUBTLETIES
  *
- *   - Between pass 1 and the sleep every involved channel stays locked, so
- *     the state we polled is the state we enqueue against: no wake-up can be
- *     missed, and a non-blocking select acts on one instant of all its
- *     channels (TestNonblockSelectRace).
+ *   - Between the frozen poll and the sleep every involved channel stays
+ *     locked and frozen, so the state we polled is the state we enqueue
+ *     against: no wake-up can be missed, and a non-blocking select that
+ *     reports GORT_EAGAIN acts on one instant of all its channels
+ *     (TestNonblockSelectRace). Locks are taken and released through
+ *     gort__chan_lock/gort__chan_unlock, which thaws a ring nobody waits
+ *     on any more.
  *   - A select may list a channel several times (duplicates are locked once)
  *     and may both send and receive on one channel; its own entries can
  *     never match each other, because it enqueues only after polling and
@@ -99,7 +108,7 @@ static void sel_lock(const sel_locks *s)
     for (size_t k = 0; k < s->na; k++) {
         gort_chan *c = s->cases[s->lockorder[k]].chan;
         if (c != prev && c != s->skip)
-            gort__lock_acquire(&c->lock);
+            gort__chan_lock(c);
         prev = c;
     }
 }
@@ -119,7 +128,7 @@ static void sel_unlock(void *arg)
         gort_chan *c = cases[lo[k]].chan;
         if ((k > 0 && cases[lo[k - 1]].chan == c) || c == skip)
             continue;
-        gort__lock_release(&c->lock);
+        gort__chan_unlock(c);
     }
 }
 
@@ -261,8 +270,10 @@ int gort_select(gort_case *cases, size_t n, int64_t deadline)
     sel_locks locks = {.cases = cases, .lockorder = lockorder, .na = na, .skip = NULL};
     int ret;
 
-    /* 2 + 3. Lock, then poll in random order. */
+    /* 2 + 3. Lock, then poll in random order; if nothing is ready, freeze
+     * the ring channels and poll again (see the design comment). */
     sel_lock(&locks);
+poll:
     for (size_t k = 0; k < na; k++) {
         uint32_t i = pollorder[k];
         gort_case *c = &cases[i];
@@ -278,6 +289,12 @@ int gort_select(gort_case *cases, size_t n, int64_t deadline)
             goto out;
         }
     }
+
+    bool froze = false;
+    for (size_t k = 0; k < na; k++)
+        froze |= gort__chan_freeze(cases[lockorder[k]].chan);
+    if (froze)
+        goto poll;
 
     /* 4. Nothing ready. */
     if (deadline == GORT_NOWAIT || (deadline != GORT_FOREVER && gort_now() >= deadline)) {
