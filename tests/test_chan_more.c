@@ -1101,14 +1101,23 @@ typedef struct rel_arg {
     gort_chan *c, *other;
     int        r;
     int        fired;
+    int64_t    deadline; /* g_recv_until: absolute, set by the spawner */
     gort_wg    wg;
 } rel_arg;
 
-static void g_recv_until_300ms(void *p)
+/* The deadline of blocked operations that must still be blocked when the
+ * test releases the channel: long enough (stretched by slow()) that every
+ * one of them has queued first, even on a loaded sanitizer run. */
+static int64_t parked_deadline(void)
+{
+    return gort_now() + 300 * GORT_MILLISECOND * slow();
+}
+
+static void g_recv_until(void *p)
 {
     rel_arg *a = p;
     int v;
-    a->r = gort_chan_recv_until(a->c, &v, gort_now() + 300 * GORT_MILLISECOND);
+    a->r = gort_chan_recv_until(a->c, &v, a->deadline);
     gort_wg_done(&a->wg);
 }
 
@@ -1123,11 +1132,11 @@ static void g_select_two(void *p)
     gort_wg_done(&a->wg);
 }
 
-static void *t_send_until_300ms(void *p)
+static void *t_send_until(void *p)
 {
     rel_arg *a = p;
     int v = 3;
-    a->r = gort_chan_send_until(a->c, &v, gort_now() + 300 * GORT_MILLISECOND);
+    a->r = gort_chan_send_until(a->c, &v, a->deadline);
     return NULL;
 }
 
@@ -1137,9 +1146,9 @@ static void release_parked_main(void *arg)
     /* A goroutine in recv_until: we drop the only user reference; its
      * deadline ends the wait and its release frees the channel. */
     {
-        rel_arg a = {.c = make_chan(sizeof(int), 0)};
+        rel_arg a = {.c = make_chan(sizeof(int), 0), .deadline = parked_deadline()};
         gort_wg_add(&a.wg, 1);
-        GO(g_recv_until_300ms, &a);
+        GO(g_recv_until, &a);
         wait_refs(a.c, 2);
         gort_chan_release(a.c);
         gort_wg_wait(&a.wg);
@@ -1166,10 +1175,11 @@ static void release_parked_main(void *arg)
         enum { NG = 50 };
         gort_chan *c = make_chan(sizeof(int), 0);
         rel_arg a[NG];
+        int64_t deadline = parked_deadline(); /* one for all: they time out together */
         for (int i = 0; i < NG; i++) {
-            a[i] = (rel_arg){.c = c};
+            a[i] = (rel_arg){.c = c, .deadline = deadline};
             gort_wg_add(&a[i].wg, 1);
-            GO(g_recv_until_300ms, &a[i]);
+            GO(g_recv_until, &a[i]);
         }
         wait_refs(c, NG + 1);
         gort_chan_release(c);
@@ -1180,9 +1190,9 @@ static void release_parked_main(void *arg)
     }
     /* A foreign thread blocked in send_until on a full channel. */
     {
-        rel_arg a = {.c = make_chan(sizeof(int), 1)};
+        rel_arg a = {.c = make_chan(sizeof(int), 1), .deadline = parked_deadline()};
         CHECK_EQ(gort_chan_send(a.c, &(int){1}), 0);
-        pthread_t t = start_thread(t_send_until_300ms, &a);
+        pthread_t t = start_thread(t_send_until, &a);
         wait_refs(a.c, 2);
         gort_chan_release(a.c);
         CHECK_EQ(pthread_join(t, NULL), 0);
