@@ -18,8 +18,10 @@
  *          is still unsettled. Never synchronous (A+ 2.2.4), in registration
  *          order per loop (2.2.6). While it waits, it holds a reference on
  *          its loop (see LOOP LIVENESS). then() allocates the node inside
- *          next's own block (then_block): one allocation per link, since the
- *          node holds a reference on next for as long as it is in use.
+ *          next's own block (then_block), since the node holds a reference
+ *          on next for as long as it is in use; on the loop's own thread the
+ *          block comes from the loop's slab (slab.c: one malloc per 16
+ *          links), elsewhere from the heap.
  *   ADOPT  from gort_promise_resolve_with(d, s) with s pending: when s
  *          settles, d settles the same way (A+ 2.3.2).
  *   COMB   one per input of a combinator (all/all_settled/race/any): feeds
@@ -260,6 +262,7 @@
  *     threads, with deadlines.
  */
 #include "internal.h"
+#include "slab.h"
 
 #include <stdalign.h>
 #include <stdio.h>
@@ -331,6 +334,7 @@ struct gort_promise {
     bool           adopted_by; /* an ADOPT node was ever registered here (lock;
                                   read without it at free) */
     _Atomic bool   handled;    /* someone observed it: then/await/adopt/comb/to_chan */
+    bool           in_block;   /* the p of a then_block (slab.c's block; immutable) */
     /* outcome: written before the state's release store, immutable after */
     gort_promise  *src;        /* settled by adoption: the origin holding the outcome
                                   (held); NULL: the fields below hold it */
@@ -350,14 +354,15 @@ struct gort_promise {
 };
 
 /* What gort_promise_then allocates: the promise it returns and the USER
- * node that will settle it, in one block (one allocation per link instead
- * of two). The node holds a reference on `p` for as long as it is in use,
- * so the block cannot be freed under the node; free(&block->p) frees both
- * (p is the first member). */
+ * node that will settle it, in one slab.c block (gort__slab_alloc). The
+ * node holds a reference on `p` for as long as it is in use, so the block
+ * cannot be freed under the node; destroy(p) frees both with
+ * gort__slab_free (p is the first member, p->in_block says so). */
 typedef struct then_block {
     gort_promise p;
     pnode        n;
 } then_block;
+_Static_assert(alignof(then_block) <= GORT__SLAB_ALIGN, "then_block: slab alignment");
 
 /* Settled promises whose nodes still need handling (each holds a reference). */
 typedef struct worklist {
@@ -587,7 +592,10 @@ static void destroy(gort_promise *p, gort_promise **stack)
                 unref_push(p->comb->inputs[i], stack);
         free(p->comb);
     }
-    free(p);
+    if (p->in_block)
+        gort__slab_free(p); /* and the node embedded after it */
+    else
+        free(p);
 }
 
 /* ---- settling ------------------------------------------------------------- */
@@ -598,6 +606,8 @@ static void destroy(gort_promise *p, gort_promise **stack)
  * GORT_EALREADY and the caller still owns what o points at. */
 static int settle(gort_promise *p, const outcome *o, bool internal, worklist *wl)
 {
+    if (load_state(p) != GORT_PENDING)
+        return GORT_EALREADY; /* settled for good: no need for the lock to say so */
     gort__lock_acquire(&p->lock);
     if (atomic_load_explicit(&p->state, memory_order_relaxed) != GORT_PENDING ||
         (p->resolving && !internal)) {
@@ -993,10 +1003,11 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
         loop = gort_loop_current();
     if (!loop)
         return NULL;
-    then_block *b = calloc(1, sizeof *b);
+    then_block *b = gort__slab_alloc(gort__loop_slab(loop), sizeof *b);
     if (!b)
         return NULL;
     gort_promise *next = promise_init(&b->p);
+    next->in_block = true;
     pnode *n = &b->n;
     n->embedded = true;
     n->kind = NODE_USER;
