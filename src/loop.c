@@ -32,7 +32,11 @@
  *   - Liveness (when run returns): queued tasks, armed timers, watches,
  *     references (gort_loop_ref) and microtasks in flight are counted in
  *     `pending`; live loop-bound goroutines are counted by the executor.
- *     run returns when both are zero, like Node exiting.
+ *     run returns when both are zero and the queues are empty, like Node
+ *     exiting. A microtask the running thread queues for itself is not
+ *     counted (no atomic operation per promise reaction): it sits in the
+ *     microtask queue, which only that thread runs and which the exit
+ *     check reads (queues_empty), until it runs on that same thread.
  *
  * Locks: inbox_lock protects the inbox; timer_lock protects the heap, the
  * sequence and the id counter (timers may be set from any thread); the
@@ -86,6 +90,7 @@ typedef struct task {
     void        *arg;
     gort_task_fn cancel; /* run instead of fn if the loop is freed first (or NULL) */
     bool         micro; /* inbox only: joins the microtask queue */
+    bool         counted; /* in `pending` (all but the running thread's microtasks) */
 } task;
 
 typedef struct task_queue {
@@ -257,10 +262,12 @@ static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg
     t->arg = arg;
     t->cancel = cancel;
     t->micro = micro;
-    if (micro && tls_loop == loop) {
-        /* Older microtasks from other threads go first (FIFO, A+ 2.2.6). */
+    t->counted = !micro || tls_loop != loop;
+    if (!t->counted) {
+        /* Older microtasks from other threads go first (FIFO, A+ 2.2.6).
+         * Not counted in `pending`: the microtask queue is checked itself
+         * (queues_empty), and only this thread runs it (see Liveness). */
         flush_inbox_micro(loop);
-        atomic_fetch_add(&loop->pending, 1);
         tq_push(&loop->micro, t);
         return 0;
     }
@@ -329,9 +336,11 @@ static void run_task(gort_loop *loop, task *t)
 {
     gort_task_fn fn = t->fn;
     void *arg = t->arg;
+    bool counted = t->counted;
     task_recycle(loop, t); /* first: fn's own posts can reuse it */
     fn(arg);
-    atomic_fetch_sub(&loop->pending, 1);
+    if (counted)
+        atomic_fetch_sub(&loop->pending, 1);
 }
 
 /* The microtask checkpoint: readied loop-bound goroutines first (a
