@@ -57,8 +57,8 @@
  * leave's store). The list fills only from records that were malloc'd
  * once, so a post's allocation failure (GORT_ENOMEM) stays reachable, and
  * the fault-injection sweep sees it, whenever no spare is left. The
- * loop's slab (slab.c) serves promise.c's then() blocks the same way: from
- * the running thread only.
+ * loop's slabs (slab.c) serve promise.c's promises and nodes the same way:
+ * from the running thread only.
  *
  * The running thread's own shortcuts: a gort_loop_unref there needs
  * neither inbox_lock nor a wake-up (it is the thread that will check
@@ -143,8 +143,8 @@ struct gort_loop {
     task        *spare;      /* recycled task records (running thread only; see
                                 TASK RECORDS) */
     int          nspare;     /* how many, <= SPARE_TASKS_MAX */
-    gort__slab   slab;       /* then() blocks made on the running thread (promise.c;
-                                running thread only) */
+    gort__slab   slabs[GORT__SLAB_KINDS]; /* promises and nodes made on the running
+                                thread (promise.c; running thread only) */
 };
 
 enum { LOOP_OPEN = 0, LOOP_SHUTDOWN = 1, LOOP_FREED = 2 };
@@ -160,9 +160,9 @@ GORT_API gort_loop *gort_loop_current(void)
     return tls_loop;
 }
 
-gort__slab *gort__loop_slab(gort_loop *loop)
+gort__slab *gort__loop_slab(gort_loop *loop, int kind)
 {
-    return tls_loop == loop ? &loop->slab : NULL;
+    return loop && tls_loop == loop ? &loop->slabs[kind] : NULL;
 }
 
 bool gort__on_loop_scheduler(void)
@@ -1025,7 +1025,8 @@ GORT_API void gort_loop_free(gort_loop *loop)
     }
     loop->spare = NULL;
     loop->nspare = 0;
-    gort__slab_release(&loop->slab); /* its blocks live on until their promises go */
+    for (int k = 0; k < GORT__SLAB_KINDS; k++)
+        gort__slab_release(&loop->slabs[k]); /* blocks live on until their promises go */
     for (size_t i = 0; i < loop->nheap; i++)
         free(loop->heap[i]);
     free(loop->heap);

@@ -343,7 +343,6 @@ struct gort_promise {
     bool           adopted_by; /* an ADOPT node was ever registered here (lock;
                                   read without it at free) */
     _Atomic bool   handled;    /* someone observed it: then/await/adopt/comb/to_chan */
-    bool           in_block;   /* the p of a then_block (slab.c's block; immutable) */
     /* outcome: written before the state's release store, immutable after */
     gort_promise  *src;        /* settled by adoption: the origin holding the outcome
                                   (held); NULL: the fields below hold it */
@@ -364,7 +363,8 @@ struct gort_promise {
  * node that will settle it, in one slab.c block (gort__slab_alloc). The
  * node holds a reference on `p` for as long as it is in use, so the block
  * cannot be freed under the node; destroy(p) frees both with
- * gort__slab_free (p is the first member, p->in_block says so). */
+ * gort__slab_free (p is the first member; every promise's memory comes
+ * from gort__slab_alloc, so destroy() frees any promise that way). */
 typedef struct then_block {
     gort_promise p;
     pnode        n;
@@ -508,12 +508,34 @@ static inline void unref_push(gort_promise *p, gort_promise **stack)
     *stack = p;
 }
 
+/* Memory for promises and reaction nodes (slab.c): on a loop's thread
+ * from that loop's slab of the kind, elsewhere from the heap. Zeroed. */
+static inline void *pmem_alloc(gort_loop *loop, int kind, size_t size)
+{
+    return gort__slab_alloc(loop ? gort__loop_slab(loop, kind) : NULL, size);
+}
+
+/* A zeroed internal node (ADOPT, COMB, CHAN), or NULL. */
+static inline pnode *node_alloc(void)
+{
+    return pmem_alloc(gort_loop_current(), GORT__SLAB_NODE, sizeof(pnode));
+}
+
 /* Free a reaction node (a no-op for a USER node: it lives in its
  * then_block, which goes with the promise then() returned). */
 static inline void node_free(pnode *n)
 {
     if (n->kind != NODE_USER)
-        free(n);
+        gort__slab_free(n);
+}
+
+/* Free a list of unused nodes linked through `next`. */
+static void nodes_free(pnode *n)
+{
+    for (pnode *next; n; n = next) {
+        next = n->next;
+        gort__slab_free(n);
+    }
 }
 
 GORT_API void gort_promise_release(gort_promise *p)
@@ -604,10 +626,7 @@ static void destroy(gort_promise *p, gort_promise **stack)
                 unref_push(p->comb->inputs[i], stack);
         free(p->comb);
     }
-    if (p->in_block)
-        gort__slab_free(p); /* and the USER node after it */
-    else
-        free(p);
+    gort__slab_free(p); /* a then_block's p: and the USER node after it */
 }
 
 /* ---- settling ------------------------------------------------------------- */
@@ -767,7 +786,7 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
         break;
     case NODE_ADOPT: {
         gort_promise *d = n->adopt.dep;
-        free(n);
+        node_free(n);
         settle(d, &(outcome){.src = p}, true, wl);
         gort_promise_release(d);
         break;
@@ -775,14 +794,14 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
     case NODE_COMB: {
         gort_promise *r = n->comb.result;
         size_t index = n->comb.index;
-        free(n);
+        node_free(n);
         comb_step(r, index, p, wl);
         gort_promise_release(r);
         break;
     }
     case NODE_CHAN: {
         gort_chan *ch = n->chan.ch;
-        free(n);
+        node_free(n);
         chan_deliver(p, ch);
         break;
     }
@@ -819,7 +838,7 @@ static gort_promise *promise_init(gort_promise *p, size_t refs)
 
 GORT_API gort_promise *gort_promise_new(void)
 {
-    gort_promise *p = calloc(1, sizeof *p);
+    gort_promise *p = pmem_alloc(gort_loop_current(), GORT__SLAB_PROMISE, sizeof *p);
     return p ? promise_init(p, 1) : NULL;
 }
 
@@ -895,7 +914,7 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     if (p == other)
         return reject_cycle(p);
 
-    pnode *n = calloc(1, sizeof *n);
+    pnode *n = node_alloc();
     if (!n)
         return GORT_ENOMEM;
     n->kind = NODE_ADOPT;
@@ -915,13 +934,13 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     if (atomic_load_explicit(&p->state, memory_order_relaxed) != GORT_PENDING || p->resolving) {
         gort__lock_release(&p->lock);
         gort__lock_release(&adopt_lock);
-        free(n);
+        node_free(n);
         return GORT_EALREADY;
     }
     if (cycle) {
         gort__lock_release(&p->lock);
         gort__lock_release(&adopt_lock);
-        free(n);
+        node_free(n);
         return reject_cycle(p);
     }
     p->resolving = true;
@@ -941,7 +960,7 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     /* It settled meanwhile: adopt now. */
     gort__lock_release(&other->lock);
     gort__lock_release(&adopt_lock);
-    free(n);
+    node_free(n);
     worklist wl = {0};
     settle(p, &(outcome){.src = other}, true, &wl);
     drain_all(&wl);
@@ -1041,11 +1060,10 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
         loop = gort_loop_current();
     if (!loop)
         return NULL;
-    then_block *b = gort__slab_alloc(gort__loop_slab(loop), sizeof *b);
+    then_block *b = pmem_alloc(loop, GORT__SLAB_THEN, sizeof *b);
     if (!b)
         return NULL;
     gort_promise *next = promise_init(&b->p, 2); /* the caller's and the node's */
-    next->in_block = true;
     pnode *n = &b->n;
     n->kind = NODE_USER;
     n->user.loop = loop;
@@ -1216,14 +1234,23 @@ static gort_promise *combinator(gort_promise *const *ps, size_t n, int kind)
         return NULL;
     gort_promise *r = gort_promise_new();
     comb *c = calloc(1, sizeof(comb) + 2 * slots * sizeof(void *));
-    pnode **nodes = n ? calloc(n, sizeof *nodes) : NULL;
-    bool ok = r && c && (n == 0 || nodes);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (nodes[i] = calloc(1, sizeof(pnode))) != NULL;
+    /* A node for each input still pending now (one settled now stays
+     * settled, so no more are needed below), made before anything is
+     * registered: out of memory leaves every input untouched. */
+    pnode *spare = NULL;
+    bool ok = r && c;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (load_state(ps[i]) != GORT_PENDING)
+            continue;
+        pnode *nd = node_alloc();
+        if (nd) {
+            nd->next = spare;
+            spare = nd;
+        }
+        ok = nd != NULL;
+    }
     if (!ok) {
-        for (size_t i = 0; nodes && i < n; i++)
-            free(nodes[i]);
-        free(nodes);
+        nodes_free(spare);
         free(c);
         gort_promise_release(r);
         return NULL;
@@ -1250,23 +1277,25 @@ static gort_promise *combinator(gort_promise *const *ps, size_t n, int kind)
     }
     for (size_t i = 0; i < n; i++) {
         gort_promise *in = ps[i];
-        pnode *nd = nodes[i];
-        nd->kind = NODE_COMB;
-        nd->comb.result = r;
-        nd->comb.index = i;
         mark_handled(in);
-        gort__lock_acquire(&in->lock);
-        if (atomic_load_explicit(&in->state, memory_order_relaxed) == GORT_PENDING) {
-            retain(r);
-            list_append(in, nd);
+        if (load_state(in) == GORT_PENDING) {
+            gort__lock_acquire(&in->lock);
+            if (atomic_load_explicit(&in->state, memory_order_relaxed) == GORT_PENDING) {
+                pnode *nd = spare; /* there is one: `in` was pending when counted */
+                spare = nd->next;
+                nd->kind = NODE_COMB;
+                nd->comb.result = r;
+                nd->comb.index = i;
+                retain(r);
+                list_append(in, nd);
+                gort__lock_release(&in->lock);
+                continue;
+            }
             gort__lock_release(&in->lock);
-        } else {
-            gort__lock_release(&in->lock);
-            free(nd);
-            comb_step(r, i, in, &wl);
         }
+        comb_step(r, i, in, &wl);
     }
-    free(nodes);
+    nodes_free(spare); /* inputs that settled since they were counted */
     drain_all(&wl);
     return r;
 }
@@ -1452,7 +1481,7 @@ GORT_API int gort_promise_to_chan(gort_promise *p, gort_chan *ch)
 {
     if (!p || !ch || gort_chan_elem_size(ch) != sizeof(gort_promise *))
         return GORT_EINVAL;
-    pnode *n = calloc(1, sizeof *n);
+    pnode *n = node_alloc();
     if (!n)
         return GORT_ENOMEM;
     n->kind = NODE_CHAN;
@@ -1465,7 +1494,7 @@ GORT_API int gort_promise_to_chan(gort_promise *p, gort_chan *ch)
         return 0;
     }
     gort__lock_release(&p->lock);
-    free(n);
+    node_free(n);
     chan_deliver(p, ch);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * slab.h — fixed-size blocks carved from shared chunks, for objects an event
- * loop's thread makes by the million (promise.c's then() blocks). See slab.c.
+ * loop's thread makes by the million (promise.c's promises and reaction
+ * nodes). See slab.c.
  */
 #ifndef GORT_SLAB_H
 #define GORT_SLAB_H
@@ -29,8 +30,16 @@ void gort__slab_free(void *block);
 /* The owner is done with s (its blocks stay valid until freed). */
 void gort__slab_release(gort__slab *s);
 
-/* loop.c: the slab of `loop` if the caller is the loop's running thread
- * (the slab's owner), else NULL (allocate from the heap). */
-gort__slab *gort__loop_slab(gort_loop *loop);
+/* What a loop keeps a slab for (promise.c's objects, one size each). */
+enum {
+    GORT__SLAB_THEN,    /* then() blocks: promise + USER node */
+    GORT__SLAB_PROMISE, /* gort_promise_new's promises */
+    GORT__SLAB_NODE,    /* internal reaction nodes (adopt, combinator, to_chan) */
+    GORT__SLAB_KINDS
+};
+
+/* loop.c: the slab of `kind` of `loop` if the caller is the loop's
+ * running thread (the slabs' owner), else NULL (allocate from the heap). */
+gort__slab *gort__loop_slab(gort_loop *loop, int kind);
 
 #endif /* GORT_SLAB_H */
