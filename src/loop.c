@@ -189,8 +189,8 @@ static void tq_push(task_queue *q, task *t)
 /* A task record: a spare one on the loop's own thread, else malloc. */
 static task *task_alloc(gort_loop *loop)
 {
-    task *t = loop->spare;
-    if (t && tls_loop == loop) {
+    task *t;
+    if (tls_loop == loop && (t = loop->spare) != NULL) { /* spare: running thread only */
         loop->spare = t->next;
         loop->nspare--;
         return t;
