@@ -247,10 +247,13 @@
  *   - The unhandled-rejection hook gets the promise being freed: it may read
  *     it with the accessors during the call, but not retain it. It runs on
  *     the thread that dropped the last reference.
- *   - A loop must outlive the reactions registered on it: gort_loop_free
- *     with a reaction still waiting on a pending promise leaves that node
- *     pointing at freed memory (gort_loop_run does not return while one
- *     waits, so this only happens to a loop stopped or never run).
+ *   - gort_loop_free with a reaction still waiting on a pending promise
+ *     (gort_loop_run does not return while one waits, so this only happens
+ *     to a loop stopped or never run): the node's gort__loop_hold keeps the
+ *     loop's struct, so when the promise settles later the enqueue finds
+ *     the loop closed and next is rejected with GORT_ECANCELED (user data
+ *     destructor run once). Promises and nodes made on the loop's thread
+ *     live in the loop's slabs' chunks, which outlive the loop too.
  *   - No "thenable" detection: a void * value is never inspected.
  *
  * REJECTED ALTERNATIVES
