@@ -47,8 +47,9 @@
  * SETTLING AND THE WORKLIST
  *
  * settle() takes the promise lock, checks it is still pending, writes the
- * outcome, publishes the state (release store), sets `draining`, unlocks,
- * and pushes the promise on a worklist held by the caller (the public
+ * outcome, publishes the state (release store), sets `draining` if nodes
+ * are registered (none: nothing to drain, nothing to order), unlocks, and
+ * then pushes the promise on a worklist held by the caller (the public
  * settling calls drain their own promise first, under the caller's
  * reference, without pushing it). drain() then takes the node list in
  * rounds under the lock, and handles the nodes with the lock dropped. An
@@ -635,10 +636,12 @@ static void destroy(gort_promise *p, gort_promise **stack)
 /* ---- settling ------------------------------------------------------------- */
 
 /* Settle p with o. internal: allowed on a resolving promise (adoption, a
- * combinator). On success p is pushed on wl with a new reference (wl NULL:
- * not pushed, the caller drains p under its own reference) and the
- * outcome's ownership (msg, value, reason) passes to p: 0. Otherwise
- * GORT_EALREADY and the caller still owns what o points at. */
+ * combinator). On success the outcome's ownership (msg, value, reason)
+ * passes to p, and if nodes are registered on p it is `draining` and
+ * pushed on wl with a new reference (wl NULL: not pushed, the caller
+ * drains p under its own reference): 0. With no node registered there is
+ * nothing to drain and no order to keep: a later then() queues at once.
+ * Otherwise GORT_EALREADY and the caller still owns what o points at. */
 static int settle(gort_promise *p, const outcome *o, bool internal, worklist *wl)
 {
     if (load_state(p) != GORT_PENDING)
@@ -664,10 +667,11 @@ static int settle(gort_promise *p, const outcome *o, bool internal, worklist *wl
         p->msg = o->msg;
     }
     p->resolving = false;
-    p->draining = true;
+    bool nodes = p->head != NULL;
+    p->draining = nodes;
     atomic_store_explicit(&p->state, st, memory_order_release);
     gort__lock_release(&p->lock);
-    if (wl) {
+    if (nodes && wl) {
         retain(p);
         wl_push(wl, p);
     }
@@ -819,7 +823,8 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
 static int settle_now(gort_promise *p, outcome *o)
 {
     int r = settle(p, o, false, NULL);
-    if (r == 0) {
+    /* `draining` is ours to read: we set it, only the drainer clears it. */
+    if (r == 0 && p->draining) {
         worklist wl = {0};
         drain(p, &wl);
         drain_all(&wl);
