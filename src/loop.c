@@ -32,7 +32,11 @@
  *   - Liveness (when run returns): queued tasks, armed timers, watches,
  *     references (gort_loop_ref) and microtasks in flight are counted in
  *     `pending`; live loop-bound goroutines are counted by the executor.
- *     run returns when both are zero, like Node exiting.
+ *     run returns when both are zero and the queues are empty, like Node
+ *     exiting. A microtask the running thread queues for itself is not
+ *     counted (no atomic operation per promise reaction): it sits in the
+ *     microtask queue, which only that thread runs and which the exit
+ *     check reads (queues_empty), until it runs on that same thread.
  *
  * Locks: inbox_lock protects the inbox; timer_lock protects the heap, the
  * sequence and the id counter (timers may be set from any thread); the
@@ -41,12 +45,36 @@
  * under inbox_lock, then bumps the executor's futex word (release); the loop
  * takes the inbox under the same lock, so the task's contents are visible.
  *
+ * TASK RECORDS: every task and microtask is a small record (task). The
+ * running thread keeps the records of tasks that have run in `spare` (at
+ * most SPARE_TASKS_MAX) and takes its own posts' records from there: a
+ * then-chain or a setImmediate-style chain reuses one record per step
+ * instead of a malloc and a free (a record is recycled just before its
+ * function runs, so the step's own post gets it back). Only the running
+ * thread touches `spare` (posts from other threads malloc; their records
+ * join `spare` once run), and the thread that frees the loop frees them;
+ * a thread hands the loop to the next through `running` (enter's CAS /
+ * leave's store). The list fills only from records that were malloc'd
+ * once, so a post's allocation failure (GORT_ENOMEM) stays reachable, and
+ * the fault-injection sweep sees it, whenever no spare is left. The
+ * loop's slabs (slab.c) serve promise.c's promises and nodes the same way:
+ * from the running thread only.
+ *
+ * The running thread's own shortcuts: a gort_loop_unref there needs
+ * neither inbox_lock nor a wake-up (it is the thread that will check
+ * `pending` before it sleeps or returns, so it is no "other thread" in
+ * queues_empty's sense), and the microtask checkpoint skips the executor's
+ * lock when no goroutine is homed on the loop (`live` is 0: a spawn counts
+ * its goroutine there before queueing it; one spawned concurrently is
+ * picked up after the wake-up its spawn sends).
+ *
  * Rejected alternatives: engine timers per loop timer (their callbacks run
  * on pool threads and the order of equal deadlines across Ps is not FIFO);
  * a dedicated epoll per loop (the engine already has a poller; a goroutine
  * per watch reuses it without a second kernel object per loop).
  */
 #include "engine.h"
+#include "slab.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -62,6 +90,7 @@ typedef struct task {
     void        *arg;
     gort_task_fn cancel; /* run instead of fn if the loop is freed first (or NULL) */
     bool         micro; /* inbox only: joins the microtask queue */
+    bool         counted; /* in `pending` (all but the running thread's microtasks) */
 } task;
 
 typedef struct task_queue {
@@ -111,6 +140,11 @@ struct gort_loop {
     _Atomic int  closed;     /* (inbox_lock to write) LOOP_OPEN, LOOP_SHUTDOWN: the engine
                                 shut down (posts fail), LOOP_FREED: gort_loop_free ran */
     _Atomic long holds;      /* memory references: the owner's + gort__loop_hold's */
+    task        *spare;      /* recycled task records (running thread only; see
+                                TASK RECORDS) */
+    int          nspare;     /* how many, <= SPARE_TASKS_MAX */
+    gort__slab   slabs[GORT__SLAB_KINDS]; /* promises and nodes made on the running
+                                thread (promise.c; running thread only) */
 };
 
 enum { LOOP_OPEN = 0, LOOP_SHUTDOWN = 1, LOOP_FREED = 2 };
@@ -124,6 +158,11 @@ static __thread gort_loop *tls_loop; /* loop running on this thread */
 GORT_API gort_loop *gort_loop_current(void)
 {
     return tls_loop;
+}
+
+gort__slab *gort__loop_slab(gort_loop *loop, int kind)
+{
+    return loop && tls_loop == loop ? &loop->slabs[kind] : NULL;
 }
 
 bool gort__on_loop_scheduler(void)
@@ -141,6 +180,34 @@ static void tq_push(task_queue *q, task *t)
     else
         q->head = t;
     q->tail = t;
+}
+
+/* Task records are recycled through the loop's `spare` list (TASK RECORDS in
+ * the design comment): at most this many are kept. */
+#define SPARE_TASKS_MAX 64
+
+/* A task record: a spare one on the loop's own thread, else malloc. */
+static task *task_alloc(gort_loop *loop)
+{
+    task *t;
+    if (tls_loop == loop && (t = loop->spare) != NULL) { /* spare: running thread only */
+        loop->spare = t->next;
+        loop->nspare--;
+        return t;
+    }
+    return malloc(sizeof(task));
+}
+
+/* Give back a task record that has run (loop thread). */
+static void task_recycle(gort_loop *loop, task *t)
+{
+    if (loop->nspare < SPARE_TASKS_MAX) {
+        t->next = loop->spare;
+        loop->spare = t;
+        loop->nspare++;
+    } else {
+        free(t);
+    }
 }
 
 static task *tq_pop(task_queue *q)
@@ -188,17 +255,19 @@ static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg
 {
     if (!loop || !fn)
         return GORT_EINVAL;
-    task *t = malloc(sizeof *t);
+    task *t = task_alloc(loop);
     if (!t)
         return GORT_ENOMEM;
     t->fn = fn;
     t->arg = arg;
     t->cancel = cancel;
     t->micro = micro;
-    if (micro && tls_loop == loop) {
-        /* Older microtasks from other threads go first (FIFO, A+ 2.2.6). */
+    t->counted = !micro || tls_loop != loop;
+    if (!t->counted) {
+        /* Older microtasks from other threads go first (FIFO, A+ 2.2.6).
+         * Not counted in `pending`: the microtask queue is checked itself
+         * (queues_empty), and only this thread runs it (see Liveness). */
         flush_inbox_micro(loop);
-        atomic_fetch_add(&loop->pending, 1);
         tq_push(&loop->micro, t);
         return 0;
     }
@@ -267,9 +336,11 @@ static void run_task(gort_loop *loop, task *t)
 {
     gort_task_fn fn = t->fn;
     void *arg = t->arg;
-    free(t);
+    bool counted = t->counted;
+    task_recycle(loop, t); /* first: fn's own posts can reuse it */
     fn(arg);
-    atomic_fetch_sub(&loop->pending, 1);
+    if (counted)
+        atomic_fetch_sub(&loop->pending, 1);
 }
 
 /* The microtask checkpoint: readied loop-bound goroutines first (a
@@ -280,7 +351,9 @@ static bool checkpoint(gort_loop *loop)
     bool ran = false; /* whether any goroutine or microtask ran */
     for (;;) {
         flush_inbox_micro(loop); /* microtasks from other threads, in order */
-        gort__g *g = gort__exec_take(loop->exec);
+        /* No goroutine homed here: none can be queued (spawning counts it
+         * in `live` before queueing it), so skip the executor's lock. */
+        gort__g *g = atomic_load(&loop->exec->live) ? gort__exec_take(loop->exec) : NULL;
         if (g) {
             gort__exec_run(loop->exec->m, g);
             ran = true;
@@ -703,6 +776,12 @@ GORT_API void gort_loop_unref(gort_loop *loop)
 {
     if (!loop)
         return;
+    if (tls_loop == loop) {
+        /* The loop's own thread: it checks `pending` itself before it
+         * sleeps or returns, and is no other thread for queues_empty. */
+        atomic_fetch_sub(&loop->pending, 1);
+        return;
+    }
     gort__lock_acquire(&loop->inbox_lock); /* see queues_empty */
     if (atomic_fetch_sub(&loop->pending, 1) == 1 && atomic_load(&loop->closed) != LOOP_FREED)
         gort__exec_wake(loop->exec); /* run may now return (a freed loop has no exec) */
@@ -940,6 +1019,14 @@ GORT_API void gort_loop_free(gort_loop *loop)
     free_queue(&inbox); /* cancel callbacks may unref the loop: no lock held */
     free_queue(&loop->macro);
     free_queue(&loop->micro);
+    for (task *t = loop->spare, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
+    loop->spare = NULL;
+    loop->nspare = 0;
+    for (int k = 0; k < GORT__SLAB_KINDS; k++)
+        gort__slab_release(&loop->slabs[k]); /* blocks live on until their promises go */
     for (size_t i = 0; i < loop->nheap; i++)
         free(loop->heap[i]);
     free(loop->heap);

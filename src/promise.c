@@ -18,8 +18,10 @@
  *          is still unsettled. Never synchronous (A+ 2.2.4), in registration
  *          order per loop (2.2.6). While it waits, it holds a reference on
  *          its loop (see LOOP LIVENESS). then() allocates the node inside
- *          next's own block (then_block): one allocation per link, since the
- *          node holds a reference on next for as long as it is in use.
+ *          next's own block (then_block), since the node holds a reference
+ *          on next for as long as it is in use; on the loop's own thread the
+ *          block comes from the loop's slab (slab.c: one malloc per 16
+ *          links), elsewhere from the heap.
  *   ADOPT  from gort_promise_resolve_with(d, s) with s pending: when s
  *          settles, d settles the same way (A+ 2.3.2).
  *   COMB   one per input of a combinator (all/all_settled/race/any): feeds
@@ -45,12 +47,16 @@
  * SETTLING AND THE WORKLIST
  *
  * settle() takes the promise lock, checks it is still pending, writes the
- * outcome, publishes the state (release store), sets `draining`, unlocks,
- * and pushes the promise on a worklist held by the caller. drain() then
- * takes the node list in rounds under the lock, and handles the nodes with
- * the lock dropped. An internal node that settles another promise (ADOPT,
- * COMB) does not recurse: it pushes that promise on the same worklist. So a
- * chain of 10000 adoptions settles in a loop, in constant stack.
+ * outcome, publishes the state (release store), sets `draining` if nodes
+ * are registered (none: nothing to drain, nothing to order), unlocks, and
+ * then pushes the promise on a worklist held by the caller (the public
+ * settling calls drain their own promise first, under the caller's
+ * reference, without pushing it). drain() then takes the node list in
+ * rounds under the lock, and handles the nodes with the lock dropped. An
+ * internal node that settles another promise (ADOPT, COMB) does not
+ * recurse: it pushes that promise on the same worklist. So a chain of 10000
+ * adoptions settles in a loop, in constant stack. (A settled promise is
+ * answered GORT_EALREADY without the lock: a state never goes back.)
  *
  * `draining` keeps A+ 2.2.6 (registration order) across threads: while a
  * settler is still queueing the USER nodes it detached, a then() on the now
@@ -58,6 +64,13 @@
  * directly, and the drainer picks it up in its next round. Only when a round
  * finds the list empty does draining end; from then on then() on the
  * settled promise queues its microtask at once (still asynchronously).
+ * Shortcut for the common case, a settler on a loop's thread whose
+ * reactions are all for that loop (a then-chain): queueing on the caller's
+ * own microtask queue is a list push that cannot block or fail but for
+ * memory, so those nodes are queued in the round's locked section itself,
+ * and a round that queues the whole batch that way ends draining at once
+ * (one lock round per settled promise instead of two): a then() waiting
+ * for the lock meanwhile queues its reaction after them.
  * Internal registrations (await, adopt, combinators, to_chan) on a settled
  * promise never wait: they act at once, since their order is unobservable.
  *
@@ -137,8 +150,8 @@
  * REFERENCES AND RELEASE
  *
  *   - The caller of every API function holds a reference to the promises it
- *     passes; so does the settler while draining (it pushed one on the
- *     worklist).
+ *     passes; so does the settler while draining (the caller's for the
+ *     promise it settles, one on the worklist for those settled in turn).
  *   - A USER node holds `next` from then() until its microtask has run, and
  *     the settled promise from settle time until then (a node waiting in a
  *     pending promise's list holds no reference to that promise: otherwise
@@ -182,8 +195,11 @@
  *   the cycle walk with ADOPT registrations. Order: adopt_lock before a
  *   promise lock; two promise locks are never held together; no lock is
  *   held while user code runs (handlers, destructors, the hook), while a
- *   microtask is queued, a goroutine is spawned, a channel is used or a
- *   reference is released (which may free, and so take adopt_lock).
+ *   microtask is queued (except on the caller's own loop, see the shortcut
+ *   in SETTLING: a promise lock, then maybe the loop's inbox_lock, under
+ *   which loop.c never takes a promise lock), a goroutine is spawned, a
+ *   channel is used or a reference is released (which may free, and so take
+ *   adopt_lock).
  *
  * MEMORY ORDERING
  *
@@ -232,10 +248,13 @@
  *   - The unhandled-rejection hook gets the promise being freed: it may read
  *     it with the accessors during the call, but not retain it. It runs on
  *     the thread that dropped the last reference.
- *   - A loop must outlive the reactions registered on it: gort_loop_free
- *     with a reaction still waiting on a pending promise leaves that node
- *     pointing at freed memory (gort_loop_run does not return while one
- *     waits, so this only happens to a loop stopped or never run).
+ *   - gort_loop_free with a reaction still waiting on a pending promise
+ *     (gort_loop_run does not return while one waits, so this only happens
+ *     to a loop stopped or never run): the node's gort__loop_hold keeps the
+ *     loop's struct, so when the promise settles later the enqueue finds
+ *     the loop closed and next is rejected with GORT_ECANCELED (user data
+ *     destructor run once). Promises and nodes made on the loop's thread
+ *     live in the loop's slabs' chunks, which outlive the loop too.
  *   - No "thenable" detection: a void * value is never inspected.
  *
  * REJECTED ALTERNATIVES
@@ -260,6 +279,7 @@
  *     threads, with deadlines.
  */
 #include "internal.h"
+#include "slab.h"
 
 #include <stdalign.h>
 #include <stdio.h>
@@ -278,9 +298,6 @@ struct pnode {
     uint8_t kind;        /* NODE_* */
     bool    linked;      /* in the owner's list (owner->lock); AWAIT's sleeper
                             checks it after a timeout */
-    bool    embedded;    /* USER node living in its user.next's allocation (a
-                            then_block): node_free is a no-op, the memory goes
-                            when next is freed */
     union {
         struct {
             gort_loop       *loop;    /* where the handler runs */
@@ -288,7 +305,6 @@ struct pnode {
             void            *ud;      /* user_data */
             void           (*ud_dtor)(void *); /* then_ex: runs once, after the
                                                   reaction or when it is dropped */
-            gort_promise    *next;    /* promise then() returned (held) */
             gort_promise    *settled; /* the settled promise (held from settle
                                          time until the microtask ran) */
         } user;
@@ -334,12 +350,10 @@ struct gort_promise {
     /* outcome: written before the state's release store, immutable after */
     gort_promise  *src;        /* settled by adoption: the origin holding the outcome
                                   (held); NULL: the fields below hold it */
-    void          *value;      /* fulfilled value */
-    void         (*value_dtor)(void *);
+    void          *value;      /* fulfilled: the value; rejected: the reason value */
+    void         (*dtor)(void *); /* value's destructor (either outcome) or NULL */
     int            err;        /* rejection code (< 0) */
     char          *msg;        /* rejection message (malloc'd copy) or NULL */
-    void          *reason;     /* rejection value */
-    void         (*reason_dtor)(void *);
     /* reactions */
     pnode         *head, *tail; /* registered nodes, in order (lock) */
     gort_promise  *waiting;    /* resolving: the promise it waits to adopt, weak
@@ -350,14 +364,22 @@ struct gort_promise {
 };
 
 /* What gort_promise_then allocates: the promise it returns and the USER
- * node that will settle it, in one block (one allocation per link instead
- * of two). The node holds a reference on `p` for as long as it is in use,
- * so the block cannot be freed under the node; free(&block->p) frees both
- * (p is the first member). */
+ * node that will settle it, in one slab.c block (gort__slab_alloc). The
+ * node holds a reference on `p` for as long as it is in use, so the block
+ * cannot be freed under the node; destroy(p) frees both with
+ * gort__slab_free (p is the first member; every promise's memory comes
+ * from gort__slab_alloc, so destroy() frees any promise that way). */
 typedef struct then_block {
     gort_promise p;
     pnode        n;
 } then_block;
+_Static_assert(alignof(then_block) <= GORT__SLAB_ALIGN, "then_block: slab alignment");
+
+/* The promise a USER node settles: the one then() returned, its block's. */
+static inline gort_promise *user_next(pnode *n)
+{
+    return &((then_block *)(void *)((char *)n - offsetof(then_block, n)))->p;
+}
 
 /* Settled promises whose nodes still need handling (each holds a reference). */
 typedef struct worklist {
@@ -490,11 +512,34 @@ static inline void unref_push(gort_promise *p, gort_promise **stack)
     *stack = p;
 }
 
-/* Free a reaction node (a no-op for one embedded in its then_block). */
+/* Memory for promises and reaction nodes (slab.c): on a loop's thread
+ * from that loop's slab of the kind, elsewhere from the heap. Zeroed. */
+static inline void *pmem_alloc(gort_loop *loop, int kind, size_t size)
+{
+    return gort__slab_alloc(loop ? gort__loop_slab(loop, kind) : NULL, size);
+}
+
+/* A zeroed internal node (ADOPT, COMB, CHAN), or NULL. */
+static inline pnode *node_alloc(void)
+{
+    return pmem_alloc(gort_loop_current(), GORT__SLAB_NODE, sizeof(pnode));
+}
+
+/* Free a reaction node (a no-op for a USER node: it lives in its
+ * then_block, which goes with the promise then() returned). */
 static inline void node_free(pnode *n)
 {
-    if (!n->embedded)
-        free(n);
+    if (n->kind != NODE_USER)
+        gort__slab_free(n);
+}
+
+/* Free a list of unused nodes linked through `next`. */
+static void nodes_free(pnode *n)
+{
+    for (pnode *next; n; n = next) {
+        next = n->next;
+        gort__slab_free(n);
+    }
 }
 
 GORT_API void gort_promise_release(gort_promise *p)
@@ -555,7 +600,7 @@ static void destroy(gort_promise *p, gort_promise **stack)
         case NODE_USER: /* never ran: p was never settled */
             if (n->user.ud_dtor)
                 n->user.ud_dtor(n->user.ud);
-            unref_push(n->user.next, stack);
+            unref_push(user_next(n), stack);
             gort_loop_unref(n->user.loop);
             gort__loop_drop(n->user.loop);
             break;
@@ -572,14 +617,12 @@ static void destroy(gort_promise *p, gort_promise **stack)
             gort__fatal("gort_promise_release: promise %p freed while awaited "
                         "(over-released)", (void *)p);
         }
-        node_free(n); /* an embedded one lives on in user.next, released later */
+        node_free(n); /* a USER one lives on in user_next(n), released later */
     }
     if (p->src)
         unref_push(p->src, stack);
-    if (p->value_dtor)
-        p->value_dtor(p->value);
-    if (p->reason_dtor)
-        p->reason_dtor(p->reason);
+    if (p->dtor)
+        p->dtor(p->value);
     free(p->msg);
     if (p->comb) {
         for (size_t i = 0; i < p->comb->n; i++)
@@ -587,17 +630,22 @@ static void destroy(gort_promise *p, gort_promise **stack)
                 unref_push(p->comb->inputs[i], stack);
         free(p->comb);
     }
-    free(p);
+    gort__slab_free(p); /* a then_block's p: and the USER node after it */
 }
 
 /* ---- settling ------------------------------------------------------------- */
 
 /* Settle p with o. internal: allowed on a resolving promise (adoption, a
- * combinator). On success p is pushed on wl with a new reference and the
- * outcome's ownership (msg, value, reason) passes to p: 0. Otherwise
- * GORT_EALREADY and the caller still owns what o points at. */
+ * combinator). On success the outcome's ownership (msg, value, reason)
+ * passes to p, and if nodes are registered on p it is `draining` and
+ * pushed on wl with a new reference (wl NULL: not pushed, the caller
+ * drains p under its own reference): 0. With no node registered there is
+ * nothing to drain and no order to keep: a later then() queues at once.
+ * Otherwise GORT_EALREADY and the caller still owns what o points at. */
 static int settle(gort_promise *p, const outcome *o, bool internal, worklist *wl)
 {
+    if (load_state(p) != GORT_PENDING)
+        return GORT_EALREADY; /* settled for good: no need for the lock to say so */
     gort__lock_acquire(&p->lock);
     if (atomic_load_explicit(&p->state, memory_order_relaxed) != GORT_PENDING ||
         (p->resolving && !internal)) {
@@ -612,23 +660,30 @@ static int settle(gort_promise *p, const outcome *o, bool internal, worklist *wl
         p->src = s;
     } else {
         st = o->state;
-        p->value = o->value;
-        p->value_dtor = o->value_dtor;
+        bool ok = st == GORT_FULFILLED;
+        p->value = ok ? o->value : o->reason;
+        p->dtor = ok ? o->value_dtor : o->reason_dtor;
         p->err = o->err;
         p->msg = o->msg;
-        p->reason = o->reason;
-        p->reason_dtor = o->reason_dtor;
     }
     p->resolving = false;
-    p->draining = true;
+    bool nodes = p->head != NULL;
+    p->draining = nodes;
     atomic_store_explicit(&p->state, st, memory_order_release);
-    retain(p);
     gort__lock_release(&p->lock);
-    wl_push(wl, p);
+    if (nodes && wl) {
+        retain(p);
+        wl_push(wl, p);
+    }
     return 0;
 }
 
 static void process(gort_promise *p, pnode *n, worklist *wl);
+static void user_micro(void *arg);
+static void user_cancel(void *arg);
+static void await_wake_micro(void *arg);
+static void comb_step(gort_promise *r, size_t index, gort_promise *input, worklist *wl);
+static void chan_deliver(gort_promise *p, gort_chan *ch);
 
 /* Handle every node of the settled promise p, in rounds (see `draining`). */
 static void drain(gort_promise *p, worklist *wl)
@@ -655,6 +710,26 @@ static void drain(gort_promise *p, worklist *wl)
             work_tail = &n->next;
         }
         *work_tail = NULL;
+        /* USER nodes for the loop this thread runs are queued right here:
+         * a push on our own microtask queue, which cannot block or run
+         * anything. If that covers the whole batch, draining ends in this
+         * round (a then() waiting for our lock queues after them). Their
+         * microtasks run on this thread, later: `settled` can be set after
+         * the queueing. A node that cannot be queued (out of memory) goes
+         * the ordinary way below, which tries once more and, failing
+         * again, rejects its promise with GORT_ENOMEM. */
+        gort_loop *here = gort_loop_current();
+        while (here && work && work->kind == NODE_USER && work->user.loop == here &&
+               gort__loop_enqueue_micro(here, user_micro, user_cancel, work) == 0) {
+            retain(p);
+            work->user.settled = p;
+            work = work->next;
+        }
+        if (!work) {
+            p->draining = false;
+            gort__lock_release(&p->lock);
+            return;
+        }
         gort__lock_release(&p->lock);
 
         for (pnode *n = work, *next; n; n = next) {
@@ -673,23 +748,18 @@ static void drain_all(worklist *wl)
     }
 }
 
-static void user_micro(void *arg);
-static void await_wake_micro(void *arg);
-static void comb_step(gort_promise *r, size_t index, gort_promise *input, worklist *wl);
-static void chan_deliver(gort_promise *p, gort_chan *ch);
 
 /* A USER node whose microtask could not be queued (or was dropped with its
  * freed loop): reject next with err, run the user data's destructor. */
 static void user_fail(pnode *n, int err, worklist *wl)
 {
-    gort_promise *next = n->user.next;
+    gort_promise *next = user_next(n);
     gort_loop *loop = n->user.loop;
     settle(next, &(outcome){.state = GORT_REJECTED, .err = err}, false, wl);
     if (n->user.ud_dtor)
         n->user.ud_dtor(n->user.ud);
     gort_promise_release(n->user.settled);
-    node_free(n); /* before releasing next: an embedded n dies with it */
-    gort_promise_release(next);
+    gort_promise_release(next); /* last touch: n lives in next's block */
     gort_loop_unref(loop);
     gort__loop_drop(loop);
 }
@@ -723,7 +793,7 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
         break;
     case NODE_ADOPT: {
         gort_promise *d = n->adopt.dep;
-        free(n);
+        node_free(n);
         settle(d, &(outcome){.src = p}, true, wl);
         gort_promise_release(d);
         break;
@@ -731,14 +801,14 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
     case NODE_COMB: {
         gort_promise *r = n->comb.result;
         size_t index = n->comb.index;
-        free(n);
+        node_free(n);
         comb_step(r, index, p, wl);
         gort_promise_release(r);
         break;
     }
     case NODE_CHAN: {
         gort_chan *ch = n->chan.ch;
-        free(n);
+        node_free(n);
         chan_deliver(p, ch);
         break;
     }
@@ -747,21 +817,27 @@ static void process(gort_promise *p, pnode *n, worklist *wl)
     }
 }
 
-/* Public settle: settle + drain. */
+/* Public settle: settle + drain. p is drained under the caller's
+ * reference (every API caller holds one), the promises it settles in turn
+ * under the worklist's. */
 static int settle_now(gort_promise *p, outcome *o)
 {
-    worklist wl = {0};
-    int r = settle(p, o, false, &wl);
-    drain_all(&wl);
+    int r = settle(p, o, false, NULL);
+    /* `draining` is ours to read: we set it, only the drainer clears it. */
+    if (r == 0 && p->draining) {
+        worklist wl = {0};
+        drain(p, &wl);
+        drain_all(&wl);
+    }
     return r;
 }
 
 /* ---- creating and settling -------------------------------------------------- */
 
-/* A zeroed promise becomes a pending one with one reference. */
-static gort_promise *promise_init(gort_promise *p)
+/* A zeroed promise becomes a pending one with `refs` references. */
+static gort_promise *promise_init(gort_promise *p, size_t refs)
 {
-    atomic_init(&p->refs, 1);
+    atomic_init(&p->refs, refs);
     atomic_init(&p->state, GORT_PENDING);
     atomic_init(&p->handled, false);
     p->lock = (gort__lock)GORT__LOCK_INIT;
@@ -770,8 +846,8 @@ static gort_promise *promise_init(gort_promise *p)
 
 GORT_API gort_promise *gort_promise_new(void)
 {
-    gort_promise *p = calloc(1, sizeof *p);
-    return p ? promise_init(p) : NULL;
+    gort_promise *p = pmem_alloc(gort_loop_current(), GORT__SLAB_PROMISE, sizeof *p);
+    return p ? promise_init(p, 1) : NULL;
 }
 
 GORT_API int gort_promise_resolve(gort_promise *p, void *value, void (*dtor)(void *))
@@ -846,7 +922,7 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     if (p == other)
         return reject_cycle(p);
 
-    pnode *n = calloc(1, sizeof *n);
+    pnode *n = node_alloc();
     if (!n)
         return GORT_ENOMEM;
     n->kind = NODE_ADOPT;
@@ -866,13 +942,13 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     if (atomic_load_explicit(&p->state, memory_order_relaxed) != GORT_PENDING || p->resolving) {
         gort__lock_release(&p->lock);
         gort__lock_release(&adopt_lock);
-        free(n);
+        node_free(n);
         return GORT_EALREADY;
     }
     if (cycle) {
         gort__lock_release(&p->lock);
         gort__lock_release(&adopt_lock);
-        free(n);
+        node_free(n);
         return reject_cycle(p);
     }
     p->resolving = true;
@@ -892,7 +968,7 @@ GORT_API int gort_promise_resolve_with(gort_promise *p, gort_promise *other)
     /* It settled meanwhile: adopt now. */
     gort__lock_release(&other->lock);
     gort__lock_release(&adopt_lock);
-    free(n);
+    node_free(n);
     worklist wl = {0};
     settle(p, &(outcome){.src = other}, true, &wl);
     drain_all(&wl);
@@ -933,16 +1009,16 @@ GORT_API void *gort_promise_reason(const gort_promise *p)
 {
     if (!p || load_state(p) != GORT_REJECTED)
         return NULL;
-    return origin(p)->reason;
+    return origin(p)->value; /* the reason value */
 }
 
 GORT_API gort_dtor_fn gort_promise_dtor(const gort_promise *p)
 {
     int state = p ? load_state(p) : GORT_PENDING;
     if (state == GORT_FULFILLED)
-        return origin(p)->value_dtor;
+        return origin(p)->dtor;
     if (state == GORT_REJECTED)
-        return origin(p)->reason_dtor;
+        return origin(p)->dtor;
     return NULL;
 }
 
@@ -952,13 +1028,12 @@ GORT_API gort_dtor_fn gort_promise_dtor(const gort_promise *p)
 static void user_micro(void *arg)
 {
     pnode *n = arg;
-    gort_promise *s = n->user.settled, *next = n->user.next;
+    gort_promise *s = n->user.settled, *next = user_next(n);
     gort_reaction_fn fn =
         load_state(s) == GORT_FULFILLED ? n->user.on_fulfilled : n->user.on_rejected;
     void *ud = n->user.ud;
     void (*ud_dtor)(void *) = n->user.ud_dtor;
-    gort_loop *loop = n->user.loop;
-    node_free(n); /* not touched below; an embedded n lives until next is released */
+    gort_loop *loop = n->user.loop; /* n is not touched below (it lives in next's block) */
     if (fn) {
         fn(next, s, ud);
         gort_promise_resolve(next, NULL, NULL); /* EALREADY if it settled next */
@@ -993,20 +1068,17 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
         loop = gort_loop_current();
     if (!loop)
         return NULL;
-    then_block *b = calloc(1, sizeof *b);
+    then_block *b = pmem_alloc(loop, GORT__SLAB_THEN, sizeof *b);
     if (!b)
         return NULL;
-    gort_promise *next = promise_init(&b->p);
+    gort_promise *next = promise_init(&b->p, 2); /* the caller's and the node's */
     pnode *n = &b->n;
-    n->embedded = true;
     n->kind = NODE_USER;
     n->user.loop = loop;
     n->user.on_fulfilled = on_fulfilled;
     n->user.on_rejected = on_rejected;
     n->user.ud = user_data;
     n->user.ud_dtor = user_data_dtor;
-    n->user.next = next;
-    retain(next); /* one for the caller, one for the node */
     mark_handled(p);
     gort_loop_ref(loop); /* held by the node until its microtask ran */
     gort__loop_hold(loop); /* and the memory, should the loop be freed first */
@@ -1021,7 +1093,7 @@ GORT_API gort_promise *gort_promise_then_ex(gort_promise *p, gort_loop *loop,
     retain(p);
     n->user.settled = p;
     if (gort__loop_enqueue_micro(loop, user_micro, user_cancel, n) != 0) {
-        /* n is embedded in next's block: releasing next twice frees both */
+        /* n lives in next's block: releasing next twice frees both */
         gort_promise_release(p);
         gort_promise_release(next);
         gort_promise_release(next);
@@ -1170,14 +1242,23 @@ static gort_promise *combinator(gort_promise *const *ps, size_t n, int kind)
         return NULL;
     gort_promise *r = gort_promise_new();
     comb *c = calloc(1, sizeof(comb) + 2 * slots * sizeof(void *));
-    pnode **nodes = n ? calloc(n, sizeof *nodes) : NULL;
-    bool ok = r && c && (n == 0 || nodes);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (nodes[i] = calloc(1, sizeof(pnode))) != NULL;
+    /* A node for each input still pending now (one settled now stays
+     * settled, so no more are needed below), made before anything is
+     * registered: out of memory leaves every input untouched. */
+    pnode *spare = NULL;
+    bool ok = r && c;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (load_state(ps[i]) != GORT_PENDING)
+            continue;
+        pnode *nd = node_alloc();
+        if (nd) {
+            nd->next = spare;
+            spare = nd;
+        }
+        ok = nd != NULL;
+    }
     if (!ok) {
-        for (size_t i = 0; nodes && i < n; i++)
-            free(nodes[i]);
-        free(nodes);
+        nodes_free(spare);
         free(c);
         gort_promise_release(r);
         return NULL;
@@ -1204,23 +1285,25 @@ static gort_promise *combinator(gort_promise *const *ps, size_t n, int kind)
     }
     for (size_t i = 0; i < n; i++) {
         gort_promise *in = ps[i];
-        pnode *nd = nodes[i];
-        nd->kind = NODE_COMB;
-        nd->comb.result = r;
-        nd->comb.index = i;
         mark_handled(in);
-        gort__lock_acquire(&in->lock);
-        if (atomic_load_explicit(&in->state, memory_order_relaxed) == GORT_PENDING) {
-            retain(r);
-            list_append(in, nd);
+        if (load_state(in) == GORT_PENDING) {
+            gort__lock_acquire(&in->lock);
+            if (atomic_load_explicit(&in->state, memory_order_relaxed) == GORT_PENDING) {
+                pnode *nd = spare; /* there is one: `in` was pending when counted */
+                spare = nd->next;
+                nd->kind = NODE_COMB;
+                nd->comb.result = r;
+                nd->comb.index = i;
+                retain(r);
+                list_append(in, nd);
+                gort__lock_release(&in->lock);
+                continue;
+            }
             gort__lock_release(&in->lock);
-        } else {
-            gort__lock_release(&in->lock);
-            free(nd);
-            comb_step(r, i, in, &wl);
         }
+        comb_step(r, i, in, &wl);
     }
-    free(nodes);
+    nodes_free(spare); /* inputs that settled since they were counted */
     drain_all(&wl);
     return r;
 }
@@ -1406,7 +1489,7 @@ GORT_API int gort_promise_to_chan(gort_promise *p, gort_chan *ch)
 {
     if (!p || !ch || gort_chan_elem_size(ch) != sizeof(gort_promise *))
         return GORT_EINVAL;
-    pnode *n = calloc(1, sizeof *n);
+    pnode *n = node_alloc();
     if (!n)
         return GORT_ENOMEM;
     n->kind = NODE_CHAN;
@@ -1419,7 +1502,7 @@ GORT_API int gort_promise_to_chan(gort_promise *p, gort_chan *ch)
         return 0;
     }
     gort__lock_release(&p->lock);
-    free(n);
+    node_free(n);
     chan_deliver(p, ch);
     return 0;
 }
