@@ -12,6 +12,14 @@
  * without the lock (the interrupted thread may hold it) and without
  * dladdr/malloc: a best-effort snapshot, printed with write(2), after which
  * the process exits with status 2 like a Go program.
+ *
+ * Goroutines keep running while they are dumped (nothing stops the world):
+ * the fields that change as a goroutine runs (status, wait_reason,
+ * in_syscall, wait_since) are atomics, written and read relaxed, so a dump
+ * shows each goroutine in some recent state without a data race. The
+ * identity fields (id, fn, name, creator_pc) are written once at spawn,
+ * before the goroutine is published; the one case a dump is not exact is a
+ * slot reused by a spawn while the dump is reading that very slot.
  */
 #define _GNU_SOURCE 1
 #include "engine.h"
@@ -47,15 +55,15 @@ static void symbolize(char *buf, size_t len, uintptr_t pc, bool dl)
 
 static const char *state_of(gort__g *g)
 {
-    if (g->in_syscall)
+    if (GORT__RLOAD(g->in_syscall))
         return "syscall";
-    switch (g->status) {
+    switch (GORT__RLOAD(g->status)) {
     case GORT__GS_RUNNABLE:
         return "runnable";
     case GORT__GS_RUNNING:
         return "running";
     case GORT__GS_WAITING:
-        return gort__wait_reason_name(g->wait_reason);
+        return gort__wait_reason_name(GORT__RLOAD(g->wait_reason));
     default:
         return NULL;
     }
@@ -74,10 +82,10 @@ void gort__dump_fd(int fd, bool lock)
         if (!state)
             continue; /* finished (its slot is cached for reuse) */
         int n;
-        if (g->status == GORT__GS_WAITING || g->in_syscall)
+        if (GORT__RLOAD(g->status) == GORT__GS_WAITING || GORT__RLOAD(g->in_syscall))
             n = snprintf(line, sizeof line, "goroutine %llu [%s, %lld ms]:\n",
                          (unsigned long long)g->id, state,
-                         (long long)((now - g->wait_since) / GORT_MILLISECOND));
+                         (long long)((now - GORT__RLOAD(g->wait_since)) / GORT_MILLISECOND));
         else
             n = snprintf(line, sizeof line, "goroutine %llu [%s]:\n", (unsigned long long)g->id,
                          state);

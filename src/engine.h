@@ -50,8 +50,10 @@ struct gort__g {
     void       *arg;
     uint64_t    id;           /* unique, >= 1; set at spawn */
     _Atomic uint32_t park_state; /* GORT__G_*; see gort__park/gort__ready */
-    uint32_t    status;       /* GORT__GS_*; written by the running M (for dumps) */
-    gort__wait_reason wait_reason; /* why it is parked (valid while WAITING) */
+    _Atomic uint32_t status;  /* GORT__GS_*; written by the running M, read by
+                                 dumps on any thread (relaxed: GORT__RLOAD/RSTORE) */
+    _Atomic gort__wait_reason wait_reason; /* why it is parked (valid while
+                                 WAITING); relaxed, read by dumps */
     gort__g    *schedlink;    /* link in the global run queue or a free list */
     gort__g    *alllink;      /* sched.allg links (allg_lock): every G that */
     gort__g    *allprev;      /* ever ran and whose slot is still mapped */
@@ -71,8 +73,10 @@ struct gort__g {
     char        name[GORT_NAME_MAX]; /* NUL-terminated, "" if unnamed */
     _Atomic uint32_t preempt; /* sysmon asks it to yield (cleared when it does) */
     int         nopreempt;    /* > 0: never preempted asynchronously (the G only) */
-    uint8_t     in_syscall;   /* between gort_syscall_enter and _exit */
-    int64_t     wait_since;   /* gort__now_coarse() when it last parked (dumps) */
+    _Atomic uint8_t in_syscall; /* between gort_syscall_enter and _exit; relaxed,
+                                 read by sysmon, preemption and dumps */
+    _Atomic int64_t wait_since; /* gort__now_coarse() when it last parked;
+                                 relaxed, read by dumps */
     uintptr_t   creator_pc;   /* return address of the gort_go call (dumps) */
 };
 

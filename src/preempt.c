@@ -112,7 +112,7 @@ GORT__CORE static bool in_user_text(uintptr_t pc)
 
 GORT__CORE static bool safe_point(gort__g *g, uintptr_t pc, uintptr_t sp)
 {
-    if (!GORT__RLOAD(g->preempt) || g->nopreempt || g->in_syscall || gort__tls_locks)
+    if (!GORT__RLOAD(g->preempt) || g->nopreempt || GORT__RLOAD(g->in_syscall) || gort__tls_locks)
         return false;
     uintptr_t lo = (uintptr_t)g->ctx.stack_lo, hi = (uintptr_t)g;
     if (sp < lo + 4096 || sp >= hi)

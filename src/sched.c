@@ -430,7 +430,7 @@ GORT__CORE static gort__g *exec_pop(gort__exec *e)
  * true if this P's run queue overflowed into the global queue. */
 GORT__CORE static bool make_runnable(gort__g *g, bool next)
 {
-    g->status = GORT__GS_RUNNABLE;
+    GORT__RSTORE(g->status, GORT__GS_RUNNABLE);
     if (g->home) {
         exec_push(g->home, g);
         return false;
@@ -1001,7 +1001,7 @@ GORT__CORE static void g_switched_out(gort__g *g)
  * park. false: a ready came first and g must continue. */
 GORT__CORE static bool park_commit(gort__m *m, gort__g *g)
 {
-    g->status = GORT__GS_WAITING;
+    GORT__RSTORE(g->status, GORT__GS_WAITING);
     if (m->op_fn)
         m->op_fn(m->op_arg);
     uint32_t expect = GORT__G_RUNNING;
@@ -1019,7 +1019,7 @@ GORT__CORE static bool park_commit(gort__m *m, gort__g *g)
 GORT__CORE static void g_start(gort__m *m, gort__g *g)
 {
     g->m = m;
-    g->status = GORT__GS_RUNNING;
+    GORT__RSTORE(g->status, GORT__GS_RUNNING);
     GORT__RSTORE(g->preempt, 0);
 }
 
@@ -1037,7 +1037,7 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
     g_switched_out(g);
     switch (m->op) {
     case GORT__OP_YIELD:
-        g->status = GORT__GS_RUNNABLE;
+        GORT__RSTORE(g->status, GORT__GS_RUNNABLE);
         if (g->home)
             exec_push(g->home, g);
         else {
@@ -1270,7 +1270,7 @@ GORT__CORE static void g_release_fiber(gort__g *g)
 
 GORT__CORE static void g_free(gort__m *m, gort__g *g)
 {
-    g->status = GORT__GS_DEAD;
+    GORT__RSTORE(g->status, GORT__GS_DEAD);
     g_release_fiber(g);
     atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
     if (g->home) {
@@ -1420,10 +1420,10 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
     g->arg = arg;
     g->creator_pc = creator;
     g->nopreempt = opts && opts->nopreempt ? 1 : 0;
-    g->in_syscall = 0;
+    GORT__RSTORE(g->in_syscall, 0);
     g->id = new_goid(p);
     g->home = NULL;
-    g->wait_reason = GORT__WAIT_NONE;
+    GORT__RSTORE(g->wait_reason, GORT__WAIT_NONE);
     atomic_store_explicit(&g->park_state, GORT__G_RUNNING, memory_order_relaxed);
     if (name) {
         strncpy(g->name, name, GORT_NAME_MAX - 1);
@@ -1442,7 +1442,7 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
     if (pinned) {
         if (!exec_new(g)) {
             atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
-            g->status = GORT__GS_DEAD;
+            GORT__RSTORE(g->status, GORT__GS_DEAD);
             g_release_fiber(g);
             if (!g->default_size)
                 allg_remove(g);
@@ -1475,7 +1475,7 @@ GORT__CORE static gort__exec *exec_new(gort__g *g)
         return NULL;
     e->live = 1;
     g->home = e;
-    g->status = GORT__GS_RUNNABLE;
+    GORT__RSTORE(g->status, GORT__GS_RUNNABLE);
     e->head = e->tail = g;
     g->schedlink = NULL;
     gort__lock_acquire(&gort__S.lock);
@@ -1527,12 +1527,12 @@ GORT__CORE GORT_API int gort_syscall_enter(void)
     gort__g *g = gort__current();
     if (!g)
         return 0; /* a foreign thread blocks only itself */
-    if (g->in_syscall)
+    if (GORT__RLOAD(g->in_syscall))
         return GORT_EINVAL;
     gort__preempt_point();
-    g->in_syscall = 1;
-    g->wait_reason = GORT__WAIT_SYSCALL;
-    g->wait_since = gort__now_coarse();
+    GORT__RSTORE(g->in_syscall, 1);
+    GORT__RSTORE(g->wait_reason, GORT__WAIT_SYSCALL);
+    GORT__RSTORE(g->wait_since, gort__now_coarse());
     atomic_fetch_add(&gort__S.nsyscall, 1);
     gort__p *p = g->m->p;
     if (p) {
@@ -1550,10 +1550,10 @@ GORT__CORE GORT_API int gort_syscall_exit(void)
     gort__g *g = gort__current();
     if (!g)
         return 0;
-    if (!g->in_syscall)
+    if (!GORT__RLOAD(g->in_syscall))
         return GORT_EINVAL;
-    g->in_syscall = 0;
-    g->wait_reason = GORT__WAIT_NONE;
+    GORT__RSTORE(g->in_syscall, 0);
+    GORT__RSTORE(g->wait_reason, GORT__WAIT_NONE);
     atomic_fetch_sub(&gort__S.nsyscall, 1);
     gort__m *m = g->m;
     gort__p *p = m->p;
@@ -1593,7 +1593,7 @@ GORT__CORE GORT_API int gort_blocking(void (*fn)(void *), void *arg)
 GORT__CORE void gort__preempt_point(void)
 {
     gort__g *g = gort__current();
-    if (g && GORT__RLOAD(g->preempt) && g->nopreempt == 0 && !g->in_syscall &&
+    if (g && GORT__RLOAD(g->preempt) && g->nopreempt == 0 && !GORT__RLOAD(g->in_syscall) &&
         gort__tls_locks == 0)
         gort_yield();
 }
@@ -1684,7 +1684,7 @@ GORT__CORE void gort__checkdead(void)
 GORT__CORE static gort__g *handoff_target(gort__m *m, gort__g *g)
 {
     gort__p *p = m->p;
-    if (!p || g->in_syscall ||
+    if (!p || GORT__RLOAD(g->in_syscall) ||
         atomic_load_explicit(&gort__S.stopping, memory_order_relaxed) ||
         atomic_load_explicit(&p->timers.first, memory_order_relaxed) != INT64_MAX ||
         atomic_load_explicit(&gort__S.runq_size, memory_order_relaxed) != 0)
@@ -1703,8 +1703,8 @@ GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_
     gort__g *g = gort__current();
     if (!g)
         gort__fatal("gort__park called outside a goroutine");
-    g->wait_reason = why;
-    g->wait_since = gort__now_coarse();
+    GORT__RSTORE(g->wait_reason, why);
+    GORT__RSTORE(g->wait_since, gort__now_coarse());
     gort__m *m = g->m;
     m->op_fn = commit;
     m->op_arg = commit_arg;
@@ -1722,7 +1722,7 @@ GORT__CORE void gort__park(void (*commit)(void *), void *commit_arg, gort__wait_
         gort__ctx_jump(&g->ctx, &next->ctx, 0);
         finish_handoff(g);
     }
-    g->wait_reason = GORT__WAIT_NONE;
+    GORT__RSTORE(g->wait_reason, GORT__WAIT_NONE);
 }
 
 GORT__CORE static void sleep_fire(gort__timer *t, int64_t now)
