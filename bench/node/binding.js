@@ -15,7 +15,9 @@
 //                system libz crc32 that fn.async runs (ms), and the
 //                event-loop delay p99 (perf_hooks) while gort computes
 //   task         per-task overhead: 20k trivial tasks (crc32 of 16 bytes)
-//                with fn.async vs piscina.run, all in flight at once (us/task)
+//                with fn.async vs piscina.run, all in flight at once (us/task
+//                wall, and process CPU time per task from process.cpuUsage(),
+//                all threads: less sensitive to other load on the machine)
 //
 // Prints RESULT lines and a Markdown table with gort/Node ratios.
 // usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs] [filter]
@@ -174,18 +176,22 @@ async function crcSerialLibz() { // the same libz function fn.async runs, called
 }
 
 const tinyBuf = Buffer.alloc(16, 7), tinyWant = zlib.crc32(tinyBuf), TASKS = 20000;
+const taskCpu = { gort: [], pool: [] }; // process CPU time (all threads) per task, us
+const cpuUs = () => { const u = process.cpuUsage(); return u.user + u.system; };
 async function taskGort() {
-  const t0 = now();
+  const t0 = now(), c0 = cpuUs();
   const got = await gort.Promise.all(Array.from({ length: TASKS }, () => crc32.async(0, tinyBuf, tinyBuf.length)));
   const us = (now() - t0) / 1e3 / TASKS;
+  taskCpu.gort.push((cpuUs() - c0) / TASKS);
   if (got.some((c) => c !== tinyWant)) throw new Error('crc mismatch');
   return us;
 }
 
 async function taskPool(pool) {
-  const t0 = now();
+  const t0 = now(), c0 = cpuUs();
   const got = await Promise.all(Array.from({ length: TASKS }, () => pool.run(tinyBuf)));
   const us = (now() - t0) / 1e3 / TASKS;
+  taskCpu.pool.push((cpuUs() - c0) / TASKS);
   if (got.some((c) => c !== tinyWant)) throw new Error('crc mismatch');
   return us;
 }
@@ -241,7 +247,7 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
   }
   if (want('task')) {
-    await taskGort(); await taskPool(pool);
+    await taskGort(); await taskPool(pool); taskCpu.gort = []; taskCpu.pool = [];
     const tg = [], tp = [];
     for (let r = 0; r < RUNS; r++) {
       if (r % 2) { tp.push(await taskPool(pool)); tg.push(await taskGort()); } else { tg.push(await taskGort()); tp.push(await taskPool(pool)); }
@@ -249,7 +255,11 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     const [g, pl] = [median(tg), median(tp)];
     console.log(`RESULT task_gort_us=${g.toFixed(2)} us`);
     console.log(`RESULT task_pool_us=${pl.toFixed(2)} us`);
+    const [cg, cpl] = [median(taskCpu.gort), median(taskCpu.pool)];
+    console.log(`RESULT task_gort_cpu_us=${cg.toFixed(2)} us`);
+    console.log(`RESULT task_pool_cpu_us=${cpl.toFixed(2)} us`);
     rows.push(`| per-task overhead (20k trivial tasks) | us/task | ${g.toFixed(2)} | ${pl.toFixed(2)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
+    rows.push(`| per-task CPU time, all threads (20k trivial tasks) | us/task | ${cg.toFixed(2)} | ${cpl.toFixed(2)} (${pool.name}) | ${(cg / cpl).toFixed(2)} |`);
   }
   await pool.close();
   await w.terminate();

@@ -3,10 +3,8 @@
 // fn.async(...), on gort's parallel pool (native side: src/native.c, on the
 // engine's native-call API).
 const native = require('./native');
-const { GortPromise } = require('./promise');
+const { GortPromise, INTERNAL } = require('./promise');
 const { typeError } = require('./errors');
-
-const T_STRING = 13;
 
 class Library {
   constructor(path) {
@@ -16,26 +14,26 @@ class Library {
   }
   func(decl) {
     if (typeof decl !== 'string') throw typeError('decl', 'of type string', decl);
-    const [h, nargs, name, types, variadic] = native.func(this._h, decl);
-    // bind(args) -> [handle, C argument values, their GORT_T_* types]
-    const bind = variadic ? variadicBinder(h, nargs, name) : (args) => [h, args, types];
-    const fn = (...args) => { const [fh, vals] = bind(args); return native.call(fh, vals); };
+    const [h, nargs, name, variadic] = native.func(this._h, decl);
+    // The call on a pool goroutine: a gort.Promise of the result, settled
+    // by the native side (src/native.c) without a JS reaction. Bad
+    // arguments throw here. Buffers and TypedArrays passed stay referenced
+    // (so alive and not collected) until the call has returned; strings are
+    // passed as NUL-terminated copies.
+    let fn, start;
+    if (variadic) {
+      const bind = variadicBinder(h, nargs, name); // args -> [handle, C argument values]
+      fn = (...args) => { const [fh, vals] = bind(args); return native.call(fh, vals); };
+      start = (args, p) => { const [fh, vals] = bind(args); native.callAsync(fh, vals, p, p._h); };
+    } else {
+      fn = (...args) => native.call(h, args);
+      start = (args, p) => native.callAsync(h, args, p, p._h);
+    }
     Object.defineProperty(fn, 'name', { value: name });
     Object.defineProperty(fn, 'length', { value: nargs });
-    // The call on a pool goroutine: a gort.Promise of the result. Buffers and
-    // TypedArrays passed stay referenced (so alive and not collected) until
-    // the call has settled; strings are passed as NUL-terminated copies.
     fn.async = (...args) => {
-      const [fh, vals, ts] = bind(args);
-      const pass = vals.map((a, i) => (ts[i] === T_STRING && typeof a === 'string' ? Buffer.from(a + '\0') : a));
-      const addr = native.callAsync(fh, pass);
-      // The result is read in the first reaction (the engine's promise owns
-      // the copy); the closure keeps the arguments' memory alive until then.
-      const p = GortPromise.fromHandle(addr, (ret) => {
-        void pass;
-        return native.readRet(fh, ret === undefined ? 0n : ret);
-      });
-      native.promiseRelease(addr); // fromHandle took its own reference
+      const p = new GortPromise(INTERNAL);
+      start(args, p);
       return p;
     };
     return fn;
@@ -49,7 +47,7 @@ class Library {
 // and bool are rejected: pass double or int). Each distinct type list is
 // prepared once (gort_sig_new_var) and kept with the function.
 function variadicBinder(h, nfixed, name) {
-  const derived = new Map(); // 'int,double' -> [handle, GORT_T_* types]
+  const derived = new Map(); // 'int,double' -> derived handle
   return (args) => {
     if (args.length < nfixed || (args.length - nfixed) % 2) {
       throw new TypeError(`${name}() takes ${nfixed} fixed argument(s), then a (type, value) pair ` +
@@ -65,11 +63,10 @@ function variadicBinder(h, nfixed, name) {
     const key = vtypes.join(',');
     let d = derived.get(key);
     if (!d) {
-      const [dh, , , dtypes] = native.derive(h, key);
-      d = [dh, dtypes];
+      d = native.derive(h, key)[0];
       derived.set(key, d);
     }
-    return [d[0], vals, d[1]];
+    return [d, vals];
   };
 }
 

@@ -11,8 +11,9 @@ const PENDING = 0, FULFILLED = 1, REJECTED = 2;
 const C_TYPES = ['pointer', 'int64', 'float64', 'string'];
 
 class GortPromise {
-  constructor(executor) {
-    this._h = native.promiseNew();
+  // (INTERNAL, handle): a promise on an existing gort_promise external.
+  constructor(executor, handle) {
+    this._h = executor === INTERNAL && handle !== undefined ? handle : native.promiseNew();
     this._handled = false;
     if (executor === INTERNAL) return;
     if (typeof executor !== 'function') {
@@ -87,8 +88,7 @@ class GortPromise {
       e.code = 'ERR_INVALID_ARG_TYPE';
       throw e;
     }
-    const src = new GortPromise(INTERNAL);
-    src._h = native.promiseFromHandle(handle);
+    const src = new GortPromise(INTERNAL, native.promiseFromHandle(handle));
     native.ref(); // native work in flight keeps the process alive, like a libuv request
     // The C value is read inside this reaction, while the engine's promise
     // (which owns it) is certainly alive; `type` may be a reader function.
@@ -211,4 +211,4 @@ function combine(kind, iterable) {
 
 native.promiseSetup(dispatch);
 
-module.exports = { GortPromise, PENDING, FULFILLED, REJECTED };
+module.exports = { GortPromise, INTERNAL, PENDING, FULFILLED, REJECTED };

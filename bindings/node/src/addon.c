@@ -35,7 +35,15 @@
  * Teardown. An async cleanup hook (env exit, worker termination) marks the
  * genv dead, stops and closes the uv_poll; when the handle is closed it
  * frees the env's gort loop (so an ended worker leaves no loop or eventfd
- * behind) and drops the env's reference. Goroutine ops and boxes that
+ * behind) and drops the env's reference. If fn.async calls whose arguments
+ * point into JS memory (Buffers, TypedArrays) are still running, the hook
+ * completes only when the last of them returned (a uv_async the call's end
+ * signals): Node frees an env's ArrayBuffers once its cleanup hooks are
+ * done, and a call reading a freed (unmapped) Buffer faults — measured:
+ * SIGSEGV in crc32 of a terminated worker before this. A worker's
+ * terminate() therefore waits for such calls, as Node's own teardown
+ * waits for thread-pool requests; calls on plain values are not waited
+ * for. Goroutine ops and boxes that
  * outlive the env find `dead` under the lock and free their C parts
  * without JS; code on the JS thread that may run after the cleanup hook
  * (finalizers) checks `dead` before touching the loop. process.exit() leaves engine threads
@@ -150,10 +158,43 @@ static void on_poll(uv_poll_t *h, int status, int events)
 /* Loops of live envs (internal: the worker-teardown test reads it). */
 static _Atomic long live_loops;
 
+/* The last step of the teardown: Node may now free the env (and its
+ * Buffers). */
+static void teardown_step_done(genv *e)
+{
+    if (--e->teardown_steps > 0)
+        return;
+    napi_remove_async_cleanup_hook(e->cleanup);
+    genv_unref(e);
+}
+
+static void calls_done_closed(uv_handle_t *h)
+{
+    teardown_step_done(h->data);
+}
+
+static void on_calls_done(uv_async_t *h)
+{
+    uv_close((uv_handle_t *)h, calls_done_closed);
+}
+
+void genv_js_mem_call(genv *e, bool start)
+{
+    if (start) {
+        atomic_fetch_add(&e->js_mem_calls, 1);
+        return;
+    }
+    if (atomic_fetch_sub(&e->js_mem_calls, 1) != 1)
+        return;
+    pthread_mutex_lock(&e->mu);
+    if (e->wait_calls) /* under mu: the handle is set up and not yet closed */
+        uv_async_send(&e->calls_done);
+    pthread_mutex_unlock(&e->mu);
+}
+
 static void poll_closed(uv_handle_t *h)
 {
     genv *e = h->data;
-    napi_remove_async_cleanup_hook(e->cleanup);
     /* Free the env's loop here: on its JS thread, outside any loop turn,
      * after `dead` was set under mu (so no thread posts to it any more) and
      * with the env's own reference still held (the destructors of the
@@ -165,15 +206,27 @@ static void poll_closed(uv_handle_t *h)
     gort_loop_free(e->loop);
     e->loop = NULL;
     atomic_fetch_sub(&live_loops, 1);
-    genv_unref(e);
+    teardown_step_done(e);
 }
 
 static void env_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
 {
     genv *e = arg;
     (void)handle;
+    uv_loop_t *uv = NULL;
+    napi_get_uv_event_loop(e->env, &uv);
+    e->teardown_steps = 1; /* the uv_poll */
     pthread_mutex_lock(&e->mu);
     e->dead = true;
+    /* fn.async calls still reading or writing Buffers: the env (whose end
+     * frees them) goes only once they returned, as Node waits for its own
+     * thread-pool requests. The count is read after `dead` is set, under
+     * mu, so a call ending now either is not counted or finds wait_calls. */
+    if (atomic_load(&e->js_mem_calls) > 0 && uv_async_init(uv, &e->calls_done, on_calls_done) == 0) {
+        e->calls_done.data = e;
+        e->wait_calls = true;
+        e->teardown_steps++;
+    }
     pthread_mutex_unlock(&e->mu);
     napi_async_destroy(e->env, e->actx);
     uv_poll_stop(&e->poll);
@@ -182,7 +235,7 @@ static void env_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
 
 /* ---- boxes ------------------------------------------------------------- */
 
-box *box_new(napi_env env, napi_value v)
+box *box_new_n(napi_env env, const napi_value *v, size_t n)
 {
     genv *e = genv_get(env);
     box *b = malloc(sizeof *b);
@@ -191,11 +244,19 @@ box *box_new(napi_env env, napi_value v)
         return NULL;
     }
     /* Node-API before version 10 refers to objects only: hold primitives
-     * (and everything else, for one code path) in a one-element array. */
+     * (and everything else, for one code path) in an array. */
     napi_value holder;
-    if (napi_create_array_with_length(env, 1, &holder) != napi_ok ||
-        napi_set_element(env, holder, 0, v) != napi_ok ||
-        napi_create_reference(env, holder, 1, &b->ref) != napi_ok) {
+    if (napi_create_array_with_length(env, n, &holder) != napi_ok) {
+        free(b);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (napi_set_element(env, holder, (uint32_t)i, v[i]) != napi_ok) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (napi_create_reference(env, holder, 1, &b->ref) != napi_ok) {
         free(b);
         return NULL;
     }
@@ -204,12 +265,22 @@ box *box_new(napi_env env, napi_value v)
     return b;
 }
 
-napi_value box_peek(napi_env env, const box *b)
+box *box_new(napi_env env, napi_value v)
+{
+    return box_new_n(env, &v, 1);
+}
+
+napi_value box_element(napi_env env, const box *b, uint32_t i)
 {
     napi_value holder, v = NULL;
     if (napi_get_reference_value(env, b->ref, &holder) == napi_ok)
-        napi_get_element(env, holder, 0, &v);
+        napi_get_element(env, holder, i, &v);
     return v;
+}
+
+napi_value box_peek(napi_env env, const box *b)
+{
+    return box_element(env, b, 0);
 }
 
 napi_value box_take(napi_env env, box *b)

@@ -30,6 +30,7 @@
 #include <gort.h>
 #include <node_api.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -50,6 +51,11 @@ typedef struct genv {
     napi_ref        queue_microtask; /* globalThis.queueMicrotask */
     napi_ref        dispatch;   /* JS: promise reaction dispatcher (lib/promise.js) */
     napi_async_cleanup_hook_handle cleanup; /* removes the uv handle at teardown */
+    _Atomic long    js_mem_calls; /* fn.async calls running on JS memory (Buffers) */
+    bool            wait_calls; /* under mu: the env's teardown waits for them */
+    uv_async_t      calls_done; /* set up at teardown if it waits: the last such
+                                 * call's end wakes the JS thread through it */
+    int             teardown_steps; /* JS thread: uv handles still closing */
 } genv;
 
 /* ---- addon.c: env, loop driving, boxes, errors ---- */
@@ -60,6 +66,10 @@ void  genv_unref(genv *e);
  * or ends. JS thread only. */
 void  genv_hold(genv *e);
 void  genv_release(genv *e);
+/* A fn.async call whose arguments point into JS memory starts (JS thread)
+ * or has returned (any thread). The env's teardown waits for the running
+ * ones: Node frees a worker's Buffers when its env is gone. */
+void  genv_js_mem_call(genv *e, bool start);
 /* The loop got work from the JS thread (a reaction, or a goroutine readied
  * by a channel operation): drain it after the current JS job. */
 void  genv_kick(genv *e);
@@ -69,6 +79,10 @@ typedef struct box {
     genv    *e;
 } box;
 box  *box_new(napi_env env, napi_value v);     /* NULL + JS exception on failure */
+/* One box (one reference, one genv hold) for n values kept together;
+ * box_element reads value i, box_peek value 0. */
+box  *box_new_n(napi_env env, const napi_value *v, size_t n);
+napi_value box_element(napi_env env, const box *b, uint32_t i);
 napi_value box_take(napi_env env, box *b);     /* the value; frees the box */
 napi_value box_peek(napi_env env, const box *b);
 void  box_free(void *b);                       /* any thread (a gort dtor) */
@@ -86,6 +100,15 @@ struct op {
  * Takes o. */
 napi_value op_start(napi_env env, op *o);
 napi_value promise_resolved(napi_env env, napi_value v, bool ok);
+
+/* promise.c: reject the gort.Promise object `promise` with a JS reason
+ * through lib/promise.js (so unhandled rejections are tracked there).
+ * JS thread, inside a handle scope. */
+void reject_from_c(napi_env env, napi_value promise, napi_value reason);
+/* native.c: the fulfilled value of a fn.async promise (the C result, not a
+ * box): its destructor, and its JS value. */
+void native_result_free(void *result);
+napi_value native_result_js(napi_env env, const void *result);
 
 /* Errors: an Error (TypeError for GORT_ECYCLE) with .code = GORT_E* name. */
 napi_value gort_error(napi_env env, int err, const char *msg);

@@ -7,13 +7,26 @@
  * Arguments are converted on the JS thread into one 8-byte slot each
  * (the C type of the parameter, from gort_sig_arg), with range checks:
  * TypeError for a wrong kind of value, RangeError for a number that does
- * not fit, both naming the argument. Pointers: a Buffer / TypedArray /
- * ArrayBuffer passes its data pointer (no copy), null passes NULL, a BigInt
- * an address. Strings for `char *` parameters are copied (UTF-8, NUL
- * terminated) for a synchronous call; lib/native.js turns them into
- * Buffers for an async call, so that all pointed-to memory is JS-owned and
- * kept alive by the promise's reaction until the call has settled (the
- * engine copies argument values, not what they point at).
+ * not fit, both naming the argument, thrown synchronously (by fn.async
+ * too). Pointers: a Buffer / TypedArray / ArrayBuffer passes its data
+ * pointer (no copy), null passes NULL, a BigInt an address. Strings for
+ * `char *` parameters are copied (UTF-8, NUL terminated) and freed when
+ * the call has returned.
+ *
+ * fn.async, the path that must be cheap per call (it is a task-pool's
+ * per-task overhead): lib/native-lib.js makes the gort.Promise object
+ * (one gort_promise), js_call_async converts the arguments, starts
+ * gort_call_async and registers ONE C reaction on the engine's call
+ * promise (call_settled, run by the env's loop on the JS thread). The
+ * reaction fulfils the gort.Promise directly with a native_result (the C
+ * result, converted to JS when read: no box, no reference, no JS call);
+ * only a rejection goes through lib/promise.js (unhandled-rejection
+ * tracking). The argument array and the promise object are held in one box
+ * until the call has returned (the engine copies argument values, not
+ * what they point at), so passed Buffers cannot be collected under the
+ * call. Rejected: a JS then() on an adopted handle (three promises and
+ * three boxes per call, measured in findings); a V8 promise (fn.async
+ * must return a gort.Promise).
  *
  * Variadic functions: the declaration's handle calls with the fixed
  * arguments only; derive() makes the handle of a call with variadic
@@ -75,8 +88,8 @@ static cfunc *get_cfunc(napi_env env, napi_value v)
     return p;
 }
 
-/* [handle, nargs, name, arg GORT_T_*[], variadic] for sig (owned by the
- * handle from here on, freed with it) calling fn. */
+/* [handle, nargs, name, variadic] for sig (owned by the handle from here
+ * on, freed with it) calling fn. */
 static napi_value func_handle(napi_env env, gort_sig *sig, void (*fn)(void))
 {
     cfunc *f = malloc(sizeof *f);
@@ -86,22 +99,16 @@ static napi_value func_handle(napi_env env, gort_sig *sig, void (*fn)(void))
     }
     f->sig = sig;
     f->fn = fn;
-    napi_value out, h, v, types;
+    napi_value out, h, v;
     napi_create_external(env, f, cfunc_finalize, NULL, &h);
-    napi_create_array_with_length(env, 5, &out);
+    napi_create_array_with_length(env, 4, &out);
     napi_set_element(env, out, 0, h);
     napi_create_uint32(env, (uint32_t)gort_sig_nargs(sig), &v);
     napi_set_element(env, out, 1, v);
     napi_create_string_utf8(env, gort_sig_name(sig), NAPI_AUTO_LENGTH, &v);
     napi_set_element(env, out, 2, v);
-    napi_create_array(env, &types);
-    for (size_t i = 0; i < gort_sig_nargs(sig); i++) {
-        napi_create_int32(env, gort_sig_arg(sig, i), &v);
-        napi_set_element(env, types, (uint32_t)i, v);
-    }
-    napi_set_element(env, out, 3, types);
     napi_get_boolean(env, gort_sig_variadic(sig), &v);
-    napi_set_element(env, out, 4, v);
+    napi_set_element(env, out, 3, v);
     return out;
 }
 
@@ -190,8 +197,9 @@ static bool arg_error(napi_env env, bool range, size_t i, int type, const char *
     return false;
 }
 
-/* One JS value -> the slot of a parameter. *owned: malloc'd copy to free. */
-static bool to_slot(napi_env env, napi_value v, int type, size_t i, slot *s, void **owned)
+/* One JS value -> the slot of a parameter. *owned: malloc'd copy to free;
+ * *js_mem set if the slot points into JS-owned memory (a Buffer...). */
+static bool to_slot(napi_env env, napi_value v, int type, size_t i, slot *s, void **owned, bool *js_mem)
 {
     napi_valuetype t;
     napi_typeof(env, v, &t);
@@ -221,6 +229,7 @@ static bool to_slot(napi_env env, napi_value v, int type, size_t i, slot *s, voi
             return true;
         }
         size_t len;
+        *js_mem = true;
         if (napi_is_buffer(env, v, &is), is)
             return napi_get_buffer_info(env, v, &s->p, &len) == napi_ok;
         if (napi_is_typedarray(env, v, &is), is) {
@@ -349,8 +358,10 @@ static napi_value from_ret(napi_env env, int type, const void *p)
     return v;
 }
 
-/* Convert argv (a JS array) into slots; *owned gets the copies to free. */
-static bool prepare(napi_env env, cfunc *f, napi_value arr, slot *slots, void **ptrs, void **owned)
+/* Convert argv (a JS array) into slots; *owned gets the copies to free,
+ * *js_mem whether some slot points into JS-owned memory. */
+static bool prepare(napi_env env, cfunc *f, napi_value arr, slot *slots, void **ptrs, void **owned,
+                    bool *js_mem)
 {
     uint32_t n;
     size_t nargs = gort_sig_nargs(f->sig);
@@ -366,7 +377,7 @@ static bool prepare(napi_env env, cfunc *f, napi_value arr, slot *slots, void **
         napi_get_element(env, arr, i, &v);
         owned[i] = NULL;
         ptrs[i] = &slots[i];
-        if (!to_slot(env, v, gort_sig_arg(f->sig, i), i, &slots[i], &owned[i]))
+        if (!to_slot(env, v, gort_sig_arg(f->sig, i), i, &slots[i], &owned[i], js_mem))
             return false;
     }
     return true;
@@ -389,7 +400,8 @@ static napi_value js_call(napi_env env, napi_callback_info info)
     slot slots[GORT_SIG_MAX_ARGS], ret;
     void *ptrs[GORT_SIG_MAX_ARGS], *owned[GORT_SIG_MAX_ARGS] = { 0 };
     size_t n = gort_sig_nargs(f->sig);
-    if (!prepare(env, f, a[1], slots, ptrs, owned)) {
+    bool js_mem = false;
+    if (!prepare(env, f, a[1], slots, ptrs, owned, &js_mem)) {
         free_owned(owned, n);
         return NULL;
     }
@@ -401,59 +413,153 @@ static napi_value js_call(napi_env env, napi_callback_info info)
     return from_ret(env, gort_sig_ret(f->sig), &ret);
 }
 
-/* callAsync(fh, argv) -> BigInt gort_promise * (one reference for the
- * caller), run on the pool. Strings must already be Buffers (lib/native.js). */
+/* ---- fn.async ------------------------------------------------------------ */
+
+/* The value a fn.async promise is fulfilled with: the C result itself, not
+ * a JS value, so settling takes no reference and no call into JS; JS reads
+ * convert it (settled_js in promise.c). A char * result is copied when the
+ * call settles, so a later read does not depend on the callee's memory. */
+typedef struct native_result {
+    int  type; /* GORT_T_* of the result */
+    slot s;    /* the result (a GORT_T_STRING's copy is owned) */
+} native_result;
+
+void native_result_free(void *arg)
+{
+    native_result *r = arg;
+    if (r->type == GORT_T_STRING)
+        free(r->s.p);
+    free(r);
+}
+
+napi_value native_result_js(napi_env env, const void *arg)
+{
+    const native_result *r = arg;
+    return from_ret(env, r->type, &r->s);
+}
+
+/* One call in flight: the user data of the reaction on the engine's call
+ * promise (gort_call_async's), which settles the JS-visible one. */
+typedef struct acall {
+    gort_promise *result; /* the gort.Promise's promise (one reference) */
+    box          *held;   /* [argument array, gort.Promise object]: the
+                           * Buffers passed stay referenced (alive, not
+                           * collected) until the call settled; the object
+                           * is rejected through JS. Its genv reference
+                           * keeps e valid. */
+    genv         *e;
+    int           ret;    /* GORT_T_* of the result */
+    bool          ran;    /* the reaction ran (and released the keepalive) */
+    bool          js_mem; /* an argument points into JS memory: counted in
+                           * genv.js_mem_calls while the call runs */
+    size_t        nargs;
+    void         *owned[]; /* nargs entries: copies of strings passed as char * */
+} acall;
+
+/* The reaction on the call's promise: a microtask of the env's loop, so on
+ * the JS thread. A result settles the gort.Promise at once (its own
+ * reactions follow in the same loop turn); a rejection (the engine could
+ * not run the call) goes through lib/promise.js. */
+static void call_settled(gort_promise *next, gort_promise *settled, void *ud)
+{
+    (void)next;
+    acall *c = ud;
+    genv *e = c->e;
+    c->ran = true;
+    if (e->dead)
+        return;
+    genv_release(e);
+    int err = gort_promise_error(settled);
+    const char *msg = gort_promise_message(settled);
+    if (gort_promise_state(settled) == GORT_FULFILLED) {
+        native_result *r = calloc(1, sizeof *r);
+        const void *v = gort_promise_value(settled);
+        if (r) {
+            r->type = c->ret;
+            if (v)
+                memcpy(&r->s, v, gort_type_size(c->ret));
+            if (r->type == GORT_T_STRING && r->s.p && !(r->s.p = strdup(r->s.p))) {
+                free(r);
+                r = NULL;
+            }
+        }
+        if (r) {
+            gort_promise_resolve(c->result, r, native_result_free);
+            return;
+        }
+        err = GORT_ENOMEM;
+        msg = NULL;
+    }
+    napi_env env = e->env;
+    napi_handle_scope hs;
+    if (napi_open_handle_scope(env, &hs) != napi_ok)
+        return;
+    reject_from_c(env, box_element(env, c->held, 1), gort_error(env, err, msg));
+    napi_close_handle_scope(env, hs);
+}
+
+/* After the reaction, or when the engine drops it (the env's loop was freed
+ * while the call ran: then on the thread that settled the call). Either way
+ * the call has returned, so its memory may go. */
+static void acall_free(void *ud)
+{
+    acall *c = ud;
+    if (!c->ran && pthread_equal(pthread_self(), c->e->thread) && !c->e->dead)
+        genv_release(c->e);
+    if (c->js_mem)
+        genv_js_mem_call(c->e, false);
+    free_owned(c->owned, c->nargs);
+    gort_promise_release(c->result);
+    box_free(c->held); /* last: it may drop the last genv reference */
+    free(c);
+}
+
+/* callAsync(fh, argv, promise, promise._h): run the call on the pool; its
+ * result settles `promise` (a gort.Promise lib/native-lib.js made). Bad
+ * arguments throw here, synchronously. */
 static napi_value js_call_async(napi_env env, napi_callback_info info)
 {
-    napi_value a[2], v;
-    js_args(env, info, a, 2);
+    napi_value a[4];
+    js_args(env, info, a, 4);
     cfunc *f = get_cfunc(env, a[0]);
     if (!f)
         return NULL;
-    slot slots[GORT_SIG_MAX_ARGS];
-    void *ptrs[GORT_SIG_MAX_ARGS], *owned[GORT_SIG_MAX_ARGS] = { 0 };
+    gort_promise *result = NULL;
+    NAPI_OK(env, napi_get_value_external(env, a[3], (void **)&result));
     size_t n = gort_sig_nargs(f->sig);
-    bool ok = prepare(env, f, a[1], slots, ptrs, owned);
-    bool copied = false;
-    for (size_t i = 0; i < n; i++)
-        copied |= owned[i] != NULL;
-    free_owned(owned, n);
-    if (!ok)
+    acall *c = calloc(1, sizeof *c + n * sizeof c->owned[0]);
+    if (!c)
+        return throw_gort(env, GORT_ENOMEM);
+    c->nargs = n;
+    slot slots[GORT_SIG_MAX_ARGS];
+    void *ptrs[GORT_SIG_MAX_ARGS];
+    napi_value held[2] = { a[1], a[2] };
+    if (!prepare(env, f, a[1], slots, ptrs, c->owned, &c->js_mem) ||
+        !(c->held = box_new_n(env, held, 2))) {
+        free_owned(c->owned, n);
+        free(c);
         return NULL;
-    if (copied)
-        return throw_type(env, "callAsync: strings must be passed as Buffers");
-    gort_promise *p = gort_call_async(f->sig, f->fn, ptrs);
-    if (!p)
+    }
+    c->e = genv_get(env);
+    c->ret = gort_sig_ret(f->sig);
+    c->result = gort_promise_retain(result);
+    genv_hold(c->e); /* released by the reaction, or by acall_free if none runs */
+    if (c->js_mem)
+        genv_js_mem_call(c->e, true);
+    gort_promise *call = gort_call_async(f->sig, f->fn, ptrs);
+    if (!call) {
+        acall_free(c);
         return throw_gort(env, gort_initialized() ? GORT_ENOMEM : GORT_ENOTINIT);
-    napi_create_bigint_uint64(env, (uint64_t)(uintptr_t)p, &v);
-    return v;
-}
-
-/* readRet(fh, address) -> the JS value of the result copy at address */
-static napi_value js_read_ret(napi_env env, napi_callback_info info)
-{
-    napi_value a[2];
-    js_args(env, info, a, 2);
-    cfunc *f = get_cfunc(env, a[0]);
-    uint64_t addr = 0;
-    bool lossless;
-    napi_valuetype t;
-    napi_typeof(env, a[1], &t);
-    if (!f)
-        return NULL;
-    if (t == napi_bigint)
-        napi_get_value_bigint_uint64(env, a[1], &addr, &lossless);
-    return from_ret(env, gort_sig_ret(f->sig), (const void *)(uintptr_t)addr);
-}
-
-static napi_value js_promise_release(napi_env env, napi_callback_info info)
-{
-    napi_value a[1];
-    js_args(env, info, a, 1);
-    uint64_t addr;
-    bool lossless;
-    NAPI_OK(env, napi_get_value_bigint_uint64(env, a[0], &addr, &lossless));
-    gort_promise_release((gort_promise *)(uintptr_t)addr);
+    }
+    gort_promise *next = gort_promise_then_ex(call, c->e->loop, call_settled, call_settled, c, acall_free);
+    gort_promise_release(call);
+    if (!next) {
+        /* The call runs and nothing will tell us when it ends: keep its
+         * memory (c, the Buffers) for good rather than free it under it. */
+        genv_release(c->e);
+        return throw_gort(env, GORT_ENOMEM);
+    }
+    gort_promise_release(next);
     return NULL;
 }
 
@@ -462,7 +568,6 @@ void native_init(napi_env env, napi_value exports)
     static const export_fn fns[] = {
         { "dlopen", js_dlopen },       { "func", js_func },
         { "call", js_call },           { "callAsync", js_call_async },
-        { "readRet", js_read_ret },    { "promiseRelease", js_promise_release },
         { "derive", js_derive },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);

@@ -7,10 +7,11 @@
  * A value whose destructor is not box_free came from C (another addon's
  * promise adopted through gort.fromHandle): JS sees its address as a
  * BigInt (NULL: undefined); a C rejection becomes an Error with the
- * GORT_E* code.
+ * GORT_E* code. A value whose destructor is native_result_free is the
+ * result of a gort.native fn.async call (native.c), converted at each read.
  *
  * then(): gort_promise_then_ex on the env's loop with one reaction for both
- * outcomes. The reaction runs as a microtask of gort's loop on the JS
+ * outcomes, holding the two handlers and the result object in one box. The reaction runs as a microtask of gort's loop on the JS
  * thread (addon.c drives it) and hands (handler, rejected, value, result)
  * to the JS dispatcher, which runs the handler and settles `result` — the
  * gort.Promise then() returned — through the A+ resolution procedure in
@@ -67,6 +68,8 @@ static napi_value settled_js(napi_env env, const gort_promise *p)
     void *raw = fulfilled ? gort_promise_value(p) : gort_promise_reason(p);
     if (gort_promise_dtor(p) == box_free && raw)
         return box_peek(env, raw);
+    if (gort_promise_dtor(p) == native_result_free)
+        return native_result_js(env, raw);
     if (!fulfilled && !raw)
         return gort_error(env, gort_promise_error(p), gort_promise_message(p));
     if (!raw)
@@ -168,20 +171,15 @@ static napi_value js_state(napi_env env, napi_callback_info info)
 
 typedef struct reaction {
     genv *e;
-    box  *on_fulfilled; /* NULL: pass through */
-    box  *on_rejected;
-    box  *result;       /* the gort.Promise object to settle */
-    int   combo;        /* C_*: how to read the settled value */
+    box  *held;   /* [onFulfilled, onRejected, result]: the handlers (undefined:
+                   * pass through) and the gort.Promise object to settle */
+    int   combo;  /* C_*: how to read the settled value */
 } reaction;
 
 static void reaction_free(void *arg)
 {
     reaction *r = arg;
-    if (r->on_fulfilled)
-        box_free(r->on_fulfilled);
-    if (r->on_rejected)
-        box_free(r->on_rejected);
-    box_free(r->result);
+    box_free(r->held);
     free(r);
 }
 
@@ -201,6 +199,20 @@ static napi_value combo_js(napi_env env, const gort_promise *p, int combo)
     return settled_js(env, p);
 }
 
+/* dispatch(handler, rejected, value, result) in lib/promise.js; an
+ * exception out of it is the process's uncaught exception. */
+static void call_dispatch(napi_env env, napi_value *argv)
+{
+    napi_value fn, global;
+    napi_get_global(env, &global);
+    napi_get_reference_value(env, genv_get(env)->dispatch, &fn);
+    if (napi_call_function(env, global, fn, 4, argv, NULL) != napi_ok) {
+        napi_value exc;
+        if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+            napi_fatal_exception(env, exc);
+    }
+}
+
 static void react(gort_promise *next, gort_promise *settled, void *ud)
 {
     (void)next;
@@ -213,21 +225,23 @@ static void react(gort_promise *next, gort_promise *settled, void *ud)
     if (napi_open_handle_scope(env, &hs) != napi_ok)
         return;
     bool rejected = gort_promise_state(settled) == GORT_REJECTED;
-    napi_value argv[4], fn, global, undef;
-    napi_get_undefined(env, &undef);
-    box *h = rejected ? r->on_rejected : r->on_fulfilled;
-    argv[0] = h ? box_peek(env, h) : undef;
+    napi_value argv[4];
+    argv[0] = box_element(env, r->held, rejected ? 1 : 0);
     napi_get_boolean(env, rejected, &argv[1]);
     argv[2] = combo_js(env, settled, r->combo);
-    argv[3] = box_peek(env, r->result);
-    napi_get_global(env, &global);
-    napi_get_reference_value(env, e->dispatch, &fn);
-    if (napi_call_function(env, global, fn, 4, argv, NULL) != napi_ok) {
-        napi_value exc;
-        if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)
-            napi_fatal_exception(env, exc);
-    }
+    argv[3] = box_element(env, r->held, 2);
+    call_dispatch(env, argv);
     napi_close_handle_scope(env, hs);
+}
+
+void reject_from_c(napi_env env, napi_value promise, napi_value reason)
+{
+    napi_value argv[4];
+    napi_get_undefined(env, &argv[0]);
+    napi_get_boolean(env, true, &argv[1]);
+    argv[2] = reason;
+    argv[3] = promise;
+    call_dispatch(env, argv);
 }
 
 static napi_value add_reaction(napi_env env, gort_promise *p, napi_value onf, napi_value onr,
@@ -239,16 +253,16 @@ static napi_value add_reaction(napi_env env, gort_promise *p, napi_value onf, na
         return throw_gort(env, GORT_ENOMEM);
     r->e = e;
     r->combo = combo;
-    napi_valuetype t;
-    napi_typeof(env, onf, &t);
-    if (t == napi_function)
-        r->on_fulfilled = box_new(env, onf);
-    napi_typeof(env, onr, &t);
-    if (t == napi_function)
-        r->on_rejected = box_new(env, onr);
-    r->result = box_new(env, result);
-    if (!r->result) {
-        reaction_free(r);
+    napi_value held[3] = { onf, onr, result };
+    for (int i = 0; i < 2; i++) {
+        napi_valuetype t;
+        napi_typeof(env, held[i], &t);
+        if (t != napi_function)
+            napi_get_undefined(env, &held[i]);
+    }
+    r->held = box_new_n(env, held, 3);
+    if (!r->held) {
+        free(r);
         return NULL;
     }
     gort_promise *next = gort_promise_then_ex(p, e->loop, react, react, r, reaction_free);

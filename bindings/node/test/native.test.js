@@ -120,3 +120,79 @@ test('gort.native: variadic functions take (type, value) pairs after the fixed a
   assert.throws(() => snprintf(buf, 1, '%d', 'int', 2 ** 31), (e) => e instanceof RangeError && /#4/.test(e.message));
   assert.throws(() => snprintf.async(buf, 1, '%d', 'int'), TypeError);
 });
+
+test('fn.async settles one gort.Promise with the C result: every return kind, re-read, chained, mixed with V8 promises', { timeout: 60000 }, async () => {
+  const libc = gort.native('libc.so.6');
+  const llabs = libc.func('long long llabs(long long)');
+  const labs = libc.func('long labs(long)');
+  const getenv = libc.func('char *getenv(const char *)');
+  const atof = libc.func('double atof(const char *)');
+  const abs = libc.func('int abs(int)');
+  const p = llabs.async(-(2n ** 62n));
+  assert.ok(p instanceof gort.Promise);
+  assert.strictEqual(Object.prototype.toString.call(p), '[object gort.Promise]');
+  assert.strictEqual(await p, 2n ** 62n); // beyond 2^53: a BigInt
+  assert.strictEqual(await p, 2n ** 62n); // the settled result reads the same again
+  assert.strictEqual(await labs.async(-5), 5); // in range: a Number
+  assert.strictEqual(await atof.async('2.5'), 2.5);
+  process.env.GORT_NODE_TEST_VAR = 'value-1';
+  const s = getenv.async('GORT_NODE_TEST_VAR');
+  const got = await s;
+  process.env.GORT_NODE_TEST_VAR = 'value-2-longer'; // the result was copied when the call settled
+  assert.strictEqual(got, 'value-1');
+  assert.strictEqual(await s, 'value-1');
+  assert.strictEqual(await getenv.async('GORT_NODE_NO_SUCH_VAR'), null);
+  let fin = 0;
+  assert.strictEqual(await abs.async(-3).then((v) => v * 2).finally(() => fin++), 6);
+  assert.strictEqual(fin, 1);
+  assert.strictEqual(await abs.async(-3).then(() => { throw new Error('boom'); }).catch((e) => e.message), 'boom');
+  assert.deepStrictEqual(await Promise.all([abs.async(-1), Promise.resolve(2), abs.async(3)]), [1, 2, 3]);
+  const settled = await gort.Promise.allSettled([abs.async(-4), gort.Promise.reject(new Error('r'))]);
+  assert.deepStrictEqual(settled.map((x) => x.status), ['fulfilled', 'rejected']);
+  assert.strictEqual(settled[0].value, 4);
+  assert.strictEqual(await gort.Promise.race([abs.async(-9)]), 9);
+  // errors stay synchronous, with the parameter named
+  assert.throws(() => abs.async(2 ** 31), (e) => e instanceof RangeError && /#1/.test(e.message));
+  assert.throws(() => abs.async('x'), (e) => e instanceof TypeError && /#1/.test(e.message));
+  assert.throws(() => abs.async(), (e) => e instanceof TypeError && /takes 1/.test(e.message));
+});
+
+test('fn.async: 192 calls in flight whose only references to their Buffers are the calls, gc() while they run', { timeout: 120000 }, () => {
+  const code = `
+    const gort = require(${JSON.stringify(HERE)});
+    const zlib = require('zlib');
+    const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+    const strlen = gort.native('libc.so.6').func('size_t strlen(const char *)');
+    const N = 192, LEN = 1 << 20;
+    const want = Array.from({ length: 16 }, (_, k) => zlib.crc32(Buffer.alloc(LEN, k * 13 + 1)));
+    // Each Buffer / TypedArray (own ArrayBuffer) is made here and dropped: the call holds it.
+    const start = (i) => {
+      const k = i % 16;
+      if (i % 3 === 0) return crc32.async(0, new Uint8Array(LEN).fill(k * 13 + 1), LEN).then((c) => [c, want[k]]);
+      if (i % 3 === 1) return crc32.async(0, Buffer.alloc(LEN, k * 13 + 1), LEN).then((c) => [c, want[k]]);
+      const s = 'x'.repeat(1000 + i); // a string: copied for the call
+      return strlen.async(s).then((n) => [n, 1000 + i]);
+    };
+    (async () => {
+      const ps = Array.from({ length: N }, (_, i) => start(i));
+      let done = 0, gcs = 0;
+      const junk = [];
+      ps.forEach((p) => p.then(() => done++));
+      // collect and reuse memory while the calls run
+      while (done < N) {
+        global.gc(); gcs++;
+        junk.length = 0;
+        for (let j = 0; j < 8; j++) junk.push(Buffer.alloc(LEN, 0xee), new Uint8Array(LEN).fill(0xee));
+        await new Promise((r) => setImmediate(r));
+      }
+      const rs = await gort.Promise.all(ps);
+      const bad = rs.filter(([got, exp]) => got !== exp).length;
+      console.log(JSON.stringify({ bad, n: rs.length, gcs }));
+    })();`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', code], { encoding: 'utf8', timeout: 100000 });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  assert.strictEqual(m.n, 192);
+  assert.strictEqual(m.bad, 0, `${m.bad} of 192 results wrong`);
+  assert.ok(m.gcs >= 1);
+});

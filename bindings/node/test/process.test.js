@@ -156,3 +156,40 @@ test('workers started and terminated in sequence leave no gort loop, fd or memor
   assert.ok(m.fds[1] <= m.fds[0] + 2, `fds ${m.fds[0]} -> ${m.fds[1]} over 60 workers`);
   assert.ok(m.rssMiB < 48, `RSS grew ${m.rssMiB} MiB over 60 workers`);
 });
+
+test('workers terminated while fn.async calls read their Buffers: no crash, the teardown waits for the calls', T, () => {
+  const r = node(`
+    const { Worker } = require('worker_threads');
+    const src = \`
+      const gort = require(${MOD.replace(/\\/g, '\\\\')});
+      const { parentPort } = require('worker_threads');
+      const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+      const usleep = gort.native('libc.so.6').func('int usleep(unsigned int)');
+      // big Buffers are mmap'ed: read after the env freed them, they fault
+      const bufs = Array.from({ length: 8 }, (_, i) => Buffer.alloc(4 << 20, i));
+      for (let r = 0; r < 2; r++) for (const b of bufs) crc32.async(0, b, b.length);
+      for (let i = 0; i < 4; i++) usleep.async(20000); // no JS memory: not waited for
+      parentPort.postMessage('up');
+    \`;
+    (async () => {
+      for (let i = 0; i < 8; i++) {
+        const w = new Worker(src, { eval: true });
+        await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+        await w.terminate();
+      }
+      console.log('ok');
+    })();`);
+  assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
+  assert.strictEqual(r.status, 0, r.stderr.slice(-2000));
+  assert.strictEqual(r.stdout.trim(), 'ok');
+});
+
+test('process.exit() with fn.async calls in flight exits cleanly with its code', T, () => {
+  const r = node(`const gort = require(${MOD});
+    const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+    const bufs = Array.from({ length: 16 }, (_, i) => Buffer.alloc(4 << 20, i));
+    for (let r = 0; r < 4; r++) for (const b of bufs) crc32.async(0, b, b.length);
+    setTimeout(() => process.exit(7), 5);`);
+  assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
+  assert.strictEqual(r.status, 7, r.stderr.slice(-2000));
+});
