@@ -135,7 +135,7 @@ static void spawner_all(void *arg)
  * runs exactly once. */
 TEST(spawn_million_from_one_goroutine)
 {
-    g_n = scaled(1000000, 1000);
+    g_n = scaled_spawns(1000000, 1000);
     g_flags = calloc((size_t)g_n, 1);
     CHECK(g_flags != NULL);
     join_init(&g_join, g_n);
@@ -170,7 +170,7 @@ static void spawner_part(void *arg)
 /* Many goroutines spawn concurrently (contention on run queues, stealing). */
 TEST(spawn_from_many_goroutines)
 {
-    g_n = scaled(1000000, 1000);
+    g_n = scaled_spawns(1000000, 1000);
     g_spawners = 100;
     g_flags = calloc((size_t)g_n, 1);
     join_init(&g_join, g_n);
@@ -285,7 +285,7 @@ TEST(spawn_from_foreign_threads)
 {
     enum { NT = 4 };
     pthread_t th[NT];
-    g_n = scaled(400000, 400);
+    g_n = scaled_spawns(400000, 400);
     g_spawners = NT;
     g_flags = calloc((size_t)g_n, 1);
     join_init(&g_join, g_n);
