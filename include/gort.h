@@ -350,8 +350,10 @@ GORT_API gort_loop *gort_loop_new(void);          /* NULL: engine not initialize
  * loop-bound goroutines still parked are discarded at gort_shutdown.
  * Promise reactions bound to the loop (queued, or registered on a promise
  * still pending) are cancelled: the handler never runs, the derived promise
- * is rejected with GORT_ECANCELED, the user-data destructor runs once (at
- * the free, or when the pending promise settles). See docs/loop.md. */
+ * is rejected with GORT_ECANCELED (teardown, not an error the program
+ * forgot: it is never reported as an unhandled rejection), the user-data
+ * destructor runs once (at the free, or when the pending promise settles).
+ * See docs/loop.md. */
 GORT_API void gort_loop_free(gort_loop *loop);
 /* Run on the calling thread until nothing is pending (no task, timer, I/O
  * watcher, reference, or live loop-bound goroutine — like Node exiting) or

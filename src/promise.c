@@ -750,11 +750,17 @@ static void drain_all(worklist *wl)
 
 
 /* A USER node whose microtask could not be queued (or was dropped with its
- * freed loop): reject next with err, run the user data's destructor. */
+ * freed loop): reject next with err, run the user data's destructor. A
+ * cancellation by the loop's teardown is marked handled: nobody forgot to
+ * observe it, so it is never reported as an unhandled rejection (a binding
+ * that drops then()'s result, as the Node addon's fn.async does, would
+ * otherwise print one warning per call in flight when a worker ends). */
 static void user_fail(pnode *n, int err, worklist *wl)
 {
     gort_promise *next = user_next(n);
     gort_loop *loop = n->user.loop;
+    if (err == GORT_ECANCELED)
+        mark_handled(next);
     settle(next, &(outcome){.state = GORT_REJECTED, .err = err}, false, wl);
     if (n->user.ud_dtor)
         n->user.ud_dtor(n->user.ud);

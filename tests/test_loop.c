@@ -1918,6 +1918,47 @@ TEST(loop_free_cancels_a_queued_reaction)
     gort_shutdown();
 }
 
+static atomic_int g_unhandled_reports;
+static void count_unhandled(gort_promise *p, void *ud)
+{
+    (void)p;
+    (void)ud;
+    atomic_fetch_add(&g_unhandled_reports, 1);
+}
+
+/* A cancelled reaction whose derived promise nobody holds (a binding that
+ * drops then()'s result) is teardown, not a forgotten rejection: no
+ * unhandled-rejection report, queued or still registered. */
+TEST(loop_free_cancellation_is_not_an_unhandled_rejection)
+{
+    gort_loop *loop = setup();
+    gort_set_unhandled_rejection_hook(count_unhandled, NULL);
+    gort_promise *done = gort_promise_new();
+    gort_promise *pending = gort_promise_new();
+    CHECK(done != NULL && pending != NULL);
+    CHECK_EQ(gort_promise_resolve(done, NULL, NULL), 0);
+    gort_promise *queued = gort_promise_then_ex(done, loop, r_count, r_count, &g_dtor_runs, ud_dtor);
+    gort_promise *registered =
+        gort_promise_then_ex(pending, loop, r_count, r_count, &g_dtor_runs, ud_dtor);
+    CHECK(queued != NULL && registered != NULL);
+    gort_promise_release(queued);
+    gort_promise_release(registered);
+    gort_loop_free(loop);
+    CHECK_EQ(gort_promise_resolve(pending, NULL, NULL), 0);
+    CHECK_EQ(atomic_load(&g_dtor_runs), 2);
+    CHECK_EQ(atomic_load(&g_reaction_runs), 0);
+    /* A real unhandled rejection is still reported: the hook works. */
+    gort_promise *lost = gort_promise_new();
+    CHECK(lost != NULL);
+    CHECK_EQ(gort_promise_reject(lost, GORT_EINVAL, "lost"), 0);
+    gort_promise_release(lost);
+    CHECK_EQ(atomic_load(&g_unhandled_reports), 1);
+    gort_set_unhandled_rejection_hook(NULL, NULL);
+    gort_promise_release(done);
+    gort_promise_release(pending);
+    gort_shutdown();
+}
+
 /* gort_loop_free while a reaction waits on a pending promise, then settling
  * it: the late settle finds the loop closed (no use after free) and cancels
  * the reaction the same way. */
