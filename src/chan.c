@@ -98,7 +98,21 @@
  *   A reserved slot is published within one element copy:
  *   gort__tls_locks++ around it keeps asynchronous preemption away, as for
  *   an internal lock. A peer that finds a slot in flight spins with PAUSE
- *   and then sched_yield (the publisher may be a descheduled thread).
+ *   (RING_SPINS times at one position: a running publisher is done within
+ *   nanoseconds); still in flight after that, the publisher is a thread the
+ *   OS descheduled, and the peer sleeps on the slot's stamp word for a few
+ *   microseconds at a time (a futex wait with a timeout: it returns at once
+ *   if the stamp has moved, and it gives the CPU to whoever needs it — on
+ *   an oversubscribed machine, maybe that publisher). Backoffs caused by
+ *   contention (the position moved: peers are making progress) restart the
+ *   count, so only a stuck slot ever sleeps. Rejected: sched_yield after
+ *   the spins (until 2026-12-03): on a loaded machine one sched_yield gave
+ *   the CPU away for ~2 ms (measured with TSC stamps around it: 305 M
+ *   cycles for 58 calls), so a receiver of a 10-slot ring waited one time
+ *   slice of an unrelated process for a publisher that needed nanoseconds;
+ *   a publisher-wakes-waiter handshake (a StoreLoad fence on every
+ *   publication, so that a waiter could park on the channel): costs every
+ *   operation for a rare event.
  *
  * FROZEN
  *
@@ -194,7 +208,8 @@
  *   unlocking where we can (shorter hold time), but it would also be legal
  *   inside. Under the lock we may spin for a lock-free peer's copy in
  *   flight (F2): bounded by one element copy unless that thread is
- *   descheduled, when we yield.
+ *   descheduled, when we sleep on the slot a few microseconds at a time
+ *   (THE RING).
  *
  * MEMORY ORDER, LINEARIZABILITY, NO LOST WAKE-UPS
  *
@@ -315,7 +330,6 @@
  */
 #include "chan.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -431,14 +445,25 @@ static inline void stamp_store(const gort_chan *ch, ring_slot *s, size_t pos, si
                           memory_order_release);
 }
 
-/* Back off while a peer's operation on a slot is in flight: a few pauses,
- * then yield the CPU (that peer may be a descheduled thread). */
-static void ring_backoff(int *spins)
+/* Backoffs at one position before a stuck slot's waiter sleeps, and the
+ * length of one sleep (THE RING: a peer's copy in flight). 64 PAUSEs are
+ * ~3 us here, a thousand times what a running publisher needs. */
+#define RING_SPINS    64
+#define RING_SLEEP_NS 20000
+
+/* Back off while a peer's operation on slot s (at position pos, whose
+ * stamp we saw as `seen`) is in flight. *spins counts the backoffs at this
+ * position; the caller resets it when the position moves. */
+static void ring_backoff(const gort_chan *ch, int *spins, ring_slot *s, size_t pos,
+                         uint32_t seen)
 {
-    if ((*spins)++ < 64)
+    if ((*spins)++ < RING_SPINS) {
         gort__procyield(1);
-    else
-        sched_yield();
+        return;
+    }
+    /* Descheduled publisher: sleep while the stamp word still holds what we
+     * saw (stamp_load's raw value), for at most RING_SLEEP_NS. */
+    gort__futex_wait(&s->stamp, seen - (uint32_t)ring_index(ch, pos), gort_now() + RING_SLEEP_NS);
 }
 
 /* Wait until the slot's stamp is `want`: a lock-free operation that
@@ -446,8 +471,9 @@ static void ring_backoff(int *spins)
 static void stamp_wait(const gort_chan *ch, ring_slot *s, size_t pos, size_t want)
 {
     int spins = 0;
-    while (stamp_load(ch, s, pos) != (uint32_t)want)
-        ring_backoff(&spins);
+    uint32_t seen;
+    while ((seen = stamp_load(ch, s, pos)) != (uint32_t)want)
+        ring_backoff(ch, &spins, s, pos, seen);
 }
 
 /* Lock-free send into the ring: 0 (done), GORT_ECLOSED, GORT_EAGAIN (full,
@@ -478,6 +504,7 @@ static int ring_try_send(gort_chan *ch, const void *elem)
                 r = 0;
                 break;
             }
+            spins = 0;
             continue; /* t reloaded by the failed CAS */
         }
         if (stamp == (uint32_t)(t + 1 - one_lap)) {
@@ -490,8 +517,11 @@ static int ring_try_send(gort_chan *ch, const void *elem)
             }
         }
         /* A peer's operation on this slot is in flight, or t is stale. */
-        ring_backoff(&spins);
-        t = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+        ring_backoff(ch, &spins, s, t, stamp);
+        size_t moved = atomic_load_explicit(&ch->tail, memory_order_seq_cst);
+        if (moved != t)
+            spins = 0; /* contention, not a stuck slot */
+        t = moved;
     }
     gort__tls_locks--;
     return r;
@@ -522,6 +552,7 @@ static int ring_try_recv(gort_chan *ch, void *out)
                 r = 0;
                 break;
             }
+            spins = 0;
             continue;
         }
         if (stamp == (uint32_t)h) {
@@ -533,8 +564,11 @@ static int ring_try_recv(gort_chan *ch, void *out)
                 break;
             }
         }
-        ring_backoff(&spins);
-        h = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+        ring_backoff(ch, &spins, s, h, stamp);
+        size_t moved = atomic_load_explicit(&ch->head, memory_order_seq_cst);
+        if (moved != h)
+            spins = 0;
+        h = moved;
     }
     gort__tls_locks--;
     return r;

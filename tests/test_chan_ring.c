@@ -6,7 +6,9 @@
  * blocked senders' values enter the buffer in the order the senders
  * blocked, and blocked receivers are served in the order they blocked (as
  * Go's hand-off does); close is drained-then-closed while lock-free senders
- * race with it; and the ring returns to lock-free mode once nobody waits.
+ * race with it; the ring returns to lock-free mode once nobody waits; and a
+ * party whose slot a stalled peer has reserved but not yet published waits
+ * it out and completes with the right value.
  *
  * White-box parts look at struct gort_chan through src/chan.h: the FROZEN
  * flag in `tail`, and the reference count that tells a blocked operation is
@@ -456,6 +458,103 @@ TEST(ring_nonblocking_select_snapshot)
     CHECK_EQ(pthread_join(t, NULL), 0);
     gort_chan_release(s.c[0]);
     gort_chan_release(s.c[1]);
+}
+
+/* ---- a peer's copy in flight for a long time ----------------------------- */
+/* White-box: play a lock-free peer that reserved a slot (advanced tail or
+ * head with the ring's CAS) and was then descheduled by the OS before
+ * publishing it. Its partner spins, then sleeps on the slot's stamp a few
+ * microseconds at a time (chan.c, THE RING), and must complete with the
+ * right value as soon as the slot is published — whether a receiver waits
+ * for a sender's copy or a sender waits for a receiver's. */
+
+typedef struct stuck_shared {
+    gort_chan  *c;
+    int         value; /* receiver: what it got */
+    int         rc;
+    _Atomic int done;
+} stuck_shared;
+
+static void *t_stuck_recv(void *arg)
+{
+    stuck_shared *s = arg;
+    s->rc = gort_chan_recv(s->c, &s->value);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+static void *t_stuck_send(void *arg)
+{
+    stuck_shared *s = arg;
+    s->rc = gort_chan_send(s->c, &(int){42});
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+/* The stamp of slot 0 as chan.c stores it (stamp minus index 0). */
+static _Atomic uint32_t *slot0_stamp(gort_chan *c)
+{
+    return (_Atomic uint32_t *)c->slots;
+}
+
+/* The partner must still be waiting well past its spin phase (~3 us),
+ * i.e. inside its sleeps; then the slot is published and it completes. */
+static void check_still_waiting(stuck_shared *s)
+{
+    int64_t until = gort_now() + 20 * GORT_MILLISECOND;
+    while (gort_now() < until)
+        CHECK_MSG(!atomic_load(&s->done), "completed although the slot was never published");
+}
+
+static void join_unstuck(pthread_t t, stuck_shared *s)
+{
+    int64_t give_up = hatch();
+    while (!atomic_load(&s->done))
+        CHECK_MSG(gort_now() < give_up, "still waiting after the slot was published");
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+TEST(ring_waits_out_a_stuck_publisher)
+{
+    /* A sender reserved position 0 of an empty ring and stalls. */
+    stuck_shared s = {.c = make_chan(sizeof(int), 4)};
+    CHECK(ring_thawed(s.c));
+    atomic_store(&s.c->tail, 1); /* ring_next(0) of a 4-slot ring */
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, t_stuck_recv, &s), 0);
+    check_still_waiting(&s);
+    memcpy(s.c->slots + sizeof(uint32_t), &(int){7}, sizeof(int));
+    atomic_store_explicit(slot0_stamp(s.c), 1, memory_order_release); /* stamp 0 + 1 */
+    join_unstuck(t, &s);
+    CHECK_EQ(s.rc, 0);
+    CHECK_EQ(s.value, 7);
+    CHECK_EQ(gort_chan_len(s.c), 0);
+    CHECK(ring_thawed(s.c));
+    gort_chan_release(s.c);
+}
+
+TEST(ring_waits_out_a_stuck_receiver)
+{
+    /* A 1-slot ring holds 5; a receiver reserved it (advanced head to the
+     * next lap) and stalls before copying out. A sender sees the slot still
+     * full although the ring is not: it must wait, not report "full". */
+    stuck_shared s = {.c = make_chan(sizeof(int), 1)};
+    CHECK_EQ(gort_chan_send(s.c, &(int){5}), 0);
+    size_t one_lap = s.c->one_lap;
+    atomic_store(&s.c->head, one_lap); /* ring_next(0) of a 1-slot ring */
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, t_stuck_send, &s), 0);
+    check_still_waiting(&s);
+    int got;
+    memcpy(&got, s.c->slots + sizeof(uint32_t), sizeof(int));
+    CHECK_EQ(got, 5);
+    atomic_store_explicit(slot0_stamp(s.c), (uint32_t)one_lap, memory_order_release);
+    join_unstuck(t, &s);
+    CHECK_EQ(s.rc, 0);
+    CHECK_EQ(gort_chan_try_recv(s.c, &got), 0);
+    CHECK_EQ(got, 42);
+    CHECK(ring_thawed(s.c));
+    gort_chan_release(s.c);
 }
 
 HARNESS_MAIN()
