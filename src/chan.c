@@ -865,6 +865,39 @@ static inline bool chan_closed_acquire(gort_chan *ch)
     return atomic_load_explicit(&ch->closed, memory_order_acquire) != 0;
 }
 
+/* The locked part of a send (dir GORT_SEND: elem is the value) or a
+ * receive (GORT_RECV: elem is the destination, may be NULL), after its
+ * lock-free attempt could not complete: take the lock and try the locked
+ * half; if it would block, fail a try (NOWAIT) or an expired deadline, or
+ * freeze the ring — which may make the operation possible after all, so
+ * look again — and block on the stable state. have_ref: as for
+ * gort__chan_send_locked (receives always hold one). Inlined into both
+ * callers with a constant dir, so neither pays for the other's branch. */
+static inline __attribute__((always_inline)) int
+chan_locked_op(gort_chan *ch, int dir, void *elem, int64_t deadline, bool have_ref)
+{
+    gort__chan_lock(ch);
+    for (;;) {
+        gort__chan_entry *wake = NULL;
+        int r = dir == GORT_SEND ? gort__chan_send_locked(ch, elem, &wake, have_ref)
+                                 : gort__chan_recv_locked(ch, elem, &wake);
+        if (r != GORT_EAGAIN) {
+            gort__chan_unlock(ch);
+            if (wake != NULL)
+                gort__chan_entry_wake(wake);
+            return r;
+        }
+        if (deadline == GORT_NOWAIT || deadline_passed(deadline)) {
+            gort__chan_unlock(ch);
+            return deadline == GORT_NOWAIT ? GORT_EAGAIN : GORT_ETIMEDOUT;
+        }
+        if (!gort__chan_freeze(ch))
+            break; /* the state is stable: block on it */
+    }
+    return dir == GORT_SEND ? chan_block(ch, &ch->sendq, elem, deadline, GORT__WAIT_CHAN_SEND)
+                            : chan_block(ch, &ch->recvq, elem, deadline, GORT__WAIT_CHAN_RECV);
+}
+
 static int chan_send(gort_chan *ch, const void *elem, int64_t deadline, bool have_ref)
 {
     if (GORT__UNLIKELY(ch == NULL))
@@ -881,24 +914,7 @@ static int chan_send(gort_chan *ch, const void *elem, int64_t deadline, bool hav
         return GORT_EAGAIN;
     }
 
-    gort__chan_lock(ch);
-    for (;;) {
-        gort__chan_entry *wake = NULL;
-        int r = gort__chan_send_locked(ch, elem, &wake, have_ref);
-        if (r != GORT_EAGAIN) {
-            gort__chan_unlock(ch);
-            if (wake != NULL)
-                gort__chan_entry_wake(wake);
-            return r;
-        }
-        if (deadline == GORT_NOWAIT || deadline_passed(deadline)) {
-            gort__chan_unlock(ch);
-            return deadline == GORT_NOWAIT ? GORT_EAGAIN : GORT_ETIMEDOUT;
-        }
-        if (!gort__chan_freeze(ch))
-            break; /* the state is stable: block on it */
-    }
-    return chan_block(ch, &ch->sendq, (void *)elem, deadline, GORT__WAIT_CHAN_SEND);
+    return chan_locked_op(ch, GORT_SEND, (void *)elem, deadline, have_ref);
 }
 
 int gort__chan_send(gort_chan *ch, const void *elem, int64_t deadline)
@@ -934,24 +950,7 @@ int gort__chan_recv(gort_chan *ch, void *out, int64_t deadline)
         /* Closed, but a sender arrived in between: take the locked path. */
     }
 
-    gort__chan_lock(ch);
-    for (;;) {
-        gort__chan_entry *wake = NULL;
-        int r = gort__chan_recv_locked(ch, out, &wake);
-        if (r != GORT_EAGAIN) {
-            gort__chan_unlock(ch);
-            if (wake != NULL)
-                gort__chan_entry_wake(wake);
-            return r;
-        }
-        if (deadline == GORT_NOWAIT || deadline_passed(deadline)) {
-            gort__chan_unlock(ch);
-            return deadline == GORT_NOWAIT ? GORT_EAGAIN : GORT_ETIMEDOUT;
-        }
-        if (!gort__chan_freeze(ch))
-            break;
-    }
-    return chan_block(ch, &ch->recvq, out, deadline, GORT__WAIT_CHAN_RECV);
+    return chan_locked_op(ch, GORT_RECV, out, deadline, true);
 }
 
 /* ---- public API ---------------------------------------------------------- */
