@@ -453,9 +453,10 @@ static inline void stamp_store(const gort_chan *ch, ring_slot *s, size_t pos, si
 
 /* Back off while a peer's operation on slot s (at position pos, whose
  * stamp we saw as `seen`) is in flight. *spins counts the backoffs at this
- * position; the caller resets it when the position moves. */
-static void ring_backoff(const gort_chan *ch, int *spins, ring_slot *s, size_t pos,
-                         uint32_t seen)
+ * position; the caller resets it when the position moves. Out of line and
+ * cold: the lock-free loops' fast paths keep their registers. */
+static GORT__NOINLINE __attribute__((cold)) void
+ring_backoff(const gort_chan *ch, int *spins, ring_slot *s, size_t pos, uint32_t seen)
 {
     if ((*spins)++ < RING_SPINS) {
         gort__procyield(1);
