@@ -104,8 +104,12 @@ struct gort__p {
 
 /* ---- OS threads ---------------------------------------------------------- */
 
-/* What a G asked its M to do when it switched to the scheduler context. */
-enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT, GORT__OP_LOST_P };
+/* What a G asked its M to do when it switched to the scheduler context.
+ * YIELD requeues it on its P's ring; YIELD_GLOBAL at the tail of the global
+ * queue, behind everything queued so far (a spawner whose spawns overflowed
+ * its run queue, see spawn_admitted). */
+enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_YIELD_GLOBAL, GORT__OP_EXIT,
+       GORT__OP_LOST_P };
 
 /* guard.c: a thread's alternate signal stack while it is an M. */
 typedef struct gort__altstack {

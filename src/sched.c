@@ -14,7 +14,11 @@
  *     made runnable elsewhere while it is still on its stack.
  *   - The global run queue (sched.lock) takes overflow from full local
  *     queues and goroutines made runnable by threads without a P. Every 61st
- *     schedule a P looks at it first, so it cannot starve.
+ *     schedule a P looks at it first, so it cannot starve. A spawner whose
+ *     spawn overflowed its P's queue yields to the global queue's tail, so
+ *     what it spawned runs (and frees its stack slot) before it goes on:
+ *     a spawner that outruns its goroutines keeps a few hundred alive, not
+ *     all of them.
  *   - An M that finds its queues empty "spins": it steals half of a random
  *     victim's queue (4 passes over all Ps; the last pass also takes the
  *     victim's runnext and fires the victim's due timers). At most half of
@@ -272,7 +276,7 @@ GORT__CORE static void acquirep(gort__m *m, gort__p *p)
     GORT__RSTORE(p->status, GORT__P_RUNNING);
 }
 
-/* ---- the global run queue (sched.lock held) ------------------------------ */
+/* ---- the global run queue (sched.lock held, unless said otherwise) -------- */
 
 GORT__CORE static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
 {
@@ -283,6 +287,13 @@ GORT__CORE static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
         gort__S.runq_head = head;
     gort__S.runq_tail = tail;
     atomic_fetch_add(&gort__S.runq_size, n);
+}
+
+GORT__CORE static void globrunq_put(gort__g *g) /* takes sched.lock */
+{
+    gort__lock_acquire(&gort__S.lock);
+    globrunq_put_batch(g, g, 1);
+    gort__lock_release(&gort__S.lock);
 }
 
 /* Take a fair share of the global queue into p's local queue; return one G
@@ -342,6 +353,7 @@ GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
         gort__lock_acquire(&gort__S.lock);
         globrunq_put_batch(batch[0], batch[n - 1], (int)n);
         gort__lock_release(&gort__S.lock);
+        GORT__STAT(RUNQ_SPILL);
         return true;
     }
 }
@@ -442,10 +454,7 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
             GORT__STAT(READY_NEXT);
         overflow = runqput(m->p, g, next);
     } else {
-        gort__lock_acquire(&gort__S.lock);
-        g->schedlink = NULL;
-        globrunq_put_batch(g, g, 1);
-        gort__lock_release(&gort__S.lock);
+        globrunq_put(g);
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
@@ -1045,6 +1054,10 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
             m->p->yielded = true;
         }
         return NULL;
+    case GORT__OP_YIELD_GLOBAL:
+        GORT__RSTORE(g->status, GORT__GS_RUNNABLE);
+        globrunq_put(g); /* only pool goroutines overflow a P's queue: g has no home */
+        return NULL;
     case GORT__OP_PARK:
         return park_commit(m, g) ? NULL : g; /* NOTIFIED: continue g right away */
     case GORT__OP_EXIT:
@@ -1298,6 +1311,7 @@ GORT__CORE static void g_free(gort__m *m, gort__g *g)
         p->gfree = tail->schedlink;
         p->ngfree -= GFREE_MAX / 2;
         gort__slot_free_batch(head, tail);
+        GORT__STAT(GFREE_SPILL);
     }
 }
 
@@ -1305,8 +1319,10 @@ GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
 {
     gort__g *g = NULL;
     if (p && slot_size == gort__S.stack_size) {
-        if (!p->gfree)
+        if (!p->gfree) {
             p->ngfree = gort__slot_alloc_batch(&p->gfree, GFREE_REFILL);
+            GORT__STAT(GFREE_REFILL);
+        }
         if (!p->gfree)
             return NULL;
         g = p->gfree;
@@ -1451,13 +1467,21 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
         }
         return 0;
     }
-    /* Backpressure: a spawner that overflows its P's run queue yields, so the
-     * queued goroutines run and their slots are recycled instead of every
-     * spawn faulting in a fresh stack page (Go gets the same effect from
-     * preempting the spawner). */
-    if (make_runnable(g, true) && gort__current())
-        gort_yield();
-    else
+    /* Backpressure: a spawner that overflows its P's run queue (half of
+     * the ring went to the global queue) yields behind the global queue,
+     * so every goroutine it has spawned so far runs, and its slot returns
+     * to this P's free list, before it spawns more. At one P the spawner
+     * then reuses the same few hundred slots; yielding only behind the
+     * local ring would leave the spilled halves on the global queue
+     * (which a P looks at first only every 61st tick) to pile up, each
+     * with a fresh slot: at 1M spawns ~480k slots, 1.9 GB of first-touch
+     * faults. Go's spawner is preempted after 10 ms and goes to the
+     * global queue's tail as well (gopreempt_m), with ~100k spawns done. */
+    gort__g *self = gort__current();
+    if (make_runnable(g, true) && self) {
+        GORT__STAT(SPAWN_YIELD);
+        g_to_scheduler(self, GORT__OP_YIELD_GLOBAL);
+    } else
         gort__preempt_point();
     return 0;
 }

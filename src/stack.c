@@ -46,6 +46,7 @@
  * budget. Slots handed out are owned by their G.
  */
 #include "engine.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -214,6 +215,7 @@ GORT__CORE static bool slab_new(void)
         munmap(base, bytes);
         return false;
     }
+    GORT__STAT(SLAB_NEW);
     sl->base = base;
     sl->bytes = bytes;
     sl->next = pool.slabs;

@@ -153,6 +153,53 @@ TEST(spawn_million_from_one_goroutine)
     free(g_flags);
 }
 
+/* A spawner that outruns its goroutines at one P. Its spawns overflow the
+ * P's run queue every 129 goroutines (half the ring goes to the global
+ * queue); it then yields behind the global queue, so everything it spawned
+ * so far runs before it spawns more and only a few hundred goroutines are
+ * alive at any time (each one a stack slot: before, the spilled halves
+ * piled up on the global queue, ~N/2 of them alive at the end). */
+static _Atomic int64_t g_alive_max;
+
+static void leaf_sample_alive(void *arg)
+{
+    (void)arg;
+    int64_t alive = gort_num_goroutine(), seen = atomic_load(&g_alive_max);
+    while (alive > seen && !atomic_compare_exchange_weak(&g_alive_max, &seen, alive)) {
+    }
+    join_done(&g_join);
+}
+
+static void spawner_sampled(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < g_n; i++) {
+        int rc = gort_go(leaf_sample_alive, NULL);
+        GCHECKF(rc == 0, "gort_go #%ld: %s", i, gort_err_name(rc));
+        if (rc != 0)
+            join_done(&g_join);
+    }
+}
+
+TEST(spawner_outrunning_its_goroutines_keeps_few_alive_procs1)
+{
+    g_n = scaled_spawns(200000, 20000);
+    atomic_store(&g_alive_max, 0);
+    join_init(&g_join, g_n);
+    CHECK_EQ(init_procs(1), 0);
+    CHECK_EQ(gort_go(spawner_sampled, NULL), 0);
+    int ok = join_wait(&g_join, 60 * GORT_SECOND * slow());
+    CHECK_MSG(ok, "only %ld of %ld goroutines finished", atomic_load(&g_join.done), g_n);
+    gort_shutdown();
+    CHECK_GOROUTINES();
+    fprintf(stderr, "  at most %lld of %ld alive at once\n", (long long)atomic_load(&g_alive_max), g_n);
+    /* Ring (256) + runnext + the spilled half + the spawner, with room for
+     * a preemption of the spawner by sysmon between two spills. */
+    CHECK_MSG(atomic_load(&g_alive_max) <= 1024, "%lld goroutines alive at once (of %ld)",
+              (long long)atomic_load(&g_alive_max), g_n);
+    join_destroy(&g_join);
+}
+
 static long g_spawners;
 static void spawner_part(void *arg)
 {
