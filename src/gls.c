@@ -104,6 +104,12 @@ GORT__CORE GORT_API void *gort_getspecific(gort_key key)
 
 GORT__CORE void gort__gls_destroy(gort__g *g)
 {
+    /* Most goroutines never set a value: nothing to run or clear. */
+    bool any = g->gls_ext != NULL;
+    for (int k = 0; k < GORT__GLS_INLINE && !any; k++)
+        any = g->gls[k] != NULL;
+    if (!any)
+        return;
     for (int pass = 0; pass < GORT__GLS_PASSES; pass++) {
         bool any = false;
         for (int k = 0; k < GORT_KEYS_MAX; k++) {

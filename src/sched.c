@@ -19,6 +19,11 @@
  *     what it spawned runs (and frees its stack slot) before it goes on:
  *     a spawner that outruns its goroutines keeps a few hundred alive, not
  *     all of them.
+ *   - Spawn and exit touch no line shared by all Ps: G slots come from the
+ *     P's free list, ids from a per-P batch, and the live count is kept as
+ *     per-P spawn/exit totals summed by gort_num_goroutine (one shared
+ *     atomic bounced between the cores on every spawn and exit: the chain
+ *     shape at two Ps spent a third of its time there).
  *   - An M that finds its queues empty "spins": it steals half of a random
  *     victim's queue (4 passes over all Ps; the last pass also takes the
  *     victim's runnext and fires the victim's due timers). At most half of
@@ -1281,11 +1286,41 @@ GORT__CORE static void g_release_fiber(gort__g *g)
 #endif
 }
 
+/* Count a spawn or an exit: on `own`, a counter of the P this thread holds
+ * (only it writes there, so no locked instruction), or, holding no P (own
+ * NULL), on the shared one. The store-release orders a spawn's count before
+ * the goroutine is published and an exit's after everything the goroutine
+ * did (see gort__num_goroutines). */
+GORT__CORE static void count_goroutine(_Atomic uint64_t *own, _Atomic uint64_t *shared)
+{
+    if (own)
+        atomic_store_explicit(own, atomic_load_explicit(own, memory_order_relaxed) + 1,
+                              memory_order_release);
+    else
+        atomic_fetch_add(shared, 1);
+}
+
+/* Exits are read before spawns, each with acquire: a goroutine counted as
+ * exited was spawned before its exit, so its spawn is counted too and the
+ * difference never goes below the number alive when the exits were read
+ * (it may include goroutines spawned while the spawns were being read, and
+ * it is exact when nothing runs). Never negative. */
+GORT__CORE int64_t gort__num_goroutines(void)
+{
+    uint64_t exited = atomic_load(&gort__S.exited_nop), spawned;
+    for (int i = 0; i < gort__S.nprocs; i++)
+        exited += atomic_load_explicit(&gort__S.allp[i]->nexited, memory_order_acquire);
+    spawned = atomic_load(&gort__S.spawned_nop);
+    for (int i = 0; i < gort__S.nprocs; i++)
+        spawned += atomic_load_explicit(&gort__S.allp[i]->nspawned, memory_order_acquire);
+    return (int64_t)(spawned - exited);
+}
+
 GORT__CORE static void g_free(gort__m *m, gort__g *g)
 {
     GORT__RSTORE(g->status, GORT__GS_DEAD);
     g_release_fiber(g);
-    atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    count_goroutine(m->p ? &m->p->nexited : NULL, &gort__S.exited_nop);
     if (g->home) {
         atomic_fetch_sub(&g->home->live, 1);
         g->home = NULL;
@@ -1448,7 +1483,7 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
         g->name[0] = 0;
     }
     gort__ctx_make(&g->ctx, g->ctx.stack_lo, g->ctx.stack_size, (void (*)(void *))g_entry, g);
-    atomic_fetch_add_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    count_goroutine(p ? &p->nspawned : NULL, &gort__S.spawned_nop);
     if (home) {
         g->home = home;
         atomic_fetch_add(&home->live, 1);
@@ -1457,7 +1492,7 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
     }
     if (pinned) {
         if (!exec_new(g)) {
-            atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+            count_goroutine(p ? &p->nexited : NULL, &gort__S.exited_nop);
             GORT__RSTORE(g->status, GORT__GS_DEAD);
             g_release_fiber(g);
             if (!g->default_size)
@@ -1679,7 +1714,7 @@ GORT__CORE void gort__checkdead(void)
         atomic_load(&gort__S.nmspinning) || atomic_load(&gort__S.runq_size) ||
         atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy) ||
         atomic_load(&gort__S.loops_running) || earliest_timer() != INT64_MAX || gort__netpoll_pending() ||
-        atomic_load(&gort__S.ngoroutines) == 0)
+        gort__num_goroutines() == 0)
         return;
     for (int i = 0; i < gort__S.nprocs; i++)
         if (!gort__runq_empty(&gort__S.allp[i]->runq))

@@ -200,6 +200,60 @@ TEST(spawner_outrunning_its_goroutines_keeps_few_alive_procs1)
     join_destroy(&g_join);
 }
 
+/* gort_num_goroutine sums per-P counts of spawns and exits (a goroutine
+ * may exit on another P than the one that spawned it). Children spawned by
+ * goroutines on every P block until released: while they all live the
+ * count never drops below their number, and once they are gone it is 0. */
+#define NG_SPAWNERS 4
+#define NG_CHILDREN 1000
+static gort_wg g_ng_release;
+static _Atomic long g_ng_arrived;
+
+static void ng_child(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_ng_arrived, 1);
+    gort_wg_wait(&g_ng_release);
+}
+
+static void ng_spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NG_CHILDREN; i++)
+        GCHECKF(gort_go(ng_child, NULL) == 0, "spawn of child %d failed", i);
+}
+
+TEST(num_goroutine_counts_spawns_and_exits_on_every_p)
+{
+    CHECK_EQ(init_procs(2), 0);
+    CHECK_EQ(gort_num_goroutine(), 0);
+    gort_wg_add(&g_ng_release, 1);
+    for (int k = 0; k < NG_SPAWNERS; k++)
+        CHECK_EQ(gort_go(ng_spawner, NULL), 0);
+    const long n = (long)NG_SPAWNERS * NG_CHILDREN;
+    int64_t dl = mono_ns() + 30 * GORT_SECOND * slow();
+    while (atomic_load(&g_ng_arrived) < n && mono_ns() < dl)
+        sched_yield();
+    CHECK_EQ(atomic_load(&g_ng_arrived), n);
+    /* The spawners finish; the children stay. */
+    int64_t count = gort_num_goroutine();
+    while (count != n && mono_ns() < dl) {
+        CHECK_MSG(count >= n && count <= n + NG_SPAWNERS, "%lld goroutines counted, %ld alive",
+                  (long long)count, n);
+        sched_yield();
+        count = gort_num_goroutine();
+    }
+    CHECK_EQ(count, n);
+    gort_wg_done(&g_ng_release);
+    while ((count = gort_num_goroutine()) != 0 && mono_ns() < dl)
+        CHECK_MSG(count > 0 && count <= n, "%lld goroutines counted while %ld exit",
+                  (long long)count, n);
+    CHECK_EQ(gort_num_goroutine(), 0);
+    gort_shutdown();
+    CHECK_GOROUTINES();
+    CHECK_EQ(gort_num_goroutine(), 0);
+}
+
 static long g_spawners;
 static void spawner_part(void *arg)
 {
