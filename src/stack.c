@@ -298,9 +298,9 @@ GORT__CORE void gort__slot_free(gort__g *g)
 GORT__CORE void gort__slot_trim(gort__g *g)
 {
     uintptr_t top = (uintptr_t)g;
-    uintptr_t page = gort__page_size();
-    uintptr_t lo = (uintptr_t)g->ctx.stack_lo;
     if (g->lowest_sp && top - g->lowest_sp > GORT__TRIM_KEEP) {
+        uintptr_t page = gort__page_size();
+        uintptr_t lo = (uintptr_t)g->ctx.stack_lo;
         uintptr_t start = (lo + page - 1) & ~(page - 1);
         uintptr_t end = (top - GORT__TRIM_KEEP) & ~(page - 1);
         if (end > start)
