@@ -1512,12 +1512,13 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
      * with a fresh slot: at 1M spawns ~480k slots, 1.9 GB of first-touch
      * faults. Go's spawner is preempted after 10 ms and goes to the
      * global queue's tail as well (gopreempt_m), with ~100k spawns done. */
-    gort__g *self = gort__current();
+    gort__g *self = m ? GORT__RLOAD(m->curg) : NULL; /* gort__current(): same thread */
     if (make_runnable(g, true) && self) {
         GORT__STAT(SPAWN_YIELD);
         g_to_scheduler(self, GORT__OP_YIELD_GLOBAL);
-    } else
+    } else if (self && GORT__RLOAD(self->preempt)) {
         gort__preempt_point();
+    }
     return 0;
 }
 
