@@ -112,7 +112,11 @@ GORT_API int gort_dump(int fd)
 
 GORT_API int64_t gort_num_goroutine(void)
 {
-    return atomic_load(&gort__S.running) ? atomic_load(&gort__S.ngoroutines) : 0;
+    if (gort__enter() != 0)
+        return 0;
+    int64_t n = gort__num_goroutines();
+    gort__leave();
+    return n;
 }
 
 static void on_sigquit(int sig)

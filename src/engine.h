@@ -100,12 +100,21 @@ struct gort__p {
     int          ngfree;     /* owner: length of gfree */
     uint64_t     goid_next;  /* owner: next goroutine id of the batch it holds */
     uint64_t     goid_end;   /* owner: end of that batch (exclusive) */
+    /* Goroutines spawned on / exited on this P, ever (gort__num_goroutines:
+     * the live count is their difference summed over the Ps). The owner
+     * adds with a plain load + store-release: no locked instruction, and no
+     * line shared by every spawn and exit in the process. */
+    _Atomic uint64_t nspawned, nexited;
 };
 
 /* ---- OS threads ---------------------------------------------------------- */
 
-/* What a G asked its M to do when it switched to the scheduler context. */
-enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_EXIT, GORT__OP_LOST_P };
+/* What a G asked its M to do when it switched to the scheduler context.
+ * YIELD requeues it on its P's ring; YIELD_GLOBAL at the tail of the global
+ * queue, behind everything queued so far (a spawner whose spawns overflowed
+ * its run queue, see spawn_admitted). */
+enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_YIELD_GLOBAL, GORT__OP_EXIT,
+       GORT__OP_LOST_P };
 
 /* guard.c: a thread's alternate signal stack while it is an M. */
 typedef struct gort__altstack {
@@ -178,7 +187,8 @@ typedef struct gort__sched {
     gort__lock allg_lock;      /* protects allg */
     gort__g   *allg;           /* every G ever created (dumps, shutdown) */
     _Atomic uint64_t goid;     /* last goroutine id handed out */
-    _Atomic int64_t  ngoroutines; /* spawned and not yet exited */
+    _Atomic uint64_t spawned_nop, exited_nop; /* like gort__p's nspawned/nexited, for
+                                  spawns and exits on a thread holding no P */
     size_t     stack_size;     /* default slot size */
     int        max_threads;
     _Atomic int nsyscall;      /* goroutines between syscall enter and exit */
@@ -254,6 +264,7 @@ void gort__dump_fd(int fd, bool lock); /* goroutine dump; lock=false in signal h
 void gort__dump_init(void);            /* install the SIGQUIT dump (once per process) */
 
 gort__m *gort__this_m(void);       /* this thread's M, NULL on a foreign thread */
+int64_t  gort__num_goroutines(void); /* spawned and not yet exited (engine running) */
 /* The lifecycle gate: an entry point that touches engine state (stacks, Ps,
  * timer heaps) from any thread brackets it with gort__enter (0, or
  * GORT_ENOTINIT / GORT_ESHUTDOWN: refused, do not call gort__leave) and

@@ -102,7 +102,19 @@ GORT__CORE GORT_API void *gort_getspecific(gort_key key)
     return slot ? *slot : NULL;
 }
 
+GORT__CORE static GORT__NOINLINE void gls_destroy_values(gort__g *g);
+
 GORT__CORE void gort__gls_destroy(gort__g *g)
+{
+    /* Most goroutines never set a value: nothing to run or clear. */
+    uintptr_t any = (uintptr_t)g->gls_ext;
+    for (int k = 0; k < GORT__GLS_INLINE; k++)
+        any |= (uintptr_t)g->gls[k];
+    if (any)
+        gls_destroy_values(g);
+}
+
+GORT__CORE static GORT__NOINLINE void gls_destroy_values(gort__g *g)
 {
     for (int pass = 0; pass < GORT__GLS_PASSES; pass++) {
         bool any = false;

@@ -14,7 +14,16 @@
  *     made runnable elsewhere while it is still on its stack.
  *   - The global run queue (sched.lock) takes overflow from full local
  *     queues and goroutines made runnable by threads without a P. Every 61st
- *     schedule a P looks at it first, so it cannot starve.
+ *     schedule a P looks at it first, so it cannot starve. A spawner whose
+ *     spawn overflowed its P's queue yields to the global queue's tail, so
+ *     what it spawned runs (and frees its stack slot) before it goes on:
+ *     a spawner that outruns its goroutines keeps a few hundred alive, not
+ *     all of them.
+ *   - Spawn and exit touch no line shared by all Ps: G slots come from the
+ *     P's free list, ids from a per-P batch, and the live count is kept as
+ *     per-P spawn/exit totals summed by gort_num_goroutine (one shared
+ *     atomic bounced between the cores on every spawn and exit: the chain
+ *     shape at two Ps spent a third of its time there).
  *   - An M that finds its queues empty "spins": it steals half of a random
  *     victim's queue (4 passes over all Ps; the last pass also takes the
  *     victim's runnext and fires the victim's due timers). At most half of
@@ -272,7 +281,7 @@ GORT__CORE static void acquirep(gort__m *m, gort__p *p)
     GORT__RSTORE(p->status, GORT__P_RUNNING);
 }
 
-/* ---- the global run queue (sched.lock held) ------------------------------ */
+/* ---- the global run queue (sched.lock held, unless said otherwise) -------- */
 
 GORT__CORE static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
 {
@@ -283,6 +292,13 @@ GORT__CORE static void globrunq_put_batch(gort__g *head, gort__g *tail, int n)
         gort__S.runq_head = head;
     gort__S.runq_tail = tail;
     atomic_fetch_add(&gort__S.runq_size, n);
+}
+
+GORT__CORE static void globrunq_put(gort__g *g) /* takes sched.lock */
+{
+    gort__lock_acquire(&gort__S.lock);
+    globrunq_put_batch(g, g, 1);
+    gort__lock_release(&gort__S.lock);
 }
 
 /* Take a fair share of the global queue into p's local queue; return one G
@@ -342,6 +358,7 @@ GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
         gort__lock_acquire(&gort__S.lock);
         globrunq_put_batch(batch[0], batch[n - 1], (int)n);
         gort__lock_release(&gort__S.lock);
+        GORT__STAT(RUNQ_SPILL);
         return true;
     }
 }
@@ -442,10 +459,7 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
             GORT__STAT(READY_NEXT);
         overflow = runqput(m->p, g, next);
     } else {
-        gort__lock_acquire(&gort__S.lock);
-        g->schedlink = NULL;
-        globrunq_put_batch(g, g, 1);
-        gort__lock_release(&gort__S.lock);
+        globrunq_put(g);
     }
     if (m && m->defer_wakep)
         m->wakep_owed = true;
@@ -1045,6 +1059,10 @@ GORT__CORE static gort__g *execute(gort__m *m, gort__g *g)
             m->p->yielded = true;
         }
         return NULL;
+    case GORT__OP_YIELD_GLOBAL:
+        GORT__RSTORE(g->status, GORT__GS_RUNNABLE);
+        globrunq_put(g); /* only pool goroutines overflow a P's queue: g has no home */
+        return NULL;
     case GORT__OP_PARK:
         return park_commit(m, g) ? NULL : g; /* NOTIFIED: continue g right away */
     case GORT__OP_EXIT:
@@ -1268,11 +1286,41 @@ GORT__CORE static void g_release_fiber(gort__g *g)
 #endif
 }
 
+/* Count a spawn or an exit: on `own`, a counter of the P this thread holds
+ * (only it writes there, so no locked instruction), or, holding no P (own
+ * NULL), on the shared one. The store-release orders a spawn's count before
+ * the goroutine is published and an exit's after everything the goroutine
+ * did (see gort__num_goroutines). */
+GORT__CORE static void count_goroutine(_Atomic uint64_t *own, _Atomic uint64_t *shared)
+{
+    if (own)
+        atomic_store_explicit(own, atomic_load_explicit(own, memory_order_relaxed) + 1,
+                              memory_order_release);
+    else
+        atomic_fetch_add(shared, 1);
+}
+
+/* Exits are read before spawns, each with acquire: a goroutine counted as
+ * exited was spawned before its exit, so its spawn is counted too and the
+ * difference never goes below the number alive when the exits were read
+ * (it may include goroutines spawned while the spawns were being read, and
+ * it is exact when nothing runs). Never negative. */
+GORT__CORE int64_t gort__num_goroutines(void)
+{
+    uint64_t exited = atomic_load(&gort__S.exited_nop), spawned;
+    for (int i = 0; i < gort__S.nprocs; i++)
+        exited += atomic_load_explicit(&gort__S.allp[i]->nexited, memory_order_acquire);
+    spawned = atomic_load(&gort__S.spawned_nop);
+    for (int i = 0; i < gort__S.nprocs; i++)
+        spawned += atomic_load_explicit(&gort__S.allp[i]->nspawned, memory_order_acquire);
+    return (int64_t)(spawned - exited);
+}
+
 GORT__CORE static void g_free(gort__m *m, gort__g *g)
 {
     GORT__RSTORE(g->status, GORT__GS_DEAD);
     g_release_fiber(g);
-    atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    count_goroutine(m->p ? &m->p->nexited : NULL, &gort__S.exited_nop);
     if (g->home) {
         atomic_fetch_sub(&g->home->live, 1);
         g->home = NULL;
@@ -1298,6 +1346,7 @@ GORT__CORE static void g_free(gort__m *m, gort__g *g)
         p->gfree = tail->schedlink;
         p->ngfree -= GFREE_MAX / 2;
         gort__slot_free_batch(head, tail);
+        GORT__STAT(GFREE_SPILL);
     }
 }
 
@@ -1305,8 +1354,10 @@ GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
 {
     gort__g *g = NULL;
     if (p && slot_size == gort__S.stack_size) {
-        if (!p->gfree)
+        if (!p->gfree) {
             p->ngfree = gort__slot_alloc_batch(&p->gfree, GFREE_REFILL);
+            GORT__STAT(GFREE_REFILL);
+        }
         if (!p->gfree)
             return NULL;
         g = p->gfree;
@@ -1432,7 +1483,7 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
         g->name[0] = 0;
     }
     gort__ctx_make(&g->ctx, g->ctx.stack_lo, g->ctx.stack_size, (void (*)(void *))g_entry, g);
-    atomic_fetch_add_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+    count_goroutine(p ? &p->nspawned : NULL, &gort__S.spawned_nop);
     if (home) {
         g->home = home;
         atomic_fetch_add(&home->live, 1);
@@ -1441,7 +1492,7 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
     }
     if (pinned) {
         if (!exec_new(g)) {
-            atomic_fetch_sub_explicit(&gort__S.ngoroutines, 1, memory_order_relaxed);
+            count_goroutine(p ? &p->nexited : NULL, &gort__S.exited_nop);
             GORT__RSTORE(g->status, GORT__GS_DEAD);
             g_release_fiber(g);
             if (!g->default_size)
@@ -1451,14 +1502,23 @@ GORT__CORE static int spawn_admitted(void (*fn)(void *), void *arg, const gort_g
         }
         return 0;
     }
-    /* Backpressure: a spawner that overflows its P's run queue yields, so the
-     * queued goroutines run and their slots are recycled instead of every
-     * spawn faulting in a fresh stack page (Go gets the same effect from
-     * preempting the spawner). */
-    if (make_runnable(g, true) && gort__current())
-        gort_yield();
-    else
+    /* Backpressure: a spawner that overflows its P's run queue (half of
+     * the ring went to the global queue) yields behind the global queue,
+     * so every goroutine it has spawned so far runs, and its slot returns
+     * to this P's free list, before it spawns more. At one P the spawner
+     * then reuses the same few hundred slots; yielding only behind the
+     * local ring would leave the spilled halves on the global queue
+     * (which a P looks at first only every 61st tick) to pile up, each
+     * with a fresh slot: at 1M spawns ~480k slots, 1.9 GB of first-touch
+     * faults. Go's spawner is preempted after 10 ms and goes to the
+     * global queue's tail as well (gopreempt_m), with ~100k spawns done. */
+    gort__g *self = m ? GORT__RLOAD(m->curg) : NULL; /* gort__current(): same thread */
+    if (make_runnable(g, true) && self) {
+        GORT__STAT(SPAWN_YIELD);
+        g_to_scheduler(self, GORT__OP_YIELD_GLOBAL);
+    } else if (self && GORT__RLOAD(self->preempt)) {
         gort__preempt_point();
+    }
     return 0;
 }
 
@@ -1655,7 +1715,7 @@ GORT__CORE void gort__checkdead(void)
         atomic_load(&gort__S.nmspinning) || atomic_load(&gort__S.runq_size) ||
         atomic_load(&gort__S.nsyscall) || atomic_load(&gort__S.exec_busy) ||
         atomic_load(&gort__S.loops_running) || earliest_timer() != INT64_MAX || gort__netpoll_pending() ||
-        atomic_load(&gort__S.ngoroutines) == 0)
+        gort__num_goroutines() == 0)
         return;
     for (int i = 0; i < gort__S.nprocs; i++)
         if (!gort__runq_empty(&gort__S.allp[i]->runq))

@@ -46,6 +46,7 @@
  * budget. Slots handed out are owned by their G.
  */
 #include "engine.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -214,6 +215,7 @@ GORT__CORE static bool slab_new(void)
         munmap(base, bytes);
         return false;
     }
+    GORT__STAT(SLAB_NEW);
     sl->base = base;
     sl->bytes = bytes;
     sl->next = pool.slabs;
@@ -296,9 +298,9 @@ GORT__CORE void gort__slot_free(gort__g *g)
 GORT__CORE void gort__slot_trim(gort__g *g)
 {
     uintptr_t top = (uintptr_t)g;
-    uintptr_t page = gort__page_size();
-    uintptr_t lo = (uintptr_t)g->ctx.stack_lo;
     if (g->lowest_sp && top - g->lowest_sp > GORT__TRIM_KEEP) {
+        uintptr_t page = gort__page_size();
+        uintptr_t lo = (uintptr_t)g->ctx.stack_lo;
         uintptr_t start = (lo + page - 1) & ~(page - 1);
         uintptr_t end = (top - GORT__TRIM_KEEP) & ~(page - 1);
         if (end > start)

@@ -20,6 +20,9 @@ static const char *const stat_names[GORT__ST_N] = {
     [GORT__ST_LOCK_SLEEP] = "lock_sleep", [GORT__ST_LOCK_WAKE] = "lock_wake",
     [GORT__ST_MUTEX_SLOW] = "mutex_slow", [GORT__ST_MUTEX_SPIN] = "mutex_spin",
     [GORT__ST_MUTEX_SLEEP] = "mutex_sleep", [GORT__ST_MUTEX_WAKE] = "mutex_wake",
+    [GORT__ST_RUNQ_SPILL] = "runq_spill", [GORT__ST_SPAWN_YIELD] = "spawn_yield",
+    [GORT__ST_SLAB_NEW] = "slab_new",     [GORT__ST_GFREE_REFILL] = "gfree_refill",
+    [GORT__ST_GFREE_SPILL] = "gfree_spill",
 };
 
 __attribute__((destructor)) static void stats_report(void)

@@ -43,6 +43,11 @@ enum {
     GORT__ST_MUTEX_SPIN,   /* ... and spun one round (Go's doSpin) */
     GORT__ST_MUTEX_SLEEP,  /* ... and slept on its semaphore */
     GORT__ST_MUTEX_WAKE,   /* gort_mutex unlock released a sleeper (normal or hand-off) */
+    GORT__ST_RUNQ_SPILL,   /* a full local ring moved half of itself to the global queue */
+    GORT__ST_SPAWN_YIELD,  /* ... on a spawn: the spawner yielded behind the global queue */
+    GORT__ST_SLAB_NEW,     /* a slab of default-size stack slots was mapped */
+    GORT__ST_GFREE_REFILL, /* a P's free-slot list was refilled from the shared pool */
+    GORT__ST_GFREE_SPILL,  /* a P's free-slot list spilled half to the shared pool */
     GORT__ST_N
 };
 

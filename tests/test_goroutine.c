@@ -153,6 +153,107 @@ TEST(spawn_million_from_one_goroutine)
     free(g_flags);
 }
 
+/* A spawner that outruns its goroutines at one P. Its spawns overflow the
+ * P's run queue every 129 goroutines (half the ring goes to the global
+ * queue); it then yields behind the global queue, so everything it spawned
+ * so far runs before it spawns more and only a few hundred goroutines are
+ * alive at any time (each one a stack slot: before, the spilled halves
+ * piled up on the global queue, ~N/2 of them alive at the end). */
+static _Atomic int64_t g_alive_max;
+
+static void leaf_sample_alive(void *arg)
+{
+    (void)arg;
+    int64_t alive = gort_num_goroutine(), seen = atomic_load(&g_alive_max);
+    while (alive > seen && !atomic_compare_exchange_weak(&g_alive_max, &seen, alive)) {
+    }
+    join_done(&g_join);
+}
+
+static void spawner_sampled(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < g_n; i++) {
+        int rc = gort_go(leaf_sample_alive, NULL);
+        GCHECKF(rc == 0, "gort_go #%ld: %s", i, gort_err_name(rc));
+        if (rc != 0)
+            join_done(&g_join);
+    }
+}
+
+TEST(spawner_outrunning_its_goroutines_keeps_few_alive_procs1)
+{
+    g_n = scaled_spawns(200000, 20000);
+    atomic_store(&g_alive_max, 0);
+    join_init(&g_join, g_n);
+    CHECK_EQ(init_procs(1), 0);
+    CHECK_EQ(gort_go(spawner_sampled, NULL), 0);
+    int ok = join_wait(&g_join, 60 * GORT_SECOND * slow());
+    CHECK_MSG(ok, "only %ld of %ld goroutines finished", atomic_load(&g_join.done), g_n);
+    gort_shutdown();
+    CHECK_GOROUTINES();
+    fprintf(stderr, "  at most %lld of %ld alive at once\n", (long long)atomic_load(&g_alive_max), g_n);
+    /* Ring (256) + runnext + the spilled half + the spawner, with room for
+     * a preemption of the spawner by sysmon between two spills. */
+    CHECK_MSG(atomic_load(&g_alive_max) <= 1024, "%lld goroutines alive at once (of %ld)",
+              (long long)atomic_load(&g_alive_max), g_n);
+    join_destroy(&g_join);
+}
+
+/* gort_num_goroutine sums per-P counts of spawns and exits (a goroutine
+ * may exit on another P than the one that spawned it). Children spawned by
+ * goroutines on every P block until released: while they all live the
+ * count never drops below their number, and once they are gone it is 0. */
+#define NG_SPAWNERS 4
+#define NG_CHILDREN 1000
+static gort_wg g_ng_release;
+static _Atomic long g_ng_arrived;
+
+static void ng_child(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_ng_arrived, 1);
+    gort_wg_wait(&g_ng_release);
+}
+
+static void ng_spawner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < NG_CHILDREN; i++)
+        GCHECKF(gort_go(ng_child, NULL) == 0, "spawn of child %d failed", i);
+}
+
+TEST(num_goroutine_counts_spawns_and_exits_on_every_p)
+{
+    CHECK_EQ(init_procs(2), 0);
+    CHECK_EQ(gort_num_goroutine(), 0);
+    gort_wg_add(&g_ng_release, 1);
+    for (int k = 0; k < NG_SPAWNERS; k++)
+        CHECK_EQ(gort_go(ng_spawner, NULL), 0);
+    const long n = (long)NG_SPAWNERS * NG_CHILDREN;
+    int64_t dl = mono_ns() + 30 * GORT_SECOND * slow();
+    while (atomic_load(&g_ng_arrived) < n && mono_ns() < dl)
+        sched_yield();
+    CHECK_EQ(atomic_load(&g_ng_arrived), n);
+    /* The spawners finish; the children stay. */
+    int64_t count = gort_num_goroutine();
+    while (count != n && mono_ns() < dl) {
+        CHECK_MSG(count >= n && count <= n + NG_SPAWNERS, "%lld goroutines counted, %ld alive",
+                  (long long)count, n);
+        sched_yield();
+        count = gort_num_goroutine();
+    }
+    CHECK_EQ(count, n);
+    gort_wg_done(&g_ng_release);
+    while ((count = gort_num_goroutine()) != 0 && mono_ns() < dl)
+        CHECK_MSG(count > 0 && count <= n, "%lld goroutines counted while %ld exit",
+                  (long long)count, n);
+    CHECK_EQ(gort_num_goroutine(), 0);
+    gort_shutdown();
+    CHECK_GOROUTINES();
+    CHECK_EQ(gort_num_goroutine(), 0);
+}
+
 static long g_spawners;
 static void spawner_part(void *arg)
 {
