@@ -926,6 +926,10 @@ typedef struct slice_attr {
     uint64_t sched_period;
 } slice_attr;
 
+/* Of the flags sched_getattr reports, the one to hand back (the others
+ * would ask for utilization clamping changes). */
+#define SLICE_KEEP_FLAGS 0x01 /* SCHED_FLAG_RESET_ON_FORK */
+
 /* Whether the kernel takes the slice: 0 not known yet, 1 it does, -1 it
  * ignores or refuses it (then nothing is tried again). */
 static _Atomic int long_slice_works;
@@ -937,15 +941,16 @@ static bool long_slice_begin(slice_attr *saved)
     if (works < 0)
         return false;
     memset(saved, 0, sizeof *saved);
-    if (syscall(SYS_sched_getattr, 0, saved, sizeof *saved, 0) != 0 ||
-        (saved->sched_policy != SCHED_OTHER && saved->sched_policy != SCHED_BATCH)) {
+    if (syscall(SYS_sched_getattr, 0, saved, sizeof *saved, 0) != 0) {
         if (errno == ENOSYS || errno == EPERM)
             atomic_store_explicit(&long_slice_works, -1, memory_order_relaxed);
         return false;
     }
+    if (saved->sched_policy != SCHED_OTHER && saved->sched_policy != SCHED_BATCH)
+        return false;
     slice_attr a = *saved;
     a.size = sizeof a;
-    a.sched_flags = 0;
+    a.sched_flags &= SLICE_KEEP_FLAGS;
     a.sched_runtime = LONG_CALL_SLICE_NS;
     if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) {
         atomic_store_explicit(&long_slice_works, -1, memory_order_relaxed);
@@ -964,7 +969,7 @@ static void long_slice_end(const slice_attr *saved)
 {
     slice_attr a = *saved;
     a.size = sizeof a;
-    a.sched_flags = 0;
+    a.sched_flags &= SLICE_KEEP_FLAGS;
     a.sched_runtime = 0;
     (void)syscall(SYS_sched_setattr, 0, &a, 0);
 }
