@@ -13,7 +13,8 @@
  *   async_*        T_SCALE(100000) async calls all checked; results of
  *                  every width; a kernel-blocking call with one P does not
  *                  stall other goroutines; gort_sig_free while jobs run;
- *                  a CPU-bound batch never runs more calls than Ps at once
+ *                  a CPU-bound batch never runs more calls than Ps at once;
+ *                  long calls run with a long scheduler slice, restored after
  * A GORT_WITH_FFI=OFF build (e.g. the aarch64 cross stage) compiles only
  * `without_ffi`, which checks that every entry point says GORT_ENOSYS.
  */
@@ -24,6 +25,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #if GORT_TEST_WITH_FFI
@@ -796,6 +798,82 @@ TEST(async_cpu_bound_batch_runs_procs_at_once)
     CHECK_MSG(atomic_load(&crunch_max) <= PROCS, "%d CPU-bound calls ran at once on %d Ps",
               atomic_load(&crunch_max), PROCS);
     gort_sig_free(sig);
+    gort_shutdown();
+}
+
+/* The calling thread's scheduler slice as sched_getattr reports it (a fair-
+ * class thread's sched_runtime), or 0 if it cannot tell. */
+struct test_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t  nice;
+    uint32_t prio;
+    uint64_t runtime, deadline, period;
+};
+
+static uint64_t my_slice(void)
+{
+    struct test_sched_attr a = {0};
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) != 0)
+        return 0;
+    return a.runtime;
+}
+
+/* Computes for 1 ms of wall time (a long call however slow the machine),
+ * then reports the slice it ran with. */
+static uint64_t spin_then_slice(void)
+{
+    int64_t end = gort_now() + GORT_MILLISECOND;
+    while (gort_now() < end)
+        ;
+    return my_slice();
+}
+
+static uint64_t slice_now(void)
+{
+    return my_slice();
+}
+
+/* A function whose last call was long runs with the long slice (ffi.c's
+ * LONG_CALL_SLICE_NS, 10 ms); the first call of a function does not, and
+ * every thread is back to its own slice when the call has returned (short
+ * calls, on the same two threads, see the default). */
+TEST(async_long_calls_run_with_a_long_slice_restored_after)
+{
+    uint64_t dflt = my_slice();
+    struct test_sched_attr a = {.size = sizeof a, .runtime = 10 * GORT_MILLISECOND};
+    if (dflt == 0 || syscall(SYS_sched_setattr, 0, &a, 0) != 0 ||
+        my_slice() != 10 * GORT_MILLISECOND)
+        SKIP("the kernel does not take a fair-class slice (Linux >= 6.12) here");
+    a.runtime = 0;
+    CHECK_EQ(syscall(SYS_sched_setattr, 0, &a, 0), 0);
+    CHECK_EQ(my_slice(), dflt);
+    CHECK_EQ(init_procs(2), 0);
+    gort_sig *spin = sig_or_die("uint64_t spin_then_slice(void)");
+    gort_sig *now = sig_or_die("uint64_t slice_now(void)");
+    for (int i = 0; i < 5; i++) {
+        gort_promise *p = gort_call_async(spin, FN(spin_then_slice), NULL);
+        CHECK(p);
+        CHECK_EQ(gort_await_until(p, hatch()), 0);
+        uint64_t got = *(uint64_t *)gort_promise_value(p);
+        if (i == 0)
+            CHECK_MSG(got != 10 * GORT_MILLISECOND, "first call ran with the long slice");
+        else
+            CHECK_MSG(got == 10 * GORT_MILLISECOND, "call %d ran with slice %llu", i,
+                      (unsigned long long)got);
+        gort_promise_release(p);
+    }
+    enum { N = 32 };
+    gort_promise *ps[N];
+    for (int i = 0; i < N; i++)
+        CHECK((ps[i] = gort_call_async(now, FN(slice_now), NULL)));
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(gort_await_until(ps[i], hatch()), 0);
+        CHECK_EQ(*(uint64_t *)gort_promise_value(ps[i]), dflt);
+        gort_promise_release(ps[i]);
+    }
+    gort_sig_free(spin);
+    gort_sig_free(now);
     gort_shutdown();
 }
 

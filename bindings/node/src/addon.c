@@ -43,7 +43,8 @@
  * SIGSEGV in crc32 of a terminated worker before this. A worker's
  * terminate() therefore waits for such calls, as Node's own teardown
  * waits for thread-pool requests; calls on plain values are not waited
- * for. Goroutine ops and boxes that
+ * for. The env's orphan timer (native.c: calls whose reaction could not be
+ * registered) is closed once the last orphan returned. Goroutine ops and boxes that
  * outlive the env find `dead` under the lock and free their C parts
  * without JS; code on the JS thread that may run after the cleanup hook
  * (finalizers) checks `dead` before touching the loop. process.exit() leaves engine threads
@@ -155,6 +156,50 @@ static void on_poll(uv_poll_t *h, int status, int events)
     napi_close_handle_scope(env, hs);
 }
 
+/* Orphaned fn.async calls (see native.c's acall): every ORPHAN_POLL_MS
+ * until the last returned, like on_poll in a callback scope while the env
+ * lives; at teardown without JS (their memory still goes). The timer is
+ * closed once none is left and the env is dead. */
+#define ORPHAN_POLL_MS 1
+
+static void orphan_timer_closed(uv_handle_t *h);
+
+static void on_orphan_timer(uv_timer_t *t)
+{
+    genv *e = t->data;
+    bool left;
+    if (e->dead) {
+        left = native_poll_orphans(e);
+    } else {
+        napi_env env = e->env;
+        napi_handle_scope hs;
+        napi_callback_scope cs;
+        napi_value res;
+        if (napi_open_handle_scope(env, &hs) != napi_ok)
+            return;
+        if (napi_get_reference_value(env, e->resource, &res) != napi_ok ||
+            napi_open_callback_scope(env, res, e->actx, &cs) != napi_ok) {
+            napi_close_handle_scope(env, hs);
+            return;
+        }
+        left = native_poll_orphans(e);
+        drive(e); /* the gort.Promises they settled react now */
+        napi_close_callback_scope(env, cs);
+        napi_close_handle_scope(env, hs);
+    }
+    if (left)
+        return;
+    uv_timer_stop(t);
+    if (e->dead)
+        uv_close((uv_handle_t *)t, orphan_timer_closed);
+}
+
+void genv_watch_orphans(genv *e)
+{
+    if (!uv_is_active((uv_handle_t *)&e->orphan_timer))
+        uv_timer_start(&e->orphan_timer, on_orphan_timer, ORPHAN_POLL_MS, ORPHAN_POLL_MS);
+}
+
 /* Loops of live envs (internal: the worker-teardown test reads it). */
 static _Atomic long live_loops;
 
@@ -169,6 +214,11 @@ static void teardown_step_done(genv *e)
 }
 
 static void calls_done_closed(uv_handle_t *h)
+{
+    teardown_step_done(h->data);
+}
+
+static void orphan_timer_closed(uv_handle_t *h)
 {
     teardown_step_done(h->data);
 }
@@ -215,7 +265,7 @@ static void env_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
     (void)handle;
     uv_loop_t *uv = NULL;
     napi_get_uv_event_loop(e->env, &uv);
-    e->teardown_steps = 1; /* the uv_poll */
+    e->teardown_steps = 2; /* the uv_poll and the orphan timer */
     pthread_mutex_lock(&e->mu);
     e->dead = true;
     /* fn.async calls still reading or writing Buffers: the env (whose end
@@ -231,6 +281,8 @@ static void env_cleanup(napi_async_cleanup_hook_handle handle, void *arg)
     napi_async_destroy(e->env, e->actx);
     uv_poll_stop(&e->poll);
     uv_close((uv_handle_t *)&e->poll, poll_closed);
+    if (!e->orphans) /* else closed by its callback when the last one returned */
+        uv_close((uv_handle_t *)&e->orphan_timer, orphan_timer_closed);
 }
 
 /* ---- boxes ------------------------------------------------------------- */
@@ -548,6 +600,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
     e->poll.data = e;
     uv_poll_start(&e->poll, UV_READABLE, on_poll);
     uv_unref((uv_handle_t *)&e->poll);
+    uv_timer_init(uv, &e->orphan_timer); /* cannot fail (libuv: no allocation) */
+    e->orphan_timer.data = e;
+    uv_unref((uv_handle_t *)&e->orphan_timer); /* the orphans' genv_hold keeps the process */
     napi_set_instance_data(env, e, NULL, NULL);
 
     napi_value res, name, fn, global, qm;

@@ -56,6 +56,10 @@ typedef struct genv {
     uv_async_t      calls_done; /* set up at teardown if it waits: the last such
                                  * call's end wakes the JS thread through it */
     int             teardown_steps; /* JS thread: uv handles still closing */
+    struct acall   *orphans;    /* JS thread: fn.async calls whose reaction could not
+                                 * be registered (ENOMEM after the call started),
+                                 * polled through orphan_timer until they return */
+    uv_timer_t      orphan_timer; /* runs (unref'd) while orphans is not empty */
 } genv;
 
 /* ---- addon.c: env, loop driving, boxes, errors ---- */
@@ -70,6 +74,10 @@ void  genv_release(genv *e);
  * or has returned (any thread). The env's teardown waits for the running
  * ones: Node frees a worker's Buffers when its env is gone. */
 void  genv_js_mem_call(genv *e, bool start);
+/* An orphaned fn.async call (native.c) was queued on e->orphans: poll it. */
+void  genv_watch_orphans(genv *e);
+/* native.c: finish the orphans whose calls returned; true if some remain. */
+bool  native_poll_orphans(genv *e);
 /* The loop got work from the JS thread (a reaction, or a goroutine readied
  * by a channel operation): drain it after the current JS job. */
 void  genv_kick(genv *e);

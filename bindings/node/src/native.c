@@ -17,7 +17,9 @@
  * per-task overhead): lib/native-lib.js makes the gort.Promise object
  * (one gort_promise), js_call_async converts the arguments, starts
  * gort_call_async and registers ONE C reaction on the engine's call
- * promise (call_settled, run by the env's loop on the JS thread). The
+ * promise (call_settled, run by the env's loop on the JS thread; if it
+ * cannot be registered, the call becomes an "orphan" polled by the env's
+ * timer: see below). The
  * reaction fulfils the gort.Promise directly with a native_result (the C
  * result, converted to JS when read: no box, no reference, no JS call);
  * only a rejection goes through lib/promise.js (unhandled-rejection
@@ -442,6 +444,8 @@ napi_value native_result_js(napi_env env, const void *arg)
  * promise (gort_call_async's), which settles the JS-visible one. */
 typedef struct acall {
     gort_promise *result; /* the gort.Promise's promise (one reference) */
+    gort_promise *call;   /* orphans only: the engine's call promise (one reference) */
+    struct acall *next_orphan; /* orphans only: genv.orphans list link */
     box          *held;   /* [argument array, gort.Promise object]: the
                            * Buffers passed stay referenced (alive, not
                            * collected) until the call settled; the object
@@ -501,9 +505,12 @@ static void call_settled(gort_promise *next, gort_promise *settled, void *ud)
 /* After the reaction, or when the engine drops it (the env's loop was freed
  * while the call ran: then on the thread that settled the call). Either way
  * the call has returned, so its memory may go. */
+static _Atomic long live_calls; /* acalls alive (internal: the leak test reads it) */
+
 static void acall_free(void *ud)
 {
     acall *c = ud;
+    atomic_fetch_sub(&live_calls, 1);
     if (!c->ran && pthread_equal(pthread_self(), c->e->thread) && !c->e->dead)
         genv_release(c->e);
     if (c->js_mem)
@@ -512,6 +519,54 @@ static void acall_free(void *ud)
     gort_promise_release(c->result);
     box_free(c->held); /* last: it may drop the last genv reference */
     free(c);
+}
+
+/* Orphans. gort_promise_then_ex can fail (ENOMEM) after gort_call_async
+ * started the call: nothing would then tell us when the call returned, and
+ * its memory (acall, the box holding the Buffers it reads) could neither
+ * be freed under it nor kept for good (a leak, and a worker's teardown
+ * waiting for its js_mem count forever). Such a call goes on the env's
+ * orphans list instead and the env's timer polls the state of its promise
+ * (an acquire load: no allocation, cannot fail); once settled it is
+ * finished exactly as the reaction would have (call_settled, acall_free),
+ * only up to ORPHAN_POLL_MS later. JS thread only. */
+bool native_poll_orphans(genv *e)
+{
+    acall **pp = &e->orphans;
+    while (*pp) {
+        acall *c = *pp;
+        if (gort_promise_state(c->call) == GORT_PENDING) {
+            pp = &c->next_orphan;
+            continue;
+        }
+        *pp = c->next_orphan;
+        call_settled(NULL, c->call, c);
+        gort_promise_release(c->call);
+        acall_free(c);
+    }
+    return e->orphans != NULL;
+}
+
+/* Internal test hook (lib/native.js only, not exported by gort): the next
+ * n registrations behave as if gort_promise_then_ex had failed. */
+static int fail_then_left;
+
+static napi_value js_fail_then(napi_env env, napi_callback_info info)
+{
+    napi_value a[1];
+    js_args(env, info, a, 1);
+    int32_t n = 0;
+    napi_get_value_int32(env, a[0], &n);
+    fail_then_left = n;
+    return NULL;
+}
+
+static napi_value js_live_calls(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    napi_value v;
+    napi_create_int64(env, atomic_load(&live_calls), &v);
+    return v;
 }
 
 /* callAsync(fh, argv, promise, promise._h): run the call on the pool; its
@@ -530,12 +585,14 @@ static napi_value js_call_async(napi_env env, napi_callback_info info)
     acall *c = calloc(1, sizeof *c + n * sizeof c->owned[0]);
     if (!c)
         return throw_gort(env, GORT_ENOMEM);
+    atomic_fetch_add(&live_calls, 1);
     c->nargs = n;
     slot slots[GORT_SIG_MAX_ARGS];
     void *ptrs[GORT_SIG_MAX_ARGS];
     napi_value held[2] = { a[1], a[2] };
     if (!prepare(env, f, a[1], slots, ptrs, c->owned, &c->js_mem) ||
         !(c->held = box_new_n(env, held, 2))) {
+        atomic_fetch_sub(&live_calls, 1);
         free_owned(c->owned, n);
         free(c);
         return NULL;
@@ -551,14 +608,19 @@ static napi_value js_call_async(napi_env env, napi_callback_info info)
         acall_free(c);
         return throw_gort(env, gort_initialized() ? GORT_ENOMEM : GORT_ENOTINIT);
     }
-    gort_promise *next = gort_promise_then_ex(call, c->e->loop, call_settled, call_settled, c, acall_free);
-    gort_promise_release(call);
-    if (!next) {
-        /* The call runs and nothing will tell us when it ends: keep its
-         * memory (c, the Buffers) for good rather than free it under it. */
-        genv_release(c->e);
-        return throw_gort(env, GORT_ENOMEM);
+    gort_promise *next = NULL;
+    if (fail_then_left > 0)
+        fail_then_left--;
+    else
+        next = gort_promise_then_ex(call, c->e->loop, call_settled, call_settled, c, acall_free);
+    if (!next) { /* the call runs: an orphan (see above) */
+        c->call = call;
+        c->next_orphan = c->e->orphans;
+        c->e->orphans = c;
+        genv_watch_orphans(c->e);
+        return NULL;
     }
+    gort_promise_release(call);
     gort_promise_release(next);
     return NULL;
 }
@@ -568,7 +630,8 @@ void native_init(napi_env env, napi_value exports)
     static const export_fn fns[] = {
         { "dlopen", js_dlopen },       { "func", js_func },
         { "call", js_call },           { "callAsync", js_call_async },
-        { "derive", js_derive },
+        { "derive", js_derive },       { "_failThen", js_fail_then },
+        { "_liveCalls", js_live_calls },
     };
     define_fns(env, exports, fns, sizeof fns / sizeof fns[0]);
 }

@@ -193,3 +193,52 @@ test('process.exit() with fn.async calls in flight exits cleanly with its code',
   assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
   assert.strictEqual(r.status, 7, r.stderr.slice(-2000));
 });
+
+// The reaction on a started call's promise cannot be registered
+// (gort_promise_then_ex ENOMEM; simulated by the addon's internal hook
+// _failThen, lib/native.js only): the call is polled until it returned,
+// then settles its gort.Promise and frees its memory like any other.
+const NATIVE = JSON.stringify(path.resolve(__dirname, '..', 'lib', 'native.js'));
+test('fn.async whose reaction cannot be registered still settles with its result and frees its memory', T, () => {
+  const r = node(`const gort = require(${MOD}); const native = require(${NATIVE});
+    const zlib = require('zlib');
+    const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+    const usleep = gort.native('libc.so.6').func('int usleep(unsigned int)');
+    const bufs = Array.from({ length: 12 }, (_, i) => Buffer.alloc(1 << 20, i + 1));
+    const live0 = native._liveCalls();
+    native._failThen(10); // the first 10 calls below are orphans, the rest not
+    const ps = bufs.map((b) => crc32.async(0, b, b.length)).concat([usleep.async(1000), usleep.async(1000)]);
+    const orphaned = native._liveCalls() - live0;
+    gort.Promise.all(ps).then((got) => {
+      const bad = bufs.filter((b, i) => got[i] !== zlib.crc32(b)).length;
+      console.log(JSON.stringify({ orphaned, bad, sleeps: got.slice(12), left: native._liveCalls() - live0 }));
+    });`);
+  assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
+  assert.strictEqual(r.status, 0, r.stderr.slice(-2000)); // exits: the calls' keepalive was released
+  assert.deepStrictEqual(JSON.parse(r.stdout), { orphaned: 14, bad: 0, sleeps: [0, 0], left: 0 });
+});
+
+test('workers terminated with orphaned fn.async calls on their Buffers: the teardown waits for them and ends', T, () => {
+  const r = node(`
+    const { Worker } = require('worker_threads');
+    const src = \`
+      const gort = require(${MOD.replace(/\\/g, '\\\\')});
+      require(${NATIVE.replace(/\\/g, '\\\\')})._failThen(1000);
+      const { parentPort } = require('worker_threads');
+      const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+      const bufs = Array.from({ length: 8 }, (_, i) => Buffer.alloc(4 << 20, i));
+      for (const b of bufs) crc32.async(0, b, b.length);
+      parentPort.postMessage('up');
+    \`;
+    (async () => {
+      for (let i = 0; i < 4; i++) {
+        const w = new Worker(src, { eval: true });
+        await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+        await w.terminate();
+      }
+      console.log('ok');
+    })();`);
+  assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
+  assert.strictEqual(r.status, 0, r.stderr.slice(-2000));
+  assert.strictEqual(r.stdout.trim(), 'ok');
+});
