@@ -203,7 +203,7 @@ typedef struct gort__sched {
                                   here too, for a forked child's leak checkers */
     _Atomic uint32_t sysmon_wake; /* futex word: bumped to wake sysmon early */
     _Atomic int sysmon_exit;   /* 1: sysmon returns (set last by gort_shutdown) */
-    _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) */
+    _Atomic int sysmon_slow;   /* 1 while sysmon's tick is backed off (> 20 us) for want of work: a new blocking call wakes it (not set while computing calls hold the tick at 1 ms; sysmon.c) */
     _Atomic int64_t last_poll; /* gort_now() of the last network poll */
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
     _Atomic int mstart_failed; /* 1: startm could not create a thread; sysmon retries */
