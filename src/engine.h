@@ -118,7 +118,7 @@ enum { GORT__OP_NONE, GORT__OP_PARK, GORT__OP_YIELD, GORT__OP_YIELD_GLOBAL, GORT
 
 /* guard.c: a thread's alternate signal stack while it is an M. */
 typedef struct gort__altstack {
-    void   *mem;  /* our mapping, or NULL (none installed) */
+    void   *mem;  /* the mapping installed (owned by the caller), or NULL (none) */
     stack_t prev; /* the thread's alternate stack before ours, restored after */
 } gort__altstack;
 
@@ -218,7 +218,8 @@ extern gort__sched gort__S;
 
 /* sched.c services for loop.c: an executor driven by a thread gort does
  * not own (the thread calling gort_loop_run) */
-gort__m *gort__m_attach(gort__exec *e);   /* make the caller an executor M; NULL: ENOMEM */
+gort__m *gort__m_attach(gort__exec *e, void *altstack); /* make the caller an executor M with
+                                                             that signal stack (may be NULL); NULL: ENOMEM */
 void     gort__m_detach(gort__m *m);
 gort__g *gort__exec_take(gort__exec *e);  /* next runnable goroutine, or NULL */
 /* The executor's queue is empty; checked under its lock (see exec_wake_locked). */
@@ -254,8 +255,10 @@ void gort__sysmon_wake(void);
 void gort__sysmon_thread_start(gort__m *m); /* an M records tid/cpuclock for sysmon */
 /* guard.c: stack-overflow diagnosis (SIGSEGV/SIGBUS on an alternate stack) */
 void gort__guard_init(void);                        /* install the handler (once per process) */
-void gort__guard_thread_start(gort__altstack *a);   /* the calling thread becomes an M */
-void gort__guard_thread_stop(gort__altstack *a);    /* ...and stops being one */
+void *gort__guard_altstack_map(void);              /* a signal stack, or NULL (guards off, ENOMEM) */
+void  gort__guard_altstack_unmap(void *mem);       /* NULL: nothing */
+void  gort__guard_thread_start(gort__altstack *a, void *mem); /* the calling thread becomes an M */
+void  gort__guard_thread_stop(gort__altstack *a);  /* ...and stops being one (mem stays mapped) */
 /* preempt.c */
 int  gort__preempt_init(void);        /* install the signal handler (once per process) */
 void gort__preempt_request(gort__m *m, gort__g *g); /* flag g and signal m's thread */

@@ -10,6 +10,13 @@
  *     thread that runs goroutines (pool Ms, executors, threads running a
  *     loop) therefore has an alternate signal stack (sigaltstack) while it
  *     is an M, and the handler is installed with SA_ONSTACK.
+ *   - The mapping of an alternate stack belongs to whoever makes the thread
+ *     an M: a pool thread maps one for its life; an event loop keeps one
+ *     from its first run to gort_loop_free, because a host loop that embeds
+ *     it (Node, asyncio) attaches and detaches at every turn, and a mmap and
+ *     munmap per turn cost more than the turn's own work. Installing and
+ *     restoring (sigaltstack) stay per attach: the host's own alternate
+ *     stack, if any, is back in place whenever gort is not running there.
  *   - The handler recognises a goroutine overflow: the thread runs a
  *     goroutine (its M's curg) and the fault address lies in that
  *     goroutine's guard page, [slot_lo, stack_lo). Then it prints
@@ -151,21 +158,29 @@ GORT__CORE void gort__guard_init(void)
 
 /* ---- per-thread alternate stacks ------------------------------------------ */
 
-GORT__CORE void gort__guard_thread_start(gort__altstack *a)
+GORT__CORE void *gort__guard_altstack_map(void)
 {
-    memset(a, 0, sizeof *a);
     if (!installed)
-        return;
+        return NULL;
     void *mem = mmap(NULL, ALT_STACK_BYTES, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED)
-        return; /* no diagnosis on this thread; the fault still kills */
-    stack_t ss = {.ss_sp = mem, .ss_size = ALT_STACK_BYTES, .ss_flags = 0};
-    if (sigaltstack(&ss, &a->prev) != 0) {
+    return mem == MAP_FAILED ? NULL : mem; /* NULL: no diagnosis there; the fault still kills */
+}
+
+GORT__CORE void gort__guard_altstack_unmap(void *mem)
+{
+    if (mem)
         munmap(mem, ALT_STACK_BYTES);
+}
+
+GORT__CORE void gort__guard_thread_start(gort__altstack *a, void *mem)
+{
+    memset(a, 0, sizeof *a);
+    if (!mem)
         return;
-    }
-    a->mem = mem;
+    stack_t ss = {.ss_sp = mem, .ss_size = ALT_STACK_BYTES, .ss_flags = 0};
+    if (sigaltstack(&ss, &a->prev) == 0)
+        a->mem = mem;
 }
 
 GORT__CORE void gort__guard_thread_stop(gort__altstack *a)
@@ -173,6 +188,5 @@ GORT__CORE void gort__guard_thread_stop(gort__altstack *a)
     if (!a->mem)
         return;
     (void)sigaltstack(&a->prev, NULL);
-    munmap(a->mem, ALT_STACK_BYTES);
     a->mem = NULL;
 }

@@ -145,6 +145,8 @@ struct gort_loop {
     int          nspare;     /* how many, <= SPARE_TASKS_MAX */
     gort__slab   slabs[GORT__SLAB_KINDS]; /* promises and nodes made on the running
                                 thread (promise.c; running thread only) */
+    void        *altstack;   /* signal stack its runs install (guard.c; running thread
+                                only): mapped at the first run, unmapped by gort_loop_free */
 };
 
 enum { LOOP_OPEN = 0, LOOP_SHUTDOWN = 1, LOOP_FREED = 2 };
@@ -659,7 +661,9 @@ static int enter(gort_loop *loop, gort__m **m)
     int expect = 0;
     if (!atomic_compare_exchange_strong(&loop->running, &expect, 1))
         return GORT_EBUSY;
-    *m = gort__m_attach(loop->exec);
+    if (!loop->altstack)
+        loop->altstack = gort__guard_altstack_map();
+    *m = gort__m_attach(loop->exec, loop->altstack);
     if (!*m) {
         atomic_store(&loop->running, 0);
         return GORT_ENOMEM;
@@ -1030,6 +1034,8 @@ GORT_API void gort_loop_free(gort_loop *loop)
     for (size_t i = 0; i < loop->nheap; i++)
         free(loop->heap[i]);
     free(loop->heap);
+    gort__guard_altstack_unmap(loop->altstack);
+    loop->altstack = NULL;
     gort__exec *e = loop->exec;
     gort__lock_acquire(&e->lock);
     int fd = e->wake_fd;

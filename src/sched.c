@@ -1117,7 +1117,7 @@ GORT__CORE void gort__exec_run(gort__m *m, gort__g *g)
     atomic_fetch_sub(&gort__S.exec_busy, 1);
 }
 
-GORT__CORE gort__m *gort__m_attach(gort__exec *e)
+GORT__CORE gort__m *gort__m_attach(gort__exec *e, void *altstack)
 {
     gort__m *m = calloc(1, sizeof *m);
     if (!m)
@@ -1126,7 +1126,7 @@ GORT__CORE gort__m *gort__m_attach(gort__exec *e)
     m->thread = pthread_self();
     thread_stack_bounds(&m->g0);
     e->m = m;
-    gort__guard_thread_start(&m->alt);
+    gort__guard_thread_start(&m->alt, altstack);
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     return m;
@@ -1176,7 +1176,8 @@ GORT__CORE static void *mstart(void *arg)
     tls_m = m;
     atomic_fetch_add(&gort__S.threads, 1);
     thread_stack_bounds(&m->g0);
-    gort__guard_thread_start(&m->alt);
+    void *altstack = gort__guard_altstack_map(); /* for the thread's life */
+    gort__guard_thread_start(&m->alt, altstack);
     if (m->exec) {
         exec_loop(m);
         gort__lock_acquire(&gort__S.lock);
@@ -1192,6 +1193,7 @@ GORT__CORE static void *mstart(void *arg)
         schedule(m);
     }
     gort__guard_thread_stop(&m->alt);
+    gort__guard_altstack_unmap(altstack);
     tls_m = NULL;
     atomic_fetch_sub(&gort__S.threads, 1);
     return NULL;

@@ -1103,11 +1103,40 @@ static void overflow_child(void)
     _exit(12); /* survived */
 }
 
-static void check_overflow_death(const char *what)
+/* A host loop that embeds a gort loop (Node, asyncio) attaches its thread
+ * at every turn: the signal stack is the loop's, kept between turns, and the
+ * host's own is back in place after each. The overflow happens in a
+ * loop-bound goroutine at the third turn, with no host stack left to fall
+ * back on. */
+static void overflow_on_loop_child(void)
+{
+    static char host_stack[64 * 1024];
+    stack_t host = {.ss_sp = host_stack, .ss_size = sizeof host_stack}, now;
+    if (gort_init(NULL) != 0 || sigaltstack(&host, NULL) != 0)
+        _exit(10);
+    gort_loop *loop = gort_loop_new();
+    if (!loop)
+        _exit(11);
+    for (int turn = 0; turn < 2; turn++) {
+        if (gort_loop_run_once(loop, GORT_NOWAIT) < 0 || sigaltstack(NULL, &now) != 0)
+            _exit(12);
+        if (now.ss_sp != host_stack || now.ss_size != sizeof host_stack)
+            _exit(13); /* the host's alternate stack was not restored */
+    }
+    stack_t none = {.ss_flags = SS_DISABLE};
+    if (sigaltstack(&none, NULL) != 0) /* the diagnosis must come from gort's own */
+        _exit(14);
+    if (gort_loop_go_opts(loop, overflow_g, NULL, &ovf_opts) != 0)
+        _exit(14);
+    gort_loop_run_once(loop, GORT_NOWAIT);
+    _exit(15); /* survived */
+}
+
+static void check_overflow_death_in(void (*child)(void), const char *what)
 {
     int status = 0;
     static char err[16384];
-    CHECK_EQ(run_forked(overflow_child, &status, err, sizeof err), 0);
+    CHECK_EQ(run_forked(child, &status, err, sizeof err), 0);
     if (!T_SANITIZER) {
         /* gort's guard-page handler names the goroutine before it dies
          * (sanitizers own SIGSEGV and report the overflow themselves). */
@@ -1134,6 +1163,11 @@ static void check_overflow_death(const char *what)
     }
 }
 
+static void check_overflow_death(const char *what)
+{
+    check_overflow_death_in(overflow_child, what);
+}
+
 /* Unbounded recursion in a goroutine dies by SIGSEGV on the guard page. */
 TEST(stack_overflow_default_stack_segv)
 {
@@ -1153,6 +1187,15 @@ TEST(stack_overflow_custom_stack_segv)
     check_overflow_death("64 KiB stack");
     ovf_opts.stack_size = 1024 * 1024;
     check_overflow_death("1 MiB stack");
+}
+
+TEST(stack_overflow_on_an_embedded_loop_segv)
+{
+    if (T_ON_VALGRIND())
+        SKIP("valgrind reports the overflow itself");
+    gort_go_options_init(&ovf_opts);
+    ovf_opts.name = "on-loop";
+    check_overflow_death_in(overflow_on_loop_child, "loop-bound goroutine, third turn");
 }
 
 HARNESS_MAIN()
