@@ -157,6 +157,9 @@ struct gort__exec {
     _Atomic int live;        /* goroutines homed here that have not exited */
     gort_loop *loop;         /* the event loop this executor belongs to, or NULL */
     int        wake_fd;      /* (lock) eventfd written when work arrives, or 0 (loops) */
+    bool       fd_signalled; /* (lock) wake_fd written since the loop last drained it
+                                (gort_loop_run_once, under lock): later wakes skip the
+                                write; true exactly while the eventfd counter is > 0 */
     gort__exec *orphan_next; /* loop.c's list of executors orphaned by gort_loop_free */
 };
 

@@ -26,6 +26,8 @@
  *     rule). An idle loop sleeps on the executor's futex until the earliest
  *     deadline. When the loop is embedded (gort_loop_fd), an engine timer at
  *     the earliest deadline writes the eventfd instead, so the host loop wakes.
+ *     The eventfd is written once per burst: a wake finding it already
+ *     readable (exec->fd_signalled) writes nothing; run_once drains it.
  *   - I/O watchers: a pool goroutine per watch waits in the network poller
  *     (gort_fd_wait) and posts the callback to the loop, then waits until the
  *     loop has run it before polling again (the callback consumes the data).
@@ -713,14 +715,21 @@ GORT_API int gort_loop_run_once(gort_loop *loop, int64_t deadline)
     int err = enter(loop, &m);
     if (err)
         return err;
-    gort__lock_acquire(&loop->exec->lock);
-    int fd = loop->exec->wake_fd;
-    gort__lock_release(&loop->exec->lock);
-    if (fd > 0) {
+    /* Drained under the lock, so that fd_signalled stays true exactly
+     * while the eventfd is readable: a wake after this writes again (its
+     * work is then seen by this turn or the host's next call), one before
+     * it is consumed here and its work seen by this turn (pushed before the
+     * lock was taken). A host that reads the fd itself before calling in
+     * changes nothing: the read here then finds it empty. */
+    gort__exec *e = loop->exec;
+    gort__lock_acquire(&e->lock);
+    if (e->wake_fd > 0 && e->fd_signalled) {
         uint64_t drained;
-        ssize_t ignored = read(fd, &drained, sizeof drained); /* non-blocking eventfd */
+        ssize_t ignored = read(e->wake_fd, &drained, sizeof drained); /* non-blocking */
         (void)ignored;
+        e->fd_signalled = false;
     }
+    gort__lock_release(&e->lock);
     uint32_t seen = atomic_load_explicit(&loop->exec->signal, memory_order_acquire);
     bool ran = turn(loop);
     if (!ran && deadline != GORT_NOWAIT && has_work(loop)) {

@@ -393,10 +393,11 @@ GORT__CORE static void exec_wake_locked(gort__exec *e)
     if (atomic_load(&e->sleeping))
         gort__futex_wake(&e->signal, 1);
     int fd = e->wake_fd;
-    if (fd > 0) {
+    if (fd > 0 && !e->fd_signalled) {
         uint64_t one = 1; /* eventfd: readable until the loop drains it */
         ssize_t ignored = write(fd, &one, sizeof one);
         (void)ignored;
+        e->fd_signalled = true; /* a burst of wakes before the next turn: one write */
     }
 }
 

@@ -951,6 +951,77 @@ TEST(loop_fd_readable_on_post)
     teardown(loop);
 }
 
+/* Bursts: posts from a goroutine and a thread while the host turns the
+ * loop. The engine writes the fd once per burst, so every skipped write
+ * must be covered by a turn: the host below sleeps in poll() whenever
+ * run_once says nothing is pending, and reads the fd itself now and then
+ * (a host may), so a lost wake-up shows as a poll that never returns. */
+static _Atomic long g_burst_ran;
+static long g_burst_each;
+static gort_wg g_burst_wg = GORT_WG_INIT;
+static void burst_task(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_burst_ran, 1);
+}
+static void burst_post_all(void)
+{
+    for (long i = 0; i < g_burst_each; i++) {
+        while (gort_loop_post(g_loop, burst_task, NULL) == GORT_ENOMEM)
+            ;
+        if (i % 64 == 0)
+            gort_yield(); /* bursts of varying size, interleaved with turns */
+    }
+}
+static void burst_goroutine(void *arg)
+{
+    (void)arg;
+    burst_post_all();
+    gort_wg_done(&g_burst_wg);
+}
+static void *burst_thread(void *arg)
+{
+    (void)arg;
+    burst_post_all();
+    return NULL;
+}
+
+TEST(loop_fd_bursts_lose_no_wakeup)
+{
+    gort_loop *loop = setup();
+    g_loop = loop;
+    int fd = gort_loop_fd(loop);
+    CHECK(fd >= 0);
+    g_burst_each = scaled(20000, 2000);
+    atomic_store(&g_burst_ran, 0);
+    gort_wg_add(&g_burst_wg, 1);
+    CHECK_EQ(gort_go(burst_goroutine, NULL), 0);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, burst_thread, NULL), 0);
+    long total = 2 * g_burst_each, turns = 0;
+    int rc = 0;
+    while (atomic_load(&g_burst_ran) < total) {
+        if (rc == 0) {
+            CHECK_MSG(readable(fd, 5000 * (int)slow()),
+                      "lost wake-up: %ld of %ld tasks ran, the fd stays unreadable",
+                      atomic_load(&g_burst_ran), total);
+            if (++turns % 3 == 0) {
+                uint64_t drained;
+                ssize_t ignored = read(fd, &drained, sizeof drained);
+                (void)ignored;
+            }
+        }
+        rc = gort_loop_run_once(loop, GORT_NOWAIT);
+        CHECK_MSG(rc == 0 || rc == 1, "run_once: %d", rc);
+    }
+    pthread_join(th, NULL);
+    CHECK_EQ(gort_wg_wait_until(&g_burst_wg, hatch()), 0);
+    CHECK_EQ(gort_loop_run_once(loop, GORT_NOWAIT), 0);
+    CHECK_EQ(atomic_load(&g_burst_ran), total);
+    CHECK_MSG(!readable(fd, 0), "fd still readable after the loop went idle");
+    teardown(loop);
+}
+
 static int64_t g_fdt_fired;
 static void t_fdt(void *arg)
 {
