@@ -16,11 +16,24 @@
  *     queues and goroutines made runnable by threads without a P. Every 61st
  *     schedule a P looks at it first, so it cannot starve.
  *   - An M that finds its queues empty "spins": it steals half of a random
- *     victim's queue (4 passes over all Ps; the last pass also takes the
- *     victim's runnext and fires the victim's due timers). At most half of
- *     the busy Ps may have a spinning M, and with more Ps than CPUs a G
- *     readied onto the readier's own P starts none once as many Ms run
- *     goroutines as there are CPUs (wakep_local).
+ *     victim's queue (4 passes over all Ps; the last pass also fires the
+ *     victim's due timers and, after a short pause, takes its runnext —
+ *     unless the victim took runnext itself during the pause: it is
+ *     handing off to a partner, and stealing would split the pair across
+ *     CPUs). At most half of the busy Ps may have a spinning M.
+ *   - A spinner that found nothing but such a pair naps (spinner_nap)
+ *     instead of idling, still counted as spinning, so the pair's readies
+ *     wake nobody; work worth stealing wakes it at once (the kick in
+ *     wakep_spinner). Idling, it would be woken by the pair's next ready
+ *     every ~60 us: a futex wake paid by the pair, an IPI on a VM.
+ *   - With more Ps than CPUs (cpus_saturated): once as many Ms run
+ *     goroutines as there are CPUs, a G readied onto the readier's own P
+ *     starts no M (wakep_local), an M that runs out of work does not spin,
+ *     and a spinner that found work wakes no further spinner unless work
+ *     waits that only a spinner would find (orphan_work: the global queue,
+ *     timers nobody polls). Another M could only take a CPU from a running
+ *     one; queued goroutines wait for their P's M (at most a preemption
+ *     slice), as they would for a CPU from the OS.
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
  *     M, the "poller", sleeps only until the earliest timer of all Ps (in
  *     epoll instead when goroutines wait for I/O); the others sleep until
@@ -221,7 +234,8 @@ GORT__CORE static void fork_handler_install(void)
 #define GOID_BATCH 16
 
 static void wakep(void);
-static void wakep_local(void);
+static void wakep_local(gort__p *p);
+static int64_t earliest_timer(void);
 static void *mstart(void *arg);
 
 /* ---- M parking ----------------------------------------------------------- */
@@ -452,7 +466,7 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     else if (!(m && m->p))
         wakep();
     else if (gort__S.nprocs > 1)
-        wakep_local(); /* with one P, held by us, no P can be idle */
+        wakep_local(m->p); /* with one P, held by us, no P can be idle */
     return overflow;
 }
 
@@ -592,9 +606,43 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* Start a spinning M if there is an idle P and nobody spinning. */
-GORT__CORE static void wakep_spinner(void)
+/* With more Ps than CPUs: whether at least as many Ms other than `self`
+ * (the caller's own M when it holds a P and is not counted as spinning: 1,
+ * else 0) hold a P without spinning — run goroutines, as far as the
+ * scheduler can tell — as there are CPUs. Another M brought to life or kept
+ * spinning then could only take a CPU away from one of them: on this kind
+ * of machine a futex wake-up, an OS context switch each way (an IPI on a
+ * VM) and, worse, a time slice lost by a thread that may be in the middle
+ * of a channel operation or holding a lock the others wait for. Relaxed
+ * reads: a stale answer costs parallelism or a spin, never a wake-up (the
+ * callers only use it where the work is run anyway, see each). */
+GORT__CORE static bool cpus_saturated(int self)
 {
+    int nprocs = gort__S.nprocs;
+    if (nprocs <= gort__S.ncpu)
+        return false;
+    int running = nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
+                  atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) - self;
+    return running >= gort__S.ncpu;
+}
+
+/* Wake the napping spinner (spinner_nap), if any: there is work for it. */
+GORT__CORE static void napper_kick(void)
+{
+    if (atomic_load_explicit(&gort__S.napper, memory_order_relaxed) == NULL)
+        return;
+    gort__m *napper = atomic_exchange(&gort__S.napper, NULL);
+    if (napper)
+        mwake(napper);
+}
+
+/* Start a spinning M if there is an idle P and nobody spinning. kick: the
+ * work is worth stealing, so a napping spinner (which holds a P and counts
+ * as spinning) is woken to look now. */
+GORT__CORE static void wakep_spinner(bool kick)
+{
+    if (kick)
+        napper_kick();
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
     int zero = 0;
@@ -610,20 +658,18 @@ GORT__CORE static void wakep_spinner(void)
  *   - no StoreLoad fence: a stale read of npidle/nmspinning costs
  *     parallelism, never a lost wake-up (Go's ready/wakep have none);
  *   - with more Ps than CPUs, no new M once as many Ms run goroutines as
- *     there are CPUs: it could only take a CPU from one of them (a futex
- *     wake-up and an OS context switch each way, on a VM an IPI), and the
- *     work waits at most until our M gets to it. Go wakes one regardless;
- *     at 8 Ps on 2 CPUs that is where its time goes. */
-GORT__CORE static void wakep_local(void)
+ *     there are CPUs (cpus_saturated): the work waits at most until our M
+ *     gets to it. Go wakes one regardless; at 8 Ps on 2 CPUs that is where
+ *     its time goes. */
+GORT__CORE static void wakep_local(gort__p *p)
 {
     GORT__STAT(WAKEP);
-    int nprocs = gort__S.nprocs;
-    if (nprocs > gort__S.ncpu &&
-        nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
-                atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) >=
-            gort__S.ncpu)
+    if (cpus_saturated(0))
         return;
-    wakep_spinner();
+    /* Only runnext holds work: the G that just ran, or the one readied
+     * last, whose readier most likely parks next and hands off to it — no
+     * reason to wake a napper that sleeps beside exactly that pair. */
+    wakep_spinner(!gort__runq_ring_empty(&p->runq));
 }
 
 /* The same for work that only another M can pick up (the global queue, a
@@ -633,7 +679,7 @@ GORT__CORE static void wakep(void)
 {
     GORT__STAT(WAKEP);
     atomic_thread_fence(memory_order_seq_cst); /* publish work, then look */
-    wakep_spinner();
+    wakep_spinner(true);
 }
 
 /* Before accepting pool work (a goroutine, a timer): make sure the pool
@@ -669,11 +715,28 @@ GORT__CORE bool gort__mstart_retry(void)
     return true;
 }
 
+/* Work no running M is bound to find on its own: a goroutine on the global
+ * queue, or a timer armed in some heap while no poller sleeps for the
+ * timers (a busy M fires only its own P's timers). seq_cst loads: the
+ * caller has just decremented nmspinning (seq_cst), and whoever publishes
+ * such work fences and then reads nmspinning (wakep), so either it sees no
+ * spinner and wakes one itself, or we see its work here. */
+GORT__CORE static bool orphan_work(void)
+{
+    if (atomic_load(&gort__S.runq_size) > 0)
+        return true;
+    return atomic_load(&gort__S.poll_until) == INT64_MAX && earliest_timer() != INT64_MAX;
+}
+
 GORT__CORE static void reset_spinning(gort__m *m)
 {
     m->spinning = false;
-    if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1)
-        wakep(); /* we were the last spinner: let another look for more work */
+    /* We were the last spinner: let another look for more work — unless
+     * the CPUs are saturated (then it could only slow a running M down; the
+     * work it would steal sits on running Ps whose Ms run it) and nothing
+     * waits that only a spinner would find. */
+    if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1 && (!cpus_saturated(0) || orphan_work()))
+        wakep();
 }
 
 /* ---- timers glue --------------------------------------------------------- */
@@ -760,7 +823,9 @@ GORT__CORE static void short_pause(void)
     nanosleep(&ts, NULL);
 }
 
-GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
+/* *pair: some victim took its runnext itself during the pause (a hand-off
+ * pair runs there). */
+GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now, bool *pair)
 {
     gort__p *p = m->p;
     int n = gort__S.nprocs;
@@ -773,6 +838,7 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
             gort__p *victim = gort__S.allp[(start + (uint32_t)k) % (uint32_t)n];
             if (victim == p)
                 continue;
+            bool steal_next = last;
             if (last) {
                 check_timers(victim, now);
                 bool from_next;
@@ -780,10 +846,21 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
                 if (g)
                     return g; /* a victim's timer readied something onto our queue */
                 if (GORT__RLOAD(victim->m) &&
-                    atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed))
+                    atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed)) {
+                    uint32_t taken = GORT__RLOAD(victim->runq.next_taken);
                     short_pause();
+                    /* It took runnext meanwhile: it is handing off (a
+                     * ping-pong pair); what sits there now is the next
+                     * turn, which it runs itself in a moment. Stealing
+                     * it would split the pair across CPUs. */
+                    steal_next = GORT__RLOAD(victim->runq.next_taken) == taken;
+                    if (!steal_next) {
+                        GORT__STAT(STEAL_NEXT_SKIP);
+                        *pair = true;
+                    }
+                }
             }
-            gort__g *g = gort__runq_steal(&p->runq, &victim->runq, last);
+            gort__g *g = gort__runq_steal(&p->runq, &victim->runq, steal_next);
             if (g) {
                 GORT__STAT(STEAL);
                 return g;
@@ -791,6 +868,46 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
         }
     }
     return NULL;
+}
+
+/* A spinning M that found nothing to steal but a hand-off pair (a victim
+ * that took its own runnext during the pause) naps instead of giving up
+ * its P: given up, it would go to sleep, the pair's next ready would see
+ * an idle P and nobody spinning and wake it again (a futex wake-up paid by
+ * the pair, an IPI on a VM, every ~60 us: measured 2 370 wake-ups per 2M
+ * ping-pong round trips, +20% per round trip against no wake-up). Napping,
+ * it still counts as spinning, so the pair's readies start nobody; work
+ * worth stealing (a ready that leaves the ring non-empty, the global
+ * queue, a timer: wakep_spinner's kick) wakes it at once, and otherwise it
+ * looks again after SPINNER_NAP_NS or at the earliest timer. One napper at
+ * a time (gort__S.napper). Returns false if it did not nap (another M
+ * naps).
+ * The kick is Dekker's handshake for work published with a fence (wakep):
+ * the napper registers (seq_cst) and then re-checks the global queue and
+ * every ring (seq_cst loads); the producer publishes, fences and then reads
+ * napper. Work a wakep_local producer (no fence) published may wait out the
+ * nap: it sits on that producer's P, whose M runs it anyway. */
+#define SPINNER_NAP_NS (1 * GORT_MILLISECOND)
+
+GORT__CORE static bool spinner_nap(gort__m *m)
+{
+    gort__m *none = NULL;
+    atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong(&gort__S.napper, &none, m))
+        return false;
+    bool work = atomic_load(&gort__S.runq_size) > 0;
+    for (int i = 0; !work && i < gort__S.nprocs; i++)
+        work = !gort__runq_ring_empty(&gort__S.allp[i]->runq);
+    if (!work) {
+        int64_t until = gort_now() + SPINNER_NAP_NS, timer = earliest_timer();
+        GORT__STAT(NAP);
+        mpark(m, timer < until ? timer : until);
+    }
+    gort__m *self = m;
+    /* Fails if a kicker took us: its mwake may still come, and finds the
+     * next sleep of this M spurious, which every sleep tolerates. */
+    atomic_compare_exchange_strong(&gort__S.napper, &self, NULL);
+    return true;
 }
 
 /* Find a runnable goroutine for m (which holds a P on entry and on a
@@ -856,16 +973,23 @@ top:
         if ((g = gort__runq_get(&p->runq, &from_next)))
             return g;
     }
-    /* Spin only if fewer than half of the busy Ps have a spinning M. */
+    /* Spin only if fewer than half of the busy Ps have a spinning M, and,
+     * with more Ps than CPUs, only while fewer other Ms run goroutines than
+     * there are CPUs (a spinner then takes CPU time from them, see
+     * cpus_saturated; the work it could steal sits on their Ps, which they
+     * run). A spinner that was woken for work keeps looking. */
     int busy = gort__S.nprocs - atomic_load(&gort__S.npidle);
-    if (m->spinning || 2 * atomic_load(&gort__S.nmspinning) < busy) {
+    if (m->spinning || (2 * atomic_load(&gort__S.nmspinning) < busy && !cpus_saturated(1))) {
         if (!m->spinning) {
             m->spinning = true;
             atomic_fetch_add(&gort__S.nmspinning, 1);
         }
         GORT__STAT(SPIN);
-        if ((g = steal_work(m, &now)))
+        bool pair = false;
+        if ((g = steal_work(m, &now, &pair)))
             return g;
+        if (pair && spinner_nap(m))
+            goto top;
     }
 
     /* Nothing: give up the P. */
