@@ -16,6 +16,10 @@
  *     CAS to NULL. So the owner fills an empty slot with a plain
  *     store-release (nobody else can change an empty slot) and swaps a
  *     full one with an exchange.
+ *   - `next_taken` counts the owner's takes of runnext (owner-only store,
+ *     relaxed; thieves only compare two samples of it): a thief that sees
+ *     it move while it pauses before stealing runnext knows the owner is
+ *     handing off through runnext and leaves the slot alone (sched.c).
  * `head` and `tail` are free-running 32-bit counters; tail - head is the
  * length even across wrap-around.
  */
