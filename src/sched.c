@@ -20,20 +20,14 @@
  *     victim's due timers and, after a short pause, takes its runnext —
  *     unless the victim took runnext itself during the pause: it is
  *     handing off to a partner, and stealing would split the pair across
- *     CPUs). At most half of the busy Ps may have a spinning M.
+ *     CPUs). At most half of the busy Ps may have a spinning M, and with
+ *     more Ps than CPUs a G readied onto the readier's own P starts none
+ *     once as many Ms run goroutines as there are CPUs (wakep_local).
  *   - A spinner that found nothing but such a pair naps (spinner_nap)
  *     instead of idling, still counted as spinning, so the pair's readies
  *     wake nobody; work worth stealing wakes it at once (the kick in
  *     wakep_spinner). Idling, it would be woken by the pair's next ready
  *     every ~60 us: a futex wake paid by the pair, an IPI on a VM.
- *   - With more Ps than CPUs (cpus_saturated): once as many Ms run
- *     goroutines as there are CPUs, a G readied onto the readier's own P
- *     starts no M (wakep_local), an M that runs out of work does not spin,
- *     and a spinner that found work wakes no further spinner unless work
- *     waits that only a spinner would find (orphan_work: the global queue,
- *     timers nobody polls). Another M could only take a CPU from a running
- *     one; queued goroutines wait for their P's M (at most a preemption
- *     slice), as they would for a CPU from the OS.
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
  *     M, the "poller", sleeps only until the earliest timer of all Ps (in
  *     epoll instead when goroutines wait for I/O); the others sleep until
@@ -235,7 +229,6 @@ GORT__CORE static void fork_handler_install(void)
 
 static void wakep(void);
 static void wakep_local(gort__p *p);
-static int64_t earliest_timer(void);
 static void *mstart(void *arg);
 
 /* ---- M parking ----------------------------------------------------------- */
@@ -606,26 +599,6 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* With more Ps than CPUs: whether at least as many Ms other than `self`
- * (the caller's own M when it holds a P and is not counted as spinning: 1,
- * else 0) hold a P without spinning — run goroutines, as far as the
- * scheduler can tell — as there are CPUs. Another M brought to life or kept
- * spinning then could only take a CPU away from one of them: on this kind
- * of machine a futex wake-up, an OS context switch each way (an IPI on a
- * VM) and, worse, a time slice lost by a thread that may be in the middle
- * of a channel operation or holding a lock the others wait for. Relaxed
- * reads: a stale answer costs parallelism or a spin, never a wake-up (the
- * callers only use it where the work is run anyway, see each). */
-GORT__CORE static bool cpus_saturated(int self)
-{
-    int nprocs = gort__S.nprocs;
-    if (nprocs <= gort__S.ncpu)
-        return false;
-    int running = nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
-                  atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) - self;
-    return running >= gort__S.ncpu;
-}
-
 /* Wake the napping spinner (spinner_nap), if any: there is work for it. */
 GORT__CORE static void napper_kick(void)
 {
@@ -658,13 +631,18 @@ GORT__CORE static void wakep_spinner(bool kick)
  *   - no StoreLoad fence: a stale read of npidle/nmspinning costs
  *     parallelism, never a lost wake-up (Go's ready/wakep have none);
  *   - with more Ps than CPUs, no new M once as many Ms run goroutines as
- *     there are CPUs (cpus_saturated): the work waits at most until our M
- *     gets to it. Go wakes one regardless; at 8 Ps on 2 CPUs that is where
- *     its time goes. */
+ *     there are CPUs: it could only take a CPU from one of them (a futex
+ *     wake-up and an OS context switch each way, on a VM an IPI), and the
+ *     work waits at most until our M gets to it. Go wakes one regardless;
+ *     at 8 Ps on 2 CPUs that is where its time goes. */
 GORT__CORE static void wakep_local(gort__p *p)
 {
     GORT__STAT(WAKEP);
-    if (cpus_saturated(0))
+    int nprocs = gort__S.nprocs;
+    if (nprocs > gort__S.ncpu &&
+        nprocs - atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) -
+                atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) >=
+            gort__S.ncpu)
         return;
     /* Only runnext holds work: the G that just ran, or the one readied
      * last, whose readier most likely parks next and hands off to it — no
@@ -715,28 +693,11 @@ GORT__CORE bool gort__mstart_retry(void)
     return true;
 }
 
-/* Work no running M is bound to find on its own: a goroutine on the global
- * queue, or a timer armed in some heap while no poller sleeps for the
- * timers (a busy M fires only its own P's timers). seq_cst loads: the
- * caller has just decremented nmspinning (seq_cst), and whoever publishes
- * such work fences and then reads nmspinning (wakep), so either it sees no
- * spinner and wakes one itself, or we see its work here. */
-GORT__CORE static bool orphan_work(void)
-{
-    if (atomic_load(&gort__S.runq_size) > 0)
-        return true;
-    return atomic_load(&gort__S.poll_until) == INT64_MAX && earliest_timer() != INT64_MAX;
-}
-
 GORT__CORE static void reset_spinning(gort__m *m)
 {
     m->spinning = false;
-    /* We were the last spinner: let another look for more work — unless
-     * the CPUs are saturated (then it could only slow a running M down; the
-     * work it would steal sits on running Ps whose Ms run it) and nothing
-     * waits that only a spinner would find. */
-    if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1 && (!cpus_saturated(0) || orphan_work()))
-        wakep();
+    if (atomic_fetch_sub(&gort__S.nmspinning, 1) == 1)
+        wakep(); /* we were the last spinner: let another look for more work */
 }
 
 /* ---- timers glue --------------------------------------------------------- */
@@ -973,13 +934,9 @@ top:
         if ((g = gort__runq_get(&p->runq, &from_next)))
             return g;
     }
-    /* Spin only if fewer than half of the busy Ps have a spinning M, and,
-     * with more Ps than CPUs, only while fewer other Ms run goroutines than
-     * there are CPUs (a spinner then takes CPU time from them, see
-     * cpus_saturated; the work it could steal sits on their Ps, which they
-     * run). A spinner that was woken for work keeps looking. */
+    /* Spin only if fewer than half of the busy Ps have a spinning M. */
     int busy = gort__S.nprocs - atomic_load(&gort__S.npidle);
-    if (m->spinning || (2 * atomic_load(&gort__S.nmspinning) < busy && !cpus_saturated(1))) {
+    if (m->spinning || 2 * atomic_load(&gort__S.nmspinning) < busy) {
         if (!m->spinning) {
             m->spinning = true;
             atomic_fetch_add(&gort__S.nmspinning, 1);

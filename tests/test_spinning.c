@@ -2,13 +2,13 @@
  * test_spinning.c — the scheduler's spinning and wake-up policy (sched.c):
  * a spinning M that finds only a hand-off pair naps beside it instead of
  * idling (spinner_nap), a thief leaves a runnext that its owner keeps
- * taking, and with more Ps than CPUs no M is started or kept spinning once
- * as many Ms run goroutines as there are CPUs (cpus_saturated). Each test
- * checks through the public API that the policy costs no goroutine its
- * turn: work readied beside a pair gets another P while the pair runs,
- * timers fire beside a pair, and with 4 or 8 Ps every goroutine of a
- * turn-taking ring that never calls into gort gets to run (Go's
- * TestGoroutineParallelism with P = 4).
+ * taking, and with more Ps than CPUs a ready onto the readier's own P
+ * starts no M once as many Ms run goroutines as there are CPUs
+ * (wakep_local). Each test checks through the public API that the policy
+ * costs no goroutine its turn: work readied beside a pair gets another P
+ * while the pair runs, timers fire beside a pair, and with 4 or 8 Ps every
+ * goroutine of a turn-taking ring that never calls into gort gets to run
+ * (Go's TestGoroutineParallelism with P = 4).
  */
 #include "gort.h"
 #include "harness.h"
@@ -146,10 +146,11 @@ TEST(spinning_timers_fire_beside_a_pair)
 
 /* Go's TestGoroutineParallelism with its P = 4 (run at 4 and 8 Ps):
  * goroutine p may take step P*i+p only after the others took theirs, and
- * spins without calling into gort. With fewer CPUs than Ps the engine runs
- * only as many Ms as there are CPUs, so a goroutine left queued on a busy
- * P must get its turn through preemption; without async preemption
- * (TSan, valgrind) the ring cannot advance and the test is skipped. */
+ * spins without calling into gort. With fewer CPUs than Ps a goroutine may
+ * be left queued on a busy P (wakep_local starts no M then) and must get
+ * its turn from a thief or through preemption; without async preemption
+ * (TSan, valgrind) a ring left on one M cannot advance, so the test is
+ * skipped there. */
 enum { RING_N = 4, RING_ROUNDS = 3, RING_TRIES = 3 };
 static _Atomic uint32_t ring_x;
 static _Atomic int ring_abort;
