@@ -836,7 +836,7 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now, bool *pair)
  * its P: given up, it would go to sleep, the pair's next ready would see
  * an idle P and nobody spinning and wake it again (a futex wake-up paid by
  * the pair, an IPI on a VM, every ~60 us: measured 2 370 wake-ups per 2M
- * ping-pong round trips, +20% per round trip against no wake-up). Napping,
+ * ping-pong round trips, ~15% of the P=2 round trip). Napping,
  * it still counts as spinning, so the pair's readies start nobody; work
  * worth stealing (a ready that leaves the ring non-empty, the global
  * queue, a timer: wakep_spinner's kick) wakes it at once, and otherwise it
