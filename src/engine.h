@@ -211,6 +211,8 @@ typedef struct gort__sched {
     _Atomic(_Atomic uint32_t *) main_wait; /* gort_main's futex word (deadlock reports) */
     _Atomic int mstart_failed; /* 1: startm could not create a thread; sysmon retries */
     _Atomic int pool_started;  /* 1 once the pool has a thread (gort__pool_ensure_m) */
+    _Atomic(gort__m *) napper; /* a spinning M napping beside a hand-off pair (spinner_nap
+                                  in sched.c), or NULL: whoever takes it wakes it */
 } gort__sched;
 
 extern gort__sched gort__S;

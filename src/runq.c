@@ -47,10 +47,13 @@ GORT__CORE gort__g *gort__runq_set_next(gort__runq *q, gort__g *g)
 GORT__CORE gort__g *gort__runq_take_next(gort__runq *q)
 {
     gort__g *next = atomic_load_explicit(&q->runnext, RELAXED);
-    if (next && atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
-                                                        memory_order_acq_rel, RELAXED))
-        return next;
-    return NULL;
+    if (!next || !atomic_compare_exchange_strong_explicit(&q->runnext, &next, NULL,
+                                                         memory_order_acq_rel, RELAXED))
+        return NULL;
+    /* Only the owner writes the counter: no RMW needed (thieves only sample it). */
+    atomic_store_explicit(&q->next_taken, atomic_load_explicit(&q->next_taken, RELAXED) + 1,
+                          RELAXED);
+    return next;
 }
 
 GORT__CORE gort__g *gort__runq_get(gort__runq *q, bool *from_next)
@@ -129,6 +132,11 @@ GORT__CORE bool gort__runq_empty(gort__runq *q)
         if (tail == atomic_load_explicit(&q->tail, ACQUIRE))
             return head == tail && next == NULL;
     }
+}
+
+GORT__CORE bool gort__runq_ring_empty(gort__runq *q)
+{
+    return atomic_load_explicit(&q->head, ACQUIRE) == atomic_load_explicit(&q->tail, ACQUIRE);
 }
 
 GORT__CORE uint32_t gort__runq_len(gort__runq *q)

@@ -16,6 +16,10 @@
  *     CAS to NULL. So the owner fills an empty slot with a plain
  *     store-release (nobody else can change an empty slot) and swaps a
  *     full one with an exchange.
+ *   - `next_taken` counts the owner's takes of runnext (owner-only store,
+ *     relaxed; thieves only compare two samples of it): a thief that sees
+ *     it move while it pauses before stealing runnext knows the owner is
+ *     handing off through runnext and leaves the slot alone (sched.c).
  * `head` and `tail` are free-running 32-bit counters; tail - head is the
  * length even across wrap-around.
  */
@@ -30,6 +34,9 @@ typedef struct gort__runq {
     _Atomic uint32_t head;                       /* next slot to take; CAS by takers */
     _Atomic uint32_t tail;                       /* next slot to fill; owner only */
     _Atomic(gort__g *) runnext;                  /* run before the ring; NULL if empty */
+    _Atomic uint32_t next_taken;                 /* owner: +1 each time it takes runnext;
+                                                    thieves compare two reads to tell an
+                                                    owner handing off from a stuck one */
     _Atomic(gort__g *) ring[GORT__RUNQ_SIZE];    /* slots [head, tail) are live */
 } gort__runq;
 
@@ -45,7 +52,8 @@ gort__g *gort__runq_set_next(gort__runq *q, gort__g *g);
 /* Owner: take runnext, else the ring's head; NULL if empty.
  * *from_next tells which (a runnext G inherits the time slice). */
 gort__g *gort__runq_get(gort__runq *q, bool *from_next);
-/* Owner: take runnext only; NULL if empty (or a thief took it first). */
+/* Owner: take runnext only; NULL if empty (or a thief took it first).
+ * Counts the take in next_taken. */
 gort__g *gort__runq_take_next(gort__runq *q);
 /* Thief: move half of src (rounded up) into dst's ring (dst is the thief's
  * own, empty, queue) and return one of them to run; NULL if src had none.
@@ -54,6 +62,8 @@ gort__g *gort__runq_steal(gort__runq *dst, gort__runq *src, bool steal_next);
 /* Approximate emptiness, for the spinning protocol (reads head, tail and
  * runnext; may be stale by the time it returns). */
 bool gort__runq_empty(gort__runq *q);
+/* Whether the ring (runnext aside) is empty; approximate like the above. */
+bool gort__runq_ring_empty(gort__runq *q);
 uint32_t gort__runq_len(gort__runq *q);
 
 #endif

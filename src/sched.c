@@ -25,11 +25,18 @@
  *     atomic bounced between the cores on every spawn and exit: the chain
  *     shape at two Ps spent a third of its time there).
  *   - An M that finds its queues empty "spins": it steals half of a random
- *     victim's queue (4 passes over all Ps; the last pass also takes the
- *     victim's runnext and fires the victim's due timers). At most half of
- *     the busy Ps may have a spinning M, and with more Ps than CPUs a G
- *     readied onto the readier's own P starts none once as many Ms run
- *     goroutines as there are CPUs (wakep_local).
+ *     victim's queue (4 passes over all Ps; the last pass also fires the
+ *     victim's due timers and, after a short pause, takes its runnext —
+ *     unless the victim took runnext itself during the pause: it is
+ *     handing off to a partner, and stealing would split the pair across
+ *     CPUs). At most half of the busy Ps may have a spinning M, and with
+ *     more Ps than CPUs a G readied onto the readier's own P starts none
+ *     once as many Ms run goroutines as there are CPUs (wakep_local).
+ *   - A spinner that found nothing but such a pair naps (spinner_nap)
+ *     instead of idling, still counted as spinning, so the pair's readies
+ *     wake nobody; work worth stealing wakes it at once (the kick in
+ *     wakep_spinner). Idling, it would be woken by the pair's next ready
+ *     every ~60 us: a futex wake paid by the pair, an IPI on a VM.
  *   - An M that finds nothing releases its P and sleeps on a futex. One idle
  *     M, the "poller", sleeps only until the earliest timer of all Ps (in
  *     epoll instead when goroutines wait for I/O); the others sleep until
@@ -230,7 +237,7 @@ GORT__CORE static void fork_handler_install(void)
 #define GOID_BATCH 16
 
 static void wakep(void);
-static void wakep_local(void);
+static void wakep_local(gort__p *p);
 static void *mstart(void *arg);
 
 /* ---- M parking ----------------------------------------------------------- */
@@ -467,7 +474,7 @@ GORT__CORE static bool make_runnable(gort__g *g, bool next)
     else if (!(m && m->p))
         wakep();
     else if (gort__S.nprocs > 1)
-        wakep_local(); /* with one P, held by us, no P can be idle */
+        wakep_local(m->p); /* with one P, held by us, no P can be idle */
     return overflow;
 }
 
@@ -607,9 +614,23 @@ fail:
         atomic_fetch_sub(&gort__S.nmspinning, 1);
 }
 
-/* Start a spinning M if there is an idle P and nobody spinning. */
-GORT__CORE static void wakep_spinner(void)
+/* Wake the napping spinner (spinner_nap), if any: there is work for it. */
+GORT__CORE static void napper_kick(void)
 {
+    if (atomic_load_explicit(&gort__S.napper, memory_order_relaxed) == NULL)
+        return;
+    gort__m *napper = atomic_exchange(&gort__S.napper, NULL);
+    if (napper)
+        mwake(napper);
+}
+
+/* Start a spinning M if there is an idle P and nobody spinning. kick: the
+ * work is worth stealing, so a napping spinner (which holds a P and counts
+ * as spinning) is woken to look now. */
+GORT__CORE static void wakep_spinner(bool kick)
+{
+    if (kick)
+        napper_kick();
     if (atomic_load_explicit(&gort__S.npidle, memory_order_relaxed) == 0)
         return;
     int zero = 0;
@@ -629,7 +650,7 @@ GORT__CORE static void wakep_spinner(void)
  *     wake-up and an OS context switch each way, on a VM an IPI), and the
  *     work waits at most until our M gets to it. Go wakes one regardless;
  *     at 8 Ps on 2 CPUs that is where its time goes. */
-GORT__CORE static void wakep_local(void)
+GORT__CORE static void wakep_local(gort__p *p)
 {
     GORT__STAT(WAKEP);
     int nprocs = gort__S.nprocs;
@@ -638,7 +659,10 @@ GORT__CORE static void wakep_local(void)
                 atomic_load_explicit(&gort__S.nmspinning, memory_order_relaxed) >=
             gort__S.ncpu)
         return;
-    wakep_spinner();
+    /* Only runnext holds work: the G that just ran, or the one readied
+     * last, whose readier most likely parks next and hands off to it — no
+     * reason to wake a napper that sleeps beside exactly that pair. */
+    wakep_spinner(!gort__runq_ring_empty(&p->runq));
 }
 
 /* The same for work that only another M can pick up (the global queue, a
@@ -648,7 +672,7 @@ GORT__CORE static void wakep(void)
 {
     GORT__STAT(WAKEP);
     atomic_thread_fence(memory_order_seq_cst); /* publish work, then look */
-    wakep_spinner();
+    wakep_spinner(true);
 }
 
 /* Before accepting pool work (a goroutine, a timer): make sure the pool
@@ -775,7 +799,9 @@ GORT__CORE static void short_pause(void)
     nanosleep(&ts, NULL);
 }
 
-GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
+/* *pair: some victim took its runnext itself during the pause (a hand-off
+ * pair runs there). */
+GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now, bool *pair)
 {
     gort__p *p = m->p;
     int n = gort__S.nprocs;
@@ -788,6 +814,7 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
             gort__p *victim = gort__S.allp[(start + (uint32_t)k) % (uint32_t)n];
             if (victim == p)
                 continue;
+            bool steal_next = last;
             if (last) {
                 check_timers(victim, now);
                 bool from_next;
@@ -795,10 +822,21 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
                 if (g)
                     return g; /* a victim's timer readied something onto our queue */
                 if (GORT__RLOAD(victim->m) &&
-                    atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed))
+                    atomic_load_explicit(&victim->runq.runnext, memory_order_relaxed)) {
+                    uint32_t taken = GORT__RLOAD(victim->runq.next_taken);
                     short_pause();
+                    /* It took runnext meanwhile: it is handing off (a
+                     * ping-pong pair); what sits there now is the next
+                     * turn, which it runs itself in a moment. Stealing
+                     * it would split the pair across CPUs. */
+                    steal_next = GORT__RLOAD(victim->runq.next_taken) == taken;
+                    if (!steal_next) {
+                        GORT__STAT(STEAL_NEXT_SKIP);
+                        *pair = true;
+                    }
+                }
             }
-            gort__g *g = gort__runq_steal(&p->runq, &victim->runq, last);
+            gort__g *g = gort__runq_steal(&p->runq, &victim->runq, steal_next);
             if (g) {
                 GORT__STAT(STEAL);
                 return g;
@@ -806,6 +844,46 @@ GORT__CORE static gort__g *steal_work(gort__m *m, int64_t *now)
         }
     }
     return NULL;
+}
+
+/* A spinning M that found nothing to steal but a hand-off pair (a victim
+ * that took its own runnext during the pause) naps instead of giving up
+ * its P: given up, it would go to sleep, the pair's next ready would see
+ * an idle P and nobody spinning and wake it again (a futex wake-up paid by
+ * the pair, an IPI on a VM, every ~60 us: measured 2 370 wake-ups per 2M
+ * ping-pong round trips, ~15% of the P=2 round trip). Napping,
+ * it still counts as spinning, so the pair's readies start nobody; work
+ * worth stealing (a ready that leaves the ring non-empty, the global
+ * queue, a timer: wakep_spinner's kick) wakes it at once, and otherwise it
+ * looks again after SPINNER_NAP_NS or at the earliest timer. One napper at
+ * a time (gort__S.napper). Returns false if it did not nap (another M
+ * naps).
+ * The kick is Dekker's handshake for work published with a fence (wakep):
+ * the napper registers (seq_cst) and then re-checks the global queue and
+ * every ring (seq_cst loads); the producer publishes, fences and then reads
+ * napper. Work a wakep_local producer (no fence) published may wait out the
+ * nap: it sits on that producer's P, whose M runs it anyway. */
+#define SPINNER_NAP_NS (1 * GORT_MILLISECOND)
+
+GORT__CORE static bool spinner_nap(gort__m *m)
+{
+    gort__m *none = NULL;
+    atomic_store_explicit(&m->park, 0, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong(&gort__S.napper, &none, m))
+        return false;
+    bool work = atomic_load(&gort__S.runq_size) > 0;
+    for (int i = 0; !work && i < gort__S.nprocs; i++)
+        work = !gort__runq_ring_empty(&gort__S.allp[i]->runq);
+    if (!work) {
+        int64_t until = gort_now() + SPINNER_NAP_NS, timer = earliest_timer();
+        GORT__STAT(NAP);
+        mpark(m, timer < until ? timer : until);
+    }
+    gort__m *self = m;
+    /* Fails if a kicker took us: its mwake may still come, and finds the
+     * next sleep of this M spurious, which every sleep tolerates. */
+    atomic_compare_exchange_strong(&gort__S.napper, &self, NULL);
+    return true;
 }
 
 /* Find a runnable goroutine for m (which holds a P on entry and on a
@@ -879,8 +957,11 @@ top:
             atomic_fetch_add(&gort__S.nmspinning, 1);
         }
         GORT__STAT(SPIN);
-        if ((g = steal_work(m, &now)))
+        bool pair = false;
+        if ((g = steal_work(m, &now, &pair)))
             return g;
+        if (pair && spinner_nap(m))
+            goto top;
     }
 
     /* Nothing: give up the P. */

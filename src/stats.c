@@ -13,6 +13,7 @@ static const char *const stat_names[GORT__ST_N] = {
     [GORT__ST_MWAKE] = "mwake",           [GORT__ST_NEWM] = "newm",
     [GORT__ST_SPIN] = "spin",             [GORT__ST_STEAL] = "steal",
     [GORT__ST_STEAL_NEXT] = "steal_next", [GORT__ST_PAUSE] = "pause",
+    [GORT__ST_STEAL_NEXT_SKIP] = "steal_next_skip", [GORT__ST_NAP] = "nap",
     [GORT__ST_MPARK] = "mpark",           [GORT__ST_GPARK] = "gpark",
     [GORT__ST_HANDOFF] = "handoff",
     [GORT__ST_RUN_NEXT] = "run_next",     [GORT__ST_RUN_RING] = "run_ring",

@@ -30,6 +30,8 @@ enum {
     GORT__ST_STEAL,        /* steal_work returned a G */
     GORT__ST_STEAL_NEXT,   /* ... taken from a victim's runnext */
     GORT__ST_PAUSE,        /* short_pause before a runnext steal */
+    GORT__ST_STEAL_NEXT_SKIP, /* ... after which the victim had taken runnext itself */
+    GORT__ST_NAP,          /* a spinning M napped beside a hand-off pair (spinner_nap) */
     GORT__ST_MPARK,        /* an M released its P and slept */
     GORT__ST_GPARK,        /* a goroutine parked (committed) */
     GORT__ST_HANDOFF,      /* ... by switching straight to its P's runnext G (no g0) */
