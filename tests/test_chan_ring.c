@@ -8,7 +8,8 @@
  * Go's hand-off does); close is drained-then-closed while lock-free senders
  * race with it; the ring returns to lock-free mode once nobody waits; and a
  * party whose slot a stalled peer has reserved but not yet published waits
- * it out and completes with the right value.
+ * it out and completes with the right value. Filling a fresh ring faults
+ * each of its pages in once (FIRST TOUCH), not twice.
  *
  * White-box parts look at struct gort_chan through src/chan.h: the FROZEN
  * flag in `tail`, and the reference count that tells a blocked operation is
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static gort_chan *make_chan(size_t elem, size_t cap)
 {
@@ -555,6 +557,40 @@ TEST(ring_waits_out_a_stuck_receiver)
     CHECK_EQ(got, 42);
     CHECK(ring_thawed(s.c));
     gort_chan_release(s.c);
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* chan.c, FIRST TOUCH: every operation reads a stamp before it writes the
+ * slot; without the RMW on each page's first stamp, the read maps the zero
+ * page and the write faults a second time (plus a TLB shootdown), so a
+ * fresh ring's pages cost two faults each. */
+TEST(ring_fresh_pages_fault_once)
+{
+    if (T_SANITIZER || T_ON_VALGRIND())
+        SKIP("shadow memory and instrumentation fault pages of their own");
+    const size_t cap = (size_t)1 << 20;
+    gort_chan *c = gort_chan_make(sizeof(int64_t), cap);
+    CHECK(c != NULL);
+    long before = minor_faults();
+    for (int64_t i = 0; i < (int64_t)cap; i++)
+        CHECK_EQ(gort_chan_try_send(c, &i), 0);
+    long faults = minor_faults() - before;
+    long pages = (long)(cap * (sizeof(uint32_t) + sizeof(int64_t)) / 4096);
+    printf("    %zu sends into a fresh ring: %ld minor faults for %ld pages\n", cap, faults, pages);
+    CHECK_MSG(faults <= pages + pages / 4 + 64,
+              "%ld faults for %ld pages: fresh pages fault twice (read, then write)", faults, pages);
+    for (int64_t i = 0; i < (int64_t)cap; i++) {
+        int64_t v = -1;
+        CHECK_EQ(gort_chan_try_recv(c, &v), 0);
+        CHECK_EQ(v, i);
+    }
+    gort_chan_release(c);
 }
 
 HARNESS_MAIN()

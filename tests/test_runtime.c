@@ -30,16 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define T_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define T_SANITIZER 1
-#endif
-#endif
-#ifndef T_SANITIZER
-#define T_SANITIZER 0
-#endif
 
 #define NOINLINE __attribute__((noinline))
 #define MS GORT_MILLISECOND

@@ -4,7 +4,7 @@
  * pays only for what it calls and -Wunused stays quiet for the rest.
  *
  *   timing:      mono_ns, slow, scaled, hatch
- *   engine:      init_procs, no_async_preempt (+ T_ON_VALGRIND)
+ *   engine:      init_procs, no_async_preempt (+ T_ON_VALGRIND, T_SANITIZER)
  *   goroutines:  GCHECK / GCHECKF / CHECK_GOROUTINES (checks made off the
  *                test's thread), join_t (join point for a foreign thread),
  *                yield_until (join point for a goroutine)
@@ -61,6 +61,18 @@ static TU_UNUSED long long scaled(long long n, long long min)
     long long v = T_SCALE(n);
     return v < min ? min : v;
 }
+
+/* 1 in an ASan or TSan build (they own SIGSEGV and shadow memory). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define T_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define T_SANITIZER 1
+#endif
+#endif
+#ifndef T_SANITIZER
+#define T_SANITIZER 0
+#endif
 
 /* Like scaled(), for counts of goroutines spawned: ThreadSanitizer creates
  * and destroys a fiber (an mmap'd thread state) per goroutine, ~0.7 ms of
