@@ -404,7 +404,9 @@ GORT_API int  gort_loop_go_opts(gort_loop *loop, void (*fn)(void *), void *arg,
                                 const gort_go_options *opts);
 /* An fd that is readable whenever the loop has work to do (an eventfd), so
  * another event loop (asyncio, libuv, Node) can watch it and call
- * gort_loop_run_once(loop, GORT_NOWAIT). */
+ * gort_loop_run_once(loop, GORT_NOWAIT), which drains it. It is written
+ * once per burst of work: a host that reads it itself must call
+ * gort_loop_run_once after every such read. */
 GORT_API int  gort_loop_fd(gort_loop *loop);
 /* I/O readiness callbacks through the network poller: cb(fd, revents, arg)
  * runs on the loop each time fd becomes ready for events (GORT_POLLIN |
