@@ -135,17 +135,10 @@ GORT__CORE GORT__NOINLINE gort__m *gort__this_m(void)
     return tls_m;
 }
 
-/* The G this thread runs, for out-of-line functions of this file that use
- * it before they can park (the caveat above). */
-static inline gort__g *tls_current(void)
+GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
 {
     gort__m *m = tls_m;
     return m ? GORT__RLOAD(m->curg) : NULL;
-}
-
-GORT__CORE GORT__NOINLINE gort__g *gort__current(void)
-{
-    return tls_current();
 }
 
 /* ---- the lifecycle gate --------------------------------------------------- */
@@ -1741,9 +1734,9 @@ GORT__CORE GORT_API int gort_blocking(void (*fn)(void *), void *arg)
 
 /* ---- preemption ----------------------------------------------------------- */
 
-GORT__CORE GORT__NOINLINE void gort__preempt_point(void)
+GORT__CORE void gort__preempt_point(void)
 {
-    gort__g *g = tls_current(); /* every channel call: no second call */
+    gort__g *g = gort__current();
     if (g && GORT__RLOAD(g->preempt) && g->nopreempt == 0 && !GORT__RLOAD(g->in_syscall) &&
         gort__tls_locks == 0)
         gort_yield();
