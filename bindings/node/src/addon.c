@@ -135,6 +135,34 @@ void genv_kick(genv *e)
         e->drain_queued = true;
 }
 
+/* Run fn(e, arg) from libuv as Node runs a callback: in a handle scope and
+ * a callback scope of the env's async resource, whose closing runs
+ * nextTicks and microtasks. false: the scopes could not be opened (fn did
+ * not run). The env must be alive. */
+static bool in_callback_scope(genv *e, void (*fn)(genv *e, void *arg), void *arg)
+{
+    napi_env env = e->env;
+    napi_handle_scope hs;
+    napi_callback_scope cs;
+    napi_value res;
+    if (napi_open_handle_scope(env, &hs) != napi_ok)
+        return false;
+    bool ran = napi_get_reference_value(env, e->resource, &res) == napi_ok &&
+               napi_open_callback_scope(env, res, e->actx, &cs) == napi_ok;
+    if (ran) {
+        fn(e, arg);
+        napi_close_callback_scope(env, cs); /* runs nextTicks and microtasks */
+    }
+    napi_close_handle_scope(env, hs);
+    return ran;
+}
+
+static void drive_in_scope(genv *e, void *arg)
+{
+    (void)arg;
+    drive(e);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     (void)status;
@@ -142,18 +170,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     genv *e = h->data;
     if (e->dead)
         return;
-    napi_env env = e->env;
-    napi_handle_scope hs;
-    napi_callback_scope cs;
-    napi_value res;
-    if (napi_open_handle_scope(env, &hs) != napi_ok)
-        return;
-    if (napi_get_reference_value(env, e->resource, &res) == napi_ok &&
-        napi_open_callback_scope(env, res, e->actx, &cs) == napi_ok) {
-        drive(e);
-        napi_close_callback_scope(env, cs); /* runs nextTicks and microtasks */
-    }
-    napi_close_handle_scope(env, hs);
+    (void)in_callback_scope(e, drive_in_scope, NULL);
 }
 
 /* Orphaned fn.async calls (see native.c's acall): every ORPHAN_POLL_MS
@@ -164,29 +181,20 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 static void orphan_timer_closed(uv_handle_t *h);
 
+static void poll_orphans_in_scope(genv *e, void *left)
+{
+    *(bool *)left = native_poll_orphans(e);
+    drive(e); /* the gort.Promises they settled react now */
+}
+
 static void on_orphan_timer(uv_timer_t *t)
 {
     genv *e = t->data;
     bool left;
-    if (e->dead) {
+    if (e->dead)
         left = native_poll_orphans(e);
-    } else {
-        napi_env env = e->env;
-        napi_handle_scope hs;
-        napi_callback_scope cs;
-        napi_value res;
-        if (napi_open_handle_scope(env, &hs) != napi_ok)
-            return;
-        if (napi_get_reference_value(env, e->resource, &res) != napi_ok ||
-            napi_open_callback_scope(env, res, e->actx, &cs) != napi_ok) {
-            napi_close_handle_scope(env, hs);
-            return;
-        }
-        left = native_poll_orphans(e);
-        drive(e); /* the gort.Promises they settled react now */
-        napi_close_callback_scope(env, cs);
-        napi_close_handle_scope(env, hs);
-    }
+    else if (!in_callback_scope(e, poll_orphans_in_scope, &left))
+        return; /* no scope this time: the timer polls again */
     if (left)
         return;
     uv_timer_stop(t);
