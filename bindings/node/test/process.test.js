@@ -157,22 +157,16 @@ test('workers started and terminated in sequence leave no gort loop, fd or memor
   assert.ok(m.rssMiB < 48, `RSS grew ${m.rssMiB} MiB over 60 workers`);
 });
 
-test('workers terminated while fn.async calls read their Buffers: no crash, the teardown waits for the calls', T, () => {
+// Start n workers one after another, each running workerSrc (which posts a
+// message once its calls are in flight), and terminate each: the process
+// must end normally and print ok.
+function terminateWorkers(workerSrc, n) {
   const r = node(`
     const { Worker } = require('worker_threads');
     const src = \`
-      const gort = require(${MOD.replace(/\\/g, '\\\\')});
-      const { parentPort } = require('worker_threads');
-      const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
-      const usleep = gort.native('libc.so.6').func('int usleep(unsigned int)');
-      // big Buffers are mmap'ed: read after the env freed them, they fault
-      const bufs = Array.from({ length: 8 }, (_, i) => Buffer.alloc(4 << 20, i));
-      for (let r = 0; r < 2; r++) for (const b of bufs) crc32.async(0, b, b.length);
-      for (let i = 0; i < 4; i++) usleep.async(20000); // no JS memory: not waited for
-      parentPort.postMessage('up');
-    \`;
+${workerSrc}    \`;
     (async () => {
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < ${n}; i++) {
         const w = new Worker(src, { eval: true });
         await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
         await w.terminate();
@@ -182,6 +176,20 @@ test('workers terminated while fn.async calls read their Buffers: no crash, the 
   assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
   assert.strictEqual(r.status, 0, r.stderr.slice(-2000));
   assert.strictEqual(r.stdout.trim(), 'ok');
+}
+
+test('workers terminated while fn.async calls read their Buffers: no crash, the teardown waits for the calls', T, () => {
+  terminateWorkers(`
+      const gort = require(${MOD.replace(/\\/g, '\\\\')});
+      const { parentPort } = require('worker_threads');
+      const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
+      const usleep = gort.native('libc.so.6').func('int usleep(unsigned int)');
+      // big Buffers are mmap'ed: read after the env freed them, they fault
+      const bufs = Array.from({ length: 8 }, (_, i) => Buffer.alloc(4 << 20, i));
+      for (let r = 0; r < 2; r++) for (const b of bufs) crc32.async(0, b, b.length);
+      for (let i = 0; i < 4; i++) usleep.async(20000); // no JS memory: not waited for
+      parentPort.postMessage('up');
+`, 8);
 });
 
 test('process.exit() with fn.async calls in flight exits cleanly with its code', T, () => {
@@ -219,9 +227,7 @@ test('fn.async whose reaction cannot be registered still settles with its result
 });
 
 test('workers terminated with orphaned fn.async calls on their Buffers: the teardown waits for them and ends', T, () => {
-  const r = node(`
-    const { Worker } = require('worker_threads');
-    const src = \`
+  terminateWorkers(`
       const gort = require(${MOD.replace(/\\/g, '\\\\')});
       require(${NATIVE.replace(/\\/g, '\\\\')})._failThen(1000);
       const { parentPort } = require('worker_threads');
@@ -229,16 +235,5 @@ test('workers terminated with orphaned fn.async calls on their Buffers: the tear
       const bufs = Array.from({ length: 8 }, (_, i) => Buffer.alloc(4 << 20, i));
       for (const b of bufs) crc32.async(0, b, b.length);
       parentPort.postMessage('up');
-    \`;
-    (async () => {
-      for (let i = 0; i < 4; i++) {
-        const w = new Worker(src, { eval: true });
-        await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
-        await w.terminate();
-      }
-      console.log('ok');
-    })();`);
-  assert.strictEqual(r.signal, null, r.stderr.slice(-2000));
-  assert.strictEqual(r.status, 0, r.stderr.slice(-2000));
-  assert.strictEqual(r.stdout.trim(), 'ok');
+`, 4);
 });
