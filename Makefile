@@ -154,7 +154,7 @@ bench: build
 	@if [ -f $(BUILD_DIR)/lua/gort.lua ]; then echo "== Lua binding benchmarks"; \
 	    LUA_PATH="$(BUILD_DIR)/lua/?.lua;;" LUA_CPATH="$(BUILD_DIR)/lua/?.so;;" lua5.4 bench/lua/bench.lua; fi
 	@mkdir -p build/node-demo && cd build/node-demo && npm install --no-audit --no-fund --no-save --silent ../../bindings/node piscina@4
-	NODE_PATH=build/node-demo/node_modules node bench/node/binding.js
+	NODE_PATH=build/node-demo/node_modules node --expose-gc bench/node/binding.js
 
 clean:
 	rm -rf build

@@ -406,7 +406,8 @@ GORT_API int  gort_loop_go_opts(gort_loop *loop, void (*fn)(void *), void *arg,
  * another event loop (asyncio, libuv, Node) can watch it and call
  * gort_loop_run_once(loop, GORT_NOWAIT), which drains it. It is written
  * once per burst of work: a host that reads it itself must call
- * gort_loop_run_once after every such read. */
+ * gort_loop_run_once after every such read. It may be readable once with
+ * nothing to do (a write that landed just after a turn ran its work). */
 GORT_API int  gort_loop_fd(gort_loop *loop);
 /* I/O readiness callbacks through the network poller: cb(fd, revents, arg)
  * runs on the loop each time fd becomes ready for events (GORT_POLLIN |

@@ -66,6 +66,9 @@ struct gort__g {
     size_t      slot_size;
     uint8_t     guarded;      /* 1: a PROT_NONE guard page protects the bottom */
     uint8_t     default_size; /* 1: slab slot of the default size (cacheable) */
+    uint8_t     from_pool;    /* 1: taken from the shared pool by a spawner without a
+                                 P (a foreign thread); it goes back there at exit, not
+                                 into the exiting M's P cache (sched.c, g_free) */
     uintptr_t   lowest_sp;    /* lowest saved sp seen since spawn (trimming) */
     unsigned    vg_stack_id;  /* Valgrind's id for the registered stack */
     void       *gls[GORT__GLS_INLINE]; /* goroutine-local values, keys 0..3 */
@@ -157,9 +160,17 @@ struct gort__exec {
     _Atomic int live;        /* goroutines homed here that have not exited */
     gort_loop *loop;         /* the event loop this executor belongs to, or NULL */
     int        wake_fd;      /* (lock) eventfd written when work arrives, or 0 (loops) */
-    bool       fd_signalled; /* (lock) wake_fd written since the loop last drained it
-                                (gort_loop_run_once, under lock): later wakes skip the
-                                write; true exactly while the eventfd counter is > 0 */
+    bool       fd_signalled; /* (lock) a wake claimed the eventfd write since the loop
+                                last drained it (gort_loop_run_once, under lock): later
+                                wakes skip the write */
+    bool       fd_late_write; /* (lock) the last drain ran while a wake-up was still
+                                making its calls: its write may have landed after the
+                                read, so the next drain reads again. The eventfd counter
+                                is > 0 only while this or fd_signalled is true */
+    _Atomic int wakers;      /* wake-ups decided under lock whose system calls (futex
+                                wake, eventfd write) have not returned yet: the executor
+                                is not freed nor its eventfd closed before this is 0
+                                (sched.c, "WAKE-UPS") */
     gort__exec *orphan_next; /* loop.c's list of executors orphaned by gort_loop_free */
 };
 
@@ -227,10 +238,22 @@ gort__m *gort__m_attach(gort__exec *e, void *altstack); /* make the caller an ex
                                                              that signal stack (may be NULL); NULL: ENOMEM */
 void     gort__m_detach(gort__m *m);
 gort__g *gort__exec_take(gort__exec *e);  /* next runnable goroutine, or NULL */
-/* The executor's queue is empty; checked under its lock (see exec_wake_locked). */
+/* The executor's queue is empty; checked under its lock (see sched.c, "WAKE-UPS"). */
 bool     gort__exec_idle(gort__exec *e);
 void     gort__exec_run(gort__m *m, gort__g *g); /* run g until it blocks or ends */
 void     gort__exec_wake(gort__exec *e);  /* signal the executor's thread */
+/* The same in two halves, for a caller that must decide the wake-up under
+ * a lock of its own (loop.c's inbox_lock) but should not make system calls
+ * under it: begin (takes e->lock) decides, end (no lock held) delivers. */
+typedef struct gort__exec_wakeup {
+    int  fd;    /* eventfd to write, or 0 */
+    bool futex; /* the thread sleeps on the futex word: wake it */
+} gort__exec_wakeup;
+gort__exec_wakeup gort__exec_wake_begin(gort__exec *e);
+void     gort__exec_wake_end(gort__exec *e, gort__exec_wakeup w);
+/* Wait until no decided wake-up is still making its system calls (before
+ * freeing e or closing its eventfd). */
+void     gort__exec_quiesce(gort__exec *e);
 /* Sleep on the executor's futex word until it differs from `seen` or the
  * deadline (pairs with the waker's check of `sleeping`). */
 void     gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline);

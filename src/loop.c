@@ -286,11 +286,13 @@ static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg
     atomic_fetch_add(&loop->pending, 1);
     if (micro)
         atomic_fetch_add(&loop->inbox_micro, 1);
-    /* Under inbox_lock: see queues_empty. Also from the loop's own thread:
-     * bumping the word keeps a turn that is about to sleep from missing it
-     * (no syscall then: nobody is asleep). */
-    gort__exec_wake(loop->exec);
+    /* Decided under inbox_lock: see queues_empty. Also from the loop's own
+     * thread: bumping the word keeps a turn that is about to sleep from
+     * missing it (no syscall then: nobody is asleep). Delivered after it. */
+    gort__exec *e = loop->exec;
+    gort__exec_wakeup w = gort__exec_wake_begin(e);
     gort__lock_release(&loop->inbox_lock);
+    gort__exec_wake_end(e, w);
     return 0;
 }
 
@@ -497,8 +499,10 @@ static int64_t set_timer(gort_loop *loop, int64_t delay, int64_t period, gort_ta
     }
     if (tls_loop != loop) {
         gort__lock_acquire(&loop->inbox_lock); /* it may sleep past the new deadline */
-        gort__exec_wake(loop->exec);
+        gort__exec *e = loop->exec;
+        gort__exec_wakeup w = gort__exec_wake_begin(e);
         gort__lock_release(&loop->inbox_lock);
+        gort__exec_wake_end(e, w);
     }
     return id;
 }
@@ -640,8 +644,10 @@ static void idle_wait(gort_loop *loop, uint32_t seen, int64_t deadline)
 }
 
 /* Under inbox_lock and (inside gort__exec_idle) the executor's lock: every
- * poster and readier wakes the loop while holding one of them, so once this
- * says "empty" no other thread is still touching the loop. */
+ * poster and readier decides its wake-up while holding one of them, so once
+ * this says "empty" no other thread is still touching the loop (the
+ * wake-up's system calls, made after, touch only the executor, which
+ * gort_loop_free quiesces before freeing it or closing its eventfd). */
 static bool queues_empty(gort_loop *loop)
 {
     gort__lock_acquire(&loop->inbox_lock);
@@ -715,19 +721,26 @@ GORT_API int gort_loop_run_once(gort_loop *loop, int64_t deadline)
     int err = enter(loop, &m);
     if (err)
         return err;
-    /* Drained under the lock, so that fd_signalled stays true exactly
-     * while the eventfd is readable: a wake after this writes again (its
-     * work is then seen by this turn or the host's next call), one before
-     * it is consumed here and its work seen by this turn (pushed before the
-     * lock was taken). A host that reads the fd itself before calling in
-     * changes nothing: the read here then finds it empty. */
+    /* Drained under the lock (no wake can be decided meanwhile), so that
+     * the eventfd is readable only while fd_signalled or fd_late_write is
+     * true: a wake after this writes again (its work is then seen by this
+     * turn or the host's next call), one decided before it is consumed here
+     * and its work seen by this turn (pushed before the lock was taken). A
+     * wake-up decided before but still making its calls (wakers > 0, sched.c
+     * "WAKE-UPS") may write after the read: then the next drain reads again
+     * (a late write costs the host one spurious wake-up; never is the fd
+     * left readable with nobody to drain it). The count is read before the read: 0 there means every
+     * decided write has landed. A host that reads the fd itself before
+     * calling in changes nothing: the read here then finds it empty. */
     gort__exec *e = loop->exec;
     gort__lock_acquire(&e->lock);
-    if (e->wake_fd > 0 && e->fd_signalled) {
+    if (e->wake_fd > 0 && (e->fd_signalled || e->fd_late_write)) {
+        bool in_flight = atomic_load_explicit(&e->wakers, memory_order_acquire) != 0;
         uint64_t drained;
         ssize_t ignored = read(e->wake_fd, &drained, sizeof drained); /* non-blocking */
         (void)ignored;
         e->fd_signalled = false;
+        e->fd_late_write = in_flight;
     }
     gort__lock_release(&e->lock);
     uint32_t seen = atomic_load_explicit(&loop->exec->signal, memory_order_acquire);
@@ -796,9 +809,12 @@ GORT_API void gort_loop_unref(gort_loop *loop)
         return;
     }
     gort__lock_acquire(&loop->inbox_lock); /* see queues_empty */
+    gort__exec *e = loop->exec;
+    gort__exec_wakeup w = {.fd = 0, .futex = false};
     if (atomic_fetch_sub(&loop->pending, 1) == 1 && atomic_load(&loop->closed) != LOOP_FREED)
-        gort__exec_wake(loop->exec); /* run may now return (a freed loop has no exec) */
+        w = gort__exec_wake_begin(e); /* run may now return (a freed loop has no exec) */
     gort__lock_release(&loop->inbox_lock);
+    gort__exec_wake_end(e, w);
 }
 
 GORT_API int gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg)
@@ -900,10 +916,13 @@ out:;
     gort_loop *loop = w->loop;
     watch_unref(w);
     gort__lock_acquire(&loop->inbox_lock);
+    gort__exec *e = loop->exec;
+    gort__exec_wakeup wake = {.fd = 0, .futex = false};
     if (atomic_fetch_sub(&loop->pending, 1) == 1)
-        gort__exec_wake(loop->exec);
+        wake = gort__exec_wake_begin(e);
     atomic_fetch_sub(&loop->watchers, 1);
     gort__lock_release(&loop->inbox_lock);
+    gort__exec_wake_end(e, wake); /* e outlives us: gort_loop_free quiesces it */
 }
 
 GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg)
@@ -1048,9 +1067,10 @@ GORT_API void gort_loop_free(gort_loop *loop)
     gort__exec *e = loop->exec;
     gort__lock_acquire(&e->lock);
     int fd = e->wake_fd;
-    e->wake_fd = 0; /* nobody writes it any more */
+    e->wake_fd = 0; /* no wake decided from here on writes it */
     e->loop = NULL;
     gort__lock_release(&e->lock);
+    gort__exec_quiesce(e); /* nor one decided before (it may be writing it now) */
     if (fd > 0)
         close(fd);
     if (gort_initialized() && atomic_load(&e->live) > 0) {
@@ -1107,6 +1127,7 @@ void gort__loops_shutdown(void)
     gort__lock_acquire(&loops_lock);
     for (gort__exec *e = orphans, *next; e; e = next) {
         next = e->orphan_next;
+        gort__exec_quiesce(e); /* readying its goroutines may still be waking it */
         free(e);
     }
     orphans = NULL;

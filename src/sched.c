@@ -373,7 +373,7 @@ GORT__CORE static bool runqput(gort__p *p, gort__g *g, bool next)
 /* ---- executors of pinned goroutines -------------------------------------- */
 
 GORT__CORE static gort__g *exec_pop(gort__exec *e);
-GORT__CORE static void exec_wake_locked(gort__exec *e);
+GORT__CORE static gort__exec_wakeup exec_wake_decide_locked(gort__exec *e);
 
 GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
 {
@@ -384,35 +384,75 @@ GORT__CORE static void exec_push(gort__exec *e, gort__g *g)
     else
         e->head = g;
     e->tail = g;
-    exec_wake_locked(e);
+    gort__exec_wakeup w = exec_wake_decide_locked(e);
     gort__lock_release(&e->lock);
+    gort__exec_wake_end(e, w);
 }
 
-/* e->lock held: waking under the lock orders the wake before anything the
- * woken side does after taking the lock (a loop's exit check does), so a
- * waker never touches an executor whose loop has returned and been freed. */
-GORT__CORE static void exec_wake_locked(gort__exec *e)
+/* WAKE-UPS are decided under e->lock and delivered after it. The decision
+ * (bump the futex word, see whether the thread sleeps, claim the eventfd
+ * write) must be under the lock: the loop's exit check and its eventfd
+ * drain read the same state under it. The system calls must not be: the
+ * woken thread takes this lock (and a poster's inbox_lock) first thing,
+ * and on a busy machine the kernel often runs it on the waker's CPU at
+ * once, preempting the waker inside its critical section — the woken
+ * thread then spins on, and sleeps for, a lock whose holder cannot run
+ * (measured on 2 CPUs with both computing: the Node addon's JS thread spent
+ * a third of its loop time in gort__lock_acquire behind settling Ms).
+ * Lifetime: a decided wake-up counts in e->wakers until its calls return;
+ * whoever frees the executor or closes its eventfd first waits for that
+ * count to reach 0 (gort__exec_quiesce), so the calls outside the lock
+ * never touch freed memory or a reused descriptor. */
+GORT__CORE static gort__exec_wakeup exec_wake_decide_locked(gort__exec *e)
 {
     /* Dekker with gort__exec_sleep: bump the word, then look for a sleeper;
      * the sleeper announces itself, then futex-waits on the word. seq_cst on
      * both sides: one of them sees the other. */
+    gort__exec_wakeup w = {.fd = 0, .futex = false};
     atomic_fetch_add(&e->signal, 1);
-    if (atomic_load(&e->sleeping))
-        gort__futex_wake(&e->signal, 1);
-    int fd = e->wake_fd;
-    if (fd > 0 && !e->fd_signalled) {
-        uint64_t one = 1; /* eventfd: readable until the loop drains it */
-        ssize_t ignored = write(fd, &one, sizeof one);
-        (void)ignored;
-        e->fd_signalled = true; /* a burst of wakes before the next turn: one write */
+    w.futex = atomic_load(&e->sleeping) != 0;
+    if (e->wake_fd > 0 && !e->fd_signalled) {
+        w.fd = e->wake_fd;
+        e->fd_signalled = true; /* a burst of wakes before the next drain: one write */
     }
+    if (w.futex || w.fd)
+        atomic_fetch_add_explicit(&e->wakers, 1, memory_order_relaxed); /* under the lock */
+    return w;
+}
+
+GORT__CORE gort__exec_wakeup gort__exec_wake_begin(gort__exec *e)
+{
+    gort__lock_acquire(&e->lock);
+    gort__exec_wakeup w = exec_wake_decide_locked(e);
+    gort__lock_release(&e->lock);
+    return w;
+}
+
+GORT__CORE void gort__exec_wake_end(gort__exec *e, gort__exec_wakeup w)
+{
+    if (!w.futex && !w.fd)
+        return;
+    if (w.futex)
+        gort__futex_wake(&e->signal, 1);
+    if (w.fd) {
+        uint64_t one = 1; /* eventfd: readable until the loop drains it */
+        ssize_t ignored = write(w.fd, &one, sizeof one);
+        (void)ignored;
+    }
+    /* Last touch of e. Release: a drain or free that sees the count drop
+     * also sees the write done. */
+    atomic_fetch_sub_explicit(&e->wakers, 1, memory_order_release);
 }
 
 GORT__CORE void gort__exec_wake(gort__exec *e)
 {
-    gort__lock_acquire(&e->lock);
-    exec_wake_locked(e);
-    gort__lock_release(&e->lock);
+    gort__exec_wake_end(e, gort__exec_wake_begin(e));
+}
+
+GORT__CORE void gort__exec_quiesce(gort__exec *e)
+{
+    while (atomic_load_explicit(&e->wakers, memory_order_acquire) != 0)
+        sched_yield(); /* a waker between its decision and the end of a system call */
 }
 
 GORT__CORE void gort__exec_sleep(gort__exec *e, uint32_t seen, int64_t deadline)
@@ -1416,7 +1456,12 @@ GORT__CORE static void g_free(gort__m *m, gort__g *g)
     }
     gort__slot_trim(g);
     gort__p *p = m->p;
-    if (!p) {
+    if (!p || g->from_pool) {
+        /* A foreign thread's goroutine gives its slot back where that
+         * thread takes slots from: kept in this P's cache, out of its
+         * reach, it would be replaced by a fresh one (a madvise and page
+         * faults; measured: nearly every fn.async call of the Node crc32
+         * benchmark built a new slot, 8 slabs for 576 calls). */
         gort__slot_free(g);
         return;
     }
@@ -1452,6 +1497,7 @@ GORT__CORE static gort__g *g_alloc(gort__p *p, size_t slot_size)
         if (!g)
             return NULL;
     }
+    g->from_pool = !p;
     if (!g->listed)
         allg_add(g);
 #ifdef GORT__TSAN
@@ -2133,6 +2179,8 @@ GORT__CORE GORT_API void gort_shutdown(void)
     gort__sysmon_stop();
     for (gort__m *m = allm, *next; m; m = next) {
         next = m->alllink;
+        if (m->exec)
+            gort__exec_quiesce(m->exec); /* a foreign thread may still be waking it */
         free(m->exec);
         free(m);
     }

@@ -406,6 +406,52 @@ TEST(spawn_from_foreign_threads)
     free(g_flags);
 }
 
+/* A foreign thread spawning rounds of goroutines that run and exit on the
+ * pool (Node's JS thread issuing fn.async calls, a Python thread calling
+ * gort.blocking): their stack slots must come back to it. Each goroutine
+ * records the address of a local (which identifies its slot); over many
+ * rounds the distinct slots stay near one round's worth, where slots kept
+ * in the exiting Ps' caches (out of a P-less spawner's reach) made every
+ * round build fresh ones — up to the caches' 512 per P. */
+enum { SLOT_ROUND = 32 };
+static uintptr_t g_slot_seen[SLOT_ROUND];
+static gort_wg g_slot_wg = GORT_WG_INIT;
+static NOINLINE void record_slot(void *arg)
+{
+    volatile char local = 0;
+    g_slot_seen[(intptr_t)arg] = (uintptr_t)&local;
+    gort_wg_done(&g_slot_wg);
+}
+
+TEST(foreign_spawner_reuses_the_slots_its_goroutines_free)
+{
+    CHECK_EQ(gort_init(NULL), 0);
+    int rounds = (int)scaled(60, 20);
+    uintptr_t *distinct = calloc((size_t)rounds * SLOT_ROUND, sizeof *distinct);
+    CHECK(distinct != NULL);
+    int ndistinct = 0;
+    for (int r = 0; r < rounds; r++) {
+        gort_wg_add(&g_slot_wg, SLOT_ROUND);
+        for (intptr_t i = 0; i < SLOT_ROUND; i++)
+            CHECK_EQ(gort_go(record_slot, (void *)i), 0);
+        CHECK_EQ(gort_wg_wait_until(&g_slot_wg, hatch()), 0);
+        for (int i = 0; i < SLOT_ROUND; i++) {
+            int k = 0;
+            while (k < ndistinct && distinct[k] != g_slot_seen[i])
+                k++;
+            if (k == ndistinct)
+                distinct[ndistinct++] = g_slot_seen[i];
+        }
+    }
+    /* One round in flight, the previous round's goroutines possibly still
+     * exiting (wg_done comes before the exit), one 64-slot slab of slack. */
+    CHECK_MSG(ndistinct <= 2 * SLOT_ROUND + 64,
+              "%d distinct stack slots for %d rounds of %d goroutines", ndistinct, rounds,
+              SLOT_ROUND);
+    free(distinct);
+    gort_shutdown();
+}
+
 /* Many goroutines alive and blocked at the same time (here: sleeping), more
  * than vm.max_map_count (65530) would allow with one mapping each. */
 static _Atomic long g_asleep;

@@ -49,6 +49,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -880,6 +881,7 @@ static int readable(int fd, int timeout_ms)
 
 static atomic_int g_fd_round;   /* round the poster should post for */
 static atomic_int g_fd_ran;     /* last round the loop ran */
+static atomic_int g_fd_posted;  /* last round whose gort_loop_post returned */
 static int g_fd_rounds;
 static gort_wg g_fd_wg = GORT_WG_INIT;
 
@@ -893,6 +895,7 @@ static void fd_post_round(int r)
 {
     os_sleep((r % 3) * MS); /* sometimes while the host sleeps in poll */
     CHECK_EQ(gort_loop_post(g_loop, t_fd_work, (void *)(intptr_t)r), 0);
+    atomic_store(&g_fd_posted, r);
 }
 
 /* Odd rounds are posted by a pool goroutine, even rounds by a pthread. */
@@ -942,6 +945,15 @@ TEST(loop_fd_readable_on_post)
             int rc = gort_loop_run_once(loop, GORT_NOWAIT);
             CHECK_MSG(rc == 0 || rc == 1, "run_once: %d", rc);
             CHECK_MSG(++spins < 1000, "round %d: fd readable but the work never ran", r);
+        }
+        /* The poster's eventfd write may land after the task ran (wake-ups
+         * are delivered outside the engine's locks): one spurious wake-up
+         * is allowed, a readable fd after the post returned and a turn
+         * drained it is not (a host loop would spin). */
+        int64_t until = hatch();
+        while (atomic_load(&g_fd_posted) != r) {
+            CHECK_MSG(gort_now() < until, "round %d: the post never returned", r);
+            sched_yield();
         }
         CHECK_EQ(gort_loop_run_once(loop, GORT_NOWAIT), 0);
         CHECK_MSG(!readable(fd, 0), "round %d: fd still readable after the loop went idle", r);
@@ -1457,6 +1469,36 @@ TEST(free_right_after_awaiting_pool_work)
         CHECK_EQ(gort_loop_go(loop, lg_await_tiny, NULL), 0);
         CHECK_EQ(gort_loop_run(loop), 0);
         gort_loop_free(loop);
+    }
+    gort_shutdown();
+}
+
+static void *unref_thread(void *arg)
+{
+    gort_loop_unref(arg);
+    return NULL;
+}
+
+TEST(free_right_after_a_remote_unref)
+{
+    /* The last reference is dropped by another thread, whose wake-up
+     * (futex and eventfd: the loop is also embeddable) is delivered after
+     * it released the loop's locks; the owner frees the loop as soon as
+     * run returns. gort_loop_free must wait for that wake-up to finish
+     * before it frees the executor or closes the eventfd (a sanitizer
+     * build sees a later touch). */
+    CHECK_EQ(gort_init(NULL), 0);
+    int rounds = (int)scaled(2000, 100);
+    for (int i = 0; i < rounds; i++) {
+        gort_loop *loop = gort_loop_new();
+        CHECK(loop != NULL);
+        CHECK(gort_loop_fd(loop) > 0);
+        gort_loop_ref(loop);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, unref_thread, loop), 0);
+        CHECK_EQ(gort_loop_run(loop), 0);
+        gort_loop_free(loop);
+        pthread_join(th, NULL);
     }
     gort_shutdown();
 }

@@ -13,14 +13,22 @@
 //                pool of one Worker per CPU) vs serial zlib.crc32 (Node's
 //                bundled zlib) and vs serial synchronous calls of the same
 //                system libz crc32 that fn.async runs (ms), and the
-//                event-loop delay p99 (perf_hooks) while gort computes
+//                event-loop delay p99 (perf_hooks) while gort computes, next
+//                to the same p99 while piscina computes and while the loop
+//                idles for as long (the machine's own floor); plus the
+//                machine's ceiling of the same minute: the same libz crc32 on
+//                one plain pthread per CPU vs one thread (bench/node/ceiling.c,
+//                no gort, no Node), and the hypervisor's steal time. With
+//                --expose-gc every measured batch starts after a full GC, so
+//                no side pays for garbage another one left (its own garbage
+//                it still pays for)
 //   task         per-task overhead: 20k trivial tasks (crc32 of 16 bytes)
 //                with fn.async vs piscina.run, all in flight at once (us/task
 //                wall, and process CPU time per task from process.cpuUsage(),
 //                all threads: less sensitive to other load on the machine)
 //
 // Prints RESULT lines and a Markdown table with gort/Node ratios.
-// usage: NODE_PATH=<dir with gort> node bench/node/binding.js [runs] [filter]
+// usage: NODE_PATH=<dir with gort> node --expose-gc bench/node/binding.js [runs] [filter]
 //   filter: a substring of the case names to run (crc32, task, pingpong...)
 'use strict';
 const gort = require('gort');
@@ -123,18 +131,58 @@ const { monitorEventLoopDelay } = require('perf_hooks');
 const crcBufs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(4 << 20, i + 1));
 const crcWant = crcBufs.map((b) => zlib.crc32(b));
 const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
-let lagP99 = [];
+const lagP99 = { gort: [], pool: [], idle: [] }; // event-loop delay p99 per run, ms
+const fullGc = () => { if (global.gc) global.gc(); };
 
-async function crcGort() {
+// Runs fn() with an event-loop delay histogram (1 ms resolution) and pushes
+// its p99 (ms) onto `into`; returns fn's result.
+async function withLag(into, fn) {
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
-  const t0 = now();
-  const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
-  const ms = (now() - t0) / 1e6;
+  const r = await fn();
   h.disable();
-  lagP99.push(h.percentile(99) / 1e6);
-  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
-  return ms;
+  into.push(h.percentile(99) / 1e6);
+  return r;
+}
+
+async function crcGort() {
+  fullGc();
+  return withLag(lagP99.gort, async () => {
+    const t0 = now();
+    const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
+    const ms = (now() - t0) / 1e6;
+    got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+    return ms;
+  });
+}
+
+// The loop doing nothing for ms: the delay this machine gives an idle loop.
+const idleLag = (ms) => withLag(lagP99.idle, () => new Promise((r) => setTimeout(r, ms)));
+
+// bench/node/ceiling.c, built once: [serial ms, parallel ms] of the same
+// minute, or null where it cannot be built.
+let ceilingBin;
+function ceiling() {
+  if (ceilingBin === undefined) {
+    ceilingBin = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gort-ceiling-')), 'ceiling');
+    const r = spawnSync('cc', ['-std=c11', '-O2', '-D_POSIX_C_SOURCE=200809L', path.join(__dirname, 'ceiling.c'),
+      '-l:libz.so.1', '-lpthread', '-o', ceilingBin], { encoding: 'utf8' });
+    if (r.status !== 0) { console.error(`ceiling.c not built: ${r.stderr}`); ceilingBin = null; }
+  }
+  if (!ceilingBin) return null;
+  const r = spawnSync(ceilingBin, [], { encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const [serial, parallel] = r.stdout.trim().split(' ').map(Number);
+  return [serial, parallel];
+}
+
+// Hypervisor steal time, as a fraction of all CPU time since the last call.
+let stealPrev = null;
+function stealSince() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const cur = { steal: f[7] || 0, total: f.reduce((a, b) => a + b, 0) };
+  const prev = stealPrev; stealPrev = cur;
+  return prev && cur.total > prev.total ? (cur.steal - prev.steal) / (cur.total - prev.total) : 0;
 }
 
 function makePool() {
@@ -156,20 +204,25 @@ function makePool() {
 }
 
 async function crcPool(pool) {
-  const t0 = now();
-  const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
-  const ms = (now() - t0) / 1e6;
-  got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
-  return ms;
+  fullGc();
+  return withLag(lagP99.pool, async () => {
+    const t0 = now();
+    const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
+    const ms = (now() - t0) / 1e6;
+    got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
+    return ms;
+  });
 }
 
 async function crcSerial() {
+  fullGc();
   const t0 = now();
   for (let i = 0; i < crcBufs.length; i++) if (zlib.crc32(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
   return (now() - t0) / 1e6;
 }
 
 async function crcSerialLibz() { // the same libz function fn.async runs, called synchronously
+  fullGc();
   const t0 = now();
   for (let i = 0; i < crcBufs.length; i++) if (crc32(0, crcBufs[i], crcBufs[i].length) !== crcWant[i]) throw new Error('crc mismatch');
   return (now() - t0) / 1e6;
@@ -229,22 +282,36 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
     "module.exports = (b) => zlib.crc32(Buffer.from(b.buffer, b.byteOffset, b.length));\n");
   const pool = makePool();
   if (want('crc32')) {
-    await crcGort(); await crcPool(pool); lagP99 = [];
-    const cg = [], cp = [], cs = [], cl = [];
+    await crcGort(); await crcPool(pool);
+    for (const k in lagP99) lagP99[k].length = 0;
+    const cg = [], cp = [], cs = [], cl = [], ceil = [];
+    stealSince();
     for (let r = 0; r < RUNS; r++) {
-      cg.push(await crcGort()); cp.push(await crcPool(pool)); cs.push(await crcSerial()); cl.push(await crcSerialLibz());
+      const ms = await crcGort();
+      cg.push(ms); await idleLag(ms); cp.push(await crcPool(pool)); cs.push(await crcSerial()); cl.push(await crcSerialLibz());
+      const c = ceiling();
+      if (c) ceil.push(c[0] / c[1]);
     }
+    const steal = stealSince();
     const [g, pl, se, sl] = [median(cg), median(cp), median(cs), median(cl)];
     console.log(`RESULT crc32_gort_ms=${g.toFixed(1)} ms`);
     console.log(`RESULT crc32_pool_ms=${pl.toFixed(1)} ms`);
     console.log(`RESULT crc32_serial_ms=${se.toFixed(1)} ms`);
     console.log(`RESULT crc32_serial_libz_ms=${sl.toFixed(1)} ms`);
-    console.log(`RESULT crc32_lag_p99_ms=${median(lagP99).toFixed(2)} ms`);
+    console.log(`RESULT crc32_lag_p99_ms=${median(lagP99.gort).toFixed(2)} ms`);
+    console.log(`RESULT crc32_pool_lag_p99_ms=${median(lagP99.pool).toFixed(2)} ms`);
+    console.log(`RESULT crc32_idle_lag_p99_ms=${median(lagP99.idle).toFixed(2)} ms`);
+    if (ceil.length) console.log(`RESULT crc32_ceiling_speedup=${median(ceil).toFixed(2)} x`);
+    console.log(`RESULT crc32_steal_pct=${(100 * steal).toFixed(1)} %`);
     rows.push(`| crc32 64x4MiB | ms | ${g.toFixed(1)} | ${pl.toFixed(1)} (${pool.name}) | ${(g / pl).toFixed(2)} |`);
     rows.push(`| crc32 speed-up vs serial zlib.crc32 (Node's zlib) | x | ${(se / g).toFixed(2)} | ${(se / pl).toFixed(2)} | — |`);
     rows.push(`| crc32 speed-up vs serial calls of the same libz crc32 | x | ${(sl / g).toFixed(2)} | — | — |`);
     rows.push(`| crc32 overhead per task vs ideal (serial/procs) | ms | ${((g - se / os.cpus().length) / 64).toFixed(3)} | ${((pl - se / os.cpus().length) / 64).toFixed(3)} | — |`);
-    rows.push(`| event-loop delay p99 while gort computes | ms | ${median(lagP99).toFixed(2)} | — | — |`);
+    if (ceil.length)
+      rows.push(`| crc32 machine ceiling: plain pthreads vs one thread, same libz (ceiling.c) | x | — | ${median(ceil).toFixed(2)} | — |`);
+    rows.push(`| event-loop delay p99 while the pool computes | ms | ${median(lagP99.gort).toFixed(2)} | ${median(lagP99.pool).toFixed(2)} (${pool.name}) | ${(median(lagP99.gort) / median(lagP99.pool)).toFixed(2)} |`);
+    rows.push(`| event-loop delay p99 of the idle loop, as long (machine floor) | ms | — | ${median(lagP99.idle).toFixed(2)} | — |`);
+    rows.push(`| hypervisor steal time during the crc32 runs | % | — | ${(100 * steal).toFixed(1)} | — |`);
   }
   if (want('task')) {
     await taskGort(); await taskPool(pool); taskCpu.gort = []; taskCpu.pool = [];
@@ -263,7 +330,7 @@ const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[s.
   }
   await pool.close();
   await w.terminate();
-  console.log(`\nNode binding vs Node (${RUNS} runs, medians, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)})\n`);
+  console.log(`\nNode binding vs Node (${RUNS} runs, medians, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}${global.gc ? ', full GC before each crc32 batch' : ''})\n`);
   console.log('| benchmark | unit | gort | Node baseline | gort/Node |\n|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log('\nbaselines: pingpong: a promise queue; native_rt: worker.postMessage; then_chain/all: V8 Promise');
