@@ -132,7 +132,10 @@ const crcBufs = Array.from({ length: 64 }, (_, i) => Buffer.alloc(4 << 20, i + 1
 const crcWant = crcBufs.map((b) => zlib.crc32(b));
 const crc32 = gort.native('libz.so.1').func('unsigned long crc32(unsigned long, const uint8_t *, unsigned int)');
 const lagP99 = { gort: [], pool: [], idle: [] }; // event-loop delay p99 per run, ms
-const fullGc = () => { if (global.gc) global.gc(); };
+// A full GC, then a pause for V8's concurrent sweeping (its worker threads
+// would otherwise compete with the pool, and preempt the JS thread, during
+// the batch that follows).
+const fullGc = async () => { if (global.gc) { global.gc(); await new Promise((r) => setTimeout(r, 20)); } };
 
 // Runs fn() with an event-loop delay histogram (1 ms resolution) and pushes
 // its p99 (ms) onto `into`; returns fn's result.
@@ -146,7 +149,7 @@ async function withLag(into, fn) {
 }
 
 async function crcGort() {
-  fullGc();
+  await fullGc();
   return withLag(lagP99.gort, async () => {
     const t0 = now();
     const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
@@ -204,7 +207,7 @@ function makePool() {
 }
 
 async function crcPool(pool) {
-  fullGc();
+  await fullGc();
   return withLag(lagP99.pool, async () => {
     const t0 = now();
     const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
@@ -215,14 +218,14 @@ async function crcPool(pool) {
 }
 
 async function crcSerial() {
-  fullGc();
+  await fullGc();
   const t0 = now();
   for (let i = 0; i < crcBufs.length; i++) if (zlib.crc32(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
   return (now() - t0) / 1e6;
 }
 
 async function crcSerialLibz() { // the same libz function fn.async runs, called synchronously
-  fullGc();
+  await fullGc();
   const t0 = now();
   for (let i = 0; i < crcBufs.length; i++) if (crc32(0, crcBufs[i], crcBufs[i].length) !== crcWant[i]) throw new Error('crc mismatch');
   return (now() - t0) / 1e6;
