@@ -1461,7 +1461,7 @@ GORT__CORE static void g_free(gort__m *m, gort__g *g)
          * thread takes slots from: kept in this P's cache, out of its
          * reach, it would be replaced by a fresh one (a madvise and page
          * faults; measured: nearly every fn.async call of the Node crc32
-         * benchmark built a new slot, 8 slabs for 576 calls). */
+         * benchmark built a new slot, 9 slabs for 576 calls). */
         gort__slot_free(g);
         return;
     }
