@@ -255,6 +255,20 @@ static int closed_err(gort_loop *loop)
     return c == LOOP_OPEN ? 0 : c == LOOP_SHUTDOWN ? GORT_ESHUTDOWN : GORT_ECANCELED;
 }
 
+/* inbox_lock held: release it, waking the loop if `wake`. The wake-up is
+ * decided under the lock (see queues_empty) and its system calls are made
+ * after it (sched.c, "WAKE-UPS"); they touch only the executor, which
+ * gort_loop_free quiesces before freeing it. */
+static void inbox_release_waking(gort_loop *loop, bool wake)
+{
+    gort__exec *e = loop->exec;
+    gort__exec_wakeup w = {.fd = 0, .futex = false};
+    if (wake)
+        w = gort__exec_wake_begin(e);
+    gort__lock_release(&loop->inbox_lock);
+    gort__exec_wake_end(e, w);
+}
+
 static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg, bool micro)
 {
     if (!loop || !fn)
@@ -286,13 +300,9 @@ static int post(gort_loop *loop, gort_task_fn fn, gort_task_fn cancel, void *arg
     atomic_fetch_add(&loop->pending, 1);
     if (micro)
         atomic_fetch_add(&loop->inbox_micro, 1);
-    /* Decided under inbox_lock: see queues_empty. Also from the loop's own
-     * thread: bumping the word keeps a turn that is about to sleep from
-     * missing it (no syscall then: nobody is asleep). Delivered after it. */
-    gort__exec *e = loop->exec;
-    gort__exec_wakeup w = gort__exec_wake_begin(e);
-    gort__lock_release(&loop->inbox_lock);
-    gort__exec_wake_end(e, w);
+    /* Also from the loop's own thread: bumping the word keeps a turn that
+     * is about to sleep from missing it (no syscall then: nobody is asleep). */
+    inbox_release_waking(loop, true);
     return 0;
 }
 
@@ -499,10 +509,7 @@ static int64_t set_timer(gort_loop *loop, int64_t delay, int64_t period, gort_ta
     }
     if (tls_loop != loop) {
         gort__lock_acquire(&loop->inbox_lock); /* it may sleep past the new deadline */
-        gort__exec *e = loop->exec;
-        gort__exec_wakeup w = gort__exec_wake_begin(e);
-        gort__lock_release(&loop->inbox_lock);
-        gort__exec_wake_end(e, w);
+        inbox_release_waking(loop, true);
     }
     return id;
 }
@@ -809,12 +816,9 @@ GORT_API void gort_loop_unref(gort_loop *loop)
         return;
     }
     gort__lock_acquire(&loop->inbox_lock); /* see queues_empty */
-    gort__exec *e = loop->exec;
-    gort__exec_wakeup w = {.fd = 0, .futex = false};
-    if (atomic_fetch_sub(&loop->pending, 1) == 1 && atomic_load(&loop->closed) != LOOP_FREED)
-        w = gort__exec_wake_begin(e); /* run may now return (a freed loop has no exec) */
-    gort__lock_release(&loop->inbox_lock);
-    gort__exec_wake_end(e, w);
+    /* run may now return (a freed loop has no exec) */
+    bool last = atomic_fetch_sub(&loop->pending, 1) == 1;
+    inbox_release_waking(loop, last && atomic_load(&loop->closed) != LOOP_FREED);
 }
 
 GORT_API int gort_loop_go(gort_loop *loop, void (*fn)(void *), void *arg)
@@ -916,13 +920,9 @@ out:;
     gort_loop *loop = w->loop;
     watch_unref(w);
     gort__lock_acquire(&loop->inbox_lock);
-    gort__exec *e = loop->exec;
-    gort__exec_wakeup wake = {.fd = 0, .futex = false};
-    if (atomic_fetch_sub(&loop->pending, 1) == 1)
-        wake = gort__exec_wake_begin(e);
+    bool last = atomic_fetch_sub(&loop->pending, 1) == 1;
     atomic_fetch_sub(&loop->watchers, 1);
-    gort__lock_release(&loop->inbox_lock);
-    gort__exec_wake_end(e, wake); /* e outlives us: gort_loop_free quiesces it */
+    inbox_release_waking(loop, last);
 }
 
 GORT_API int64_t gort_loop_watch_fd(gort_loop *loop, int fd, int events, gort_io_cb cb, void *arg)

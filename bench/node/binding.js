@@ -19,9 +19,9 @@
 //                machine's ceiling of the same minute: the same libz crc32 on
 //                one plain pthread per CPU vs one thread (bench/node/ceiling.c,
 //                no gort, no Node), and the hypervisor's steal time. With
-//                --expose-gc every measured batch starts after a full GC, so
-//                no side pays for garbage another one left (its own garbage
-//                it still pays for)
+//                --expose-gc every measured batch starts after a full GC and
+//                a pause for V8's sweeping, so no side pays for garbage
+//                another one left (its own garbage it still pays for)
 //   task         per-task overhead: 20k trivial tasks (crc32 of 16 bytes)
 //                with fn.async vs piscina.run, all in flight at once (us/task
 //                wall, and process CPU time per task from process.cpuUsage(),
@@ -148,16 +148,20 @@ async function withLag(into, fn) {
   return r;
 }
 
-async function crcGort() {
+// One parallel batch after a quiet heap: runAll() settles with the 64 crcs;
+// its lag p99 goes onto `lag`. Returns ms.
+async function crcBatch(lag, runAll) {
   await fullGc();
-  return withLag(lagP99.gort, async () => {
+  return withLag(lag, async () => {
     const t0 = now();
-    const got = await gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length)));
+    const got = await runAll();
     const ms = (now() - t0) / 1e6;
     got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
     return ms;
   });
 }
+
+const crcGort = () => crcBatch(lagP99.gort, () => gort.Promise.all(crcBufs.map((b) => crc32.async(0, b, b.length))));
 
 // The loop doing nothing for ms: the delay this machine gives an idle loop.
 const idleLag = (ms) => withLag(lagP99.idle, () => new Promise((r) => setTimeout(r, ms)));
@@ -206,30 +210,18 @@ function makePool() {
   return { name: 'worker_threads pool', run: (b) => new Promise((r) => { queue.push([b, r]); pump(); }), close: () => Promise.all(ws.map((w) => w.terminate())) };
 }
 
-async function crcPool(pool) {
-  await fullGc();
-  return withLag(lagP99.pool, async () => {
-    const t0 = now();
-    const got = await Promise.all(crcBufs.map((b) => pool.run(b)));
-    const ms = (now() - t0) / 1e6;
-    got.forEach((c, i) => { if (c !== crcWant[i]) throw new Error('crc mismatch'); });
-    return ms;
-  });
-}
+const crcPool = (pool) => crcBatch(lagP99.pool, () => Promise.all(crcBufs.map((b) => pool.run(b))));
 
-async function crcSerial() {
+// The 64 buffers one after another on the JS thread with crcOf(buf); ms.
+async function crcSerialWith(crcOf) {
   await fullGc();
   const t0 = now();
-  for (let i = 0; i < crcBufs.length; i++) if (zlib.crc32(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
+  for (let i = 0; i < crcBufs.length; i++) if (crcOf(crcBufs[i]) !== crcWant[i]) throw new Error('crc mismatch');
   return (now() - t0) / 1e6;
 }
 
-async function crcSerialLibz() { // the same libz function fn.async runs, called synchronously
-  await fullGc();
-  const t0 = now();
-  for (let i = 0; i < crcBufs.length; i++) if (crc32(0, crcBufs[i], crcBufs[i].length) !== crcWant[i]) throw new Error('crc mismatch');
-  return (now() - t0) / 1e6;
-}
+const crcSerial = () => crcSerialWith((b) => zlib.crc32(b));
+const crcSerialLibz = () => crcSerialWith((b) => crc32(0, b, b.length)); // the libz function fn.async runs
 
 const tinyBuf = Buffer.alloc(16, 7), tinyWant = zlib.crc32(tinyBuf), TASKS = 20000;
 const taskCpu = { gort: [], pool: [] }; // process CPU time (all threads) per task, us
