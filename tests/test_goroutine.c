@@ -1415,13 +1415,19 @@ TEST(pinned_goroutine_spawns_ordinary_children)
 }
 
 /* Unpinned goroutines are not tied to a thread: with procs=2, goroutines
- * that keep yielding and sleeping get run by more than one OS thread. */
+ * that keep yielding and sleeping get run by more than one OS thread.
+ * Unloaded, their 200 steps each take ~12 ms, over which a loaded machine
+ * may not give the second M a CPU at all (one CI run saw one thread): so
+ * they go on past 200 steps until two threads have run them, with a
+ * generous bound. An engine that never spreads them fails at the bound. */
 static _Atomic long mig_moved;
+static int64_t mig_deadline;
 static void migrate_body(void *arg)
 {
     (void)arg;
     long t0 = tid();
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 200 || (atomic_load(&n_unpinned_tids) < 2 && mono_ns() < mig_deadline);
+         i++) {
         burn(1000);
         if (i % 3 == 0)
             gort_sleep(20 * GORT_MICROSECOND);
@@ -1439,6 +1445,7 @@ TEST(unpinned_goroutines_use_several_threads)
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
         SKIP("needs 2 CPUs");
     CHECK_EQ(init_procs(2), 0);
+    mig_deadline = mono_ns() + 10 * GORT_SECOND * slow();
     join_init(&g_join, 16);
     for (int i = 0; i < 16; i++)
         CHECK_EQ(gort_go(migrate_body, NULL), 0);
