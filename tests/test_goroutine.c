@@ -1416,10 +1416,10 @@ TEST(pinned_goroutine_spawns_ordinary_children)
 
 /* Unpinned goroutines are not tied to a thread: with procs=2, goroutines
  * that keep yielding and sleeping get run by more than one OS thread.
- * Unloaded, their 200 steps each take ~12 ms, over which a loaded machine
- * may not give the second M a CPU at all (one CI run saw one thread): so
- * they go on past 200 steps until two threads have run them, with a
- * generous bound. An engine that never spreads them fails at the bound. */
+ * Unloaded, the 200 steps of all 16 take ~12 ms together, in which a
+ * loaded machine may give the second M no CPU at all (one CI run saw one
+ * thread): so they go on past 200 steps until two threads have run them,
+ * with a generous bound. An engine that never spreads them fails there. */
 static _Atomic long mig_moved;
 static int64_t mig_deadline;
 static void migrate_body(void *arg)
